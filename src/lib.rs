@@ -1,0 +1,5 @@
+//! secretsync: one encrypted, canonical set of an application's secrets, replicated into each
+//! environment's own backend.
+
+pub mod model;
+pub mod store;

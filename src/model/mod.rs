@@ -1,0 +1,15 @@
+//! The words of secretsync: secret names, environment types and environments, selectors, and
+//! which stored value an environment resolves to.
+
+mod env;
+mod name;
+mod selector;
+
+pub use env::{EnvName, EnvRef, EnvType};
+pub use name::SecretName;
+pub use selector::{plan_set, Selector, SetPlan, TypeSet};
+
+/// A value in the model that failed validation, with a message that says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);

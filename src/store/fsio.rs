@@ -1,0 +1,95 @@
+//! Writing the store safely: an exclusive lock file serializes writers, and every write goes to a
+//! temporary file that is fsynced and renamed over the store, so a reader sees the old file or the
+//! new one, never a torn one.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a writer waits for another writer by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
+/// Environment variable overriding the lock wait, in seconds.
+pub const LOCK_WAIT_ENV: &str = "SECRETSYNC_LOCK_TIMEOUT";
+
+/// Held while a writer reads, changes and writes the store. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+/// The lock file used for `store`: `.NAME.lock` beside it.
+pub fn lock_path(store: &Path) -> PathBuf {
+    let name = store
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "store".into());
+    store.with_file_name(format!(".{name}.lock"))
+}
+
+/// Takes the store's write lock, waiting up to the configured time for another writer.
+pub fn lock(store: &Path) -> Result<StoreLock, LockError> {
+    let wait = std::env::var(LOCK_WAIT_ENV)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_LOCK_WAIT);
+    let path = lock_path(store);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LockError::Io(path.clone(), e))?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(StoreLock { _file: file }),
+            Err(TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(TryLockError::WouldBlock) => return Err(LockError::Busy(path, wait)),
+            Err(TryLockError::Error(e)) => return Err(LockError::Io(path, e)),
+        }
+    }
+}
+
+/// A failure to take the write lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another writer held the lock for the whole wait.
+    #[error("another secretsync process is writing this store (lock {0} held for {1:?}); retry, or raise SECRETSYNC_LOCK_TIMEOUT")]
+    Busy(PathBuf, Duration),
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// Replaces `path` with `contents` atomically: temp file in the same folder, fsync, rename,
+/// fsync of the folder.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".secretsync-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o644);
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
