@@ -1,5 +1,7 @@
 //! secretsync: one encrypted, canonical set of an application's secrets, replicated into each
 //! environment's own backend.
 
+pub mod config;
+pub mod declare;
 pub mod model;
 pub mod store;
