@@ -5,3 +5,6 @@ pub mod config;
 pub mod declare;
 pub mod model;
 pub mod store;
+pub mod cli;
+pub mod keys;
+pub mod output;

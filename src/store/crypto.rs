@@ -11,6 +11,11 @@ use zeroize::Zeroizing;
 
 const NONCE_LEN: usize = 24;
 
+/// Sealing or opening failed: for `open`, the ciphertext is malformed or not authentic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("AEAD seal/open failed")]
+pub struct AeadError;
+
 /// A fresh random data key.
 pub fn new_data_key() -> DataKey {
     let mut bytes = [0u8; 32];
@@ -46,7 +51,7 @@ pub fn fingerprint_key_aad(store_id: &str) -> Vec<u8> {
 }
 
 /// Seals `plaintext` as base64(nonce || ciphertext).
-pub fn seal(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Result<String, ()> {
+pub fn seal(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Result<String, AeadError> {
     let cipher = XChaCha20Poly1305::new(key.expose().into());
     let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
     let ct = cipher
@@ -57,23 +62,23 @@ pub fn seal(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Result<String, ()> {
                 aad,
             },
         )
-        .map_err(|_| ())?;
+        .map_err(|_| AeadError)?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&ct);
     Ok(B64.encode(out))
 }
 
-/// Opens a sealed value; `Err(())` when it is malformed or fails authentication.
-pub fn open(key: &DataKey, aad: &[u8], sealed: &str) -> Result<SecretValue, ()> {
-    let raw = Zeroizing::new(B64.decode(sealed.trim()).map_err(|_| ())?);
+/// Opens a sealed value; `Err(AeadError)` when it is malformed or fails authentication.
+pub fn open(key: &DataKey, aad: &[u8], sealed: &str) -> Result<SecretValue, AeadError> {
+    let raw = Zeroizing::new(B64.decode(sealed.trim()).map_err(|_| AeadError)?);
     if raw.len() < NONCE_LEN + 16 {
-        return Err(());
+        return Err(AeadError);
     }
     let (nonce, ct) = raw.split_at(NONCE_LEN);
     let cipher = XChaCha20Poly1305::new(key.expose().into());
     let pt = cipher
         .decrypt(nonce.into(), Payload { msg: ct, aad })
-        .map_err(|_| ())?;
+        .map_err(|_| AeadError)?;
     Ok(SecretValue::new(pt))
 }
 

@@ -1,0 +1,122 @@
+//! `secretsync init`: config, identity and store, each created only when missing.
+
+use super::{shown, Ctx, Outcome};
+use crate::config::{Config, CONFIG_FILE};
+use crate::keys;
+use crate::store::age_key::{self, AgeIdentity};
+use crate::store::{fsio, Store};
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The app's name (default: the folder's name).
+    #[arg(long)]
+    pub app: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    config: String,
+    config_created: bool,
+    store: String,
+    store_created: bool,
+    store_id: String,
+    identity: String,
+    identity_created: bool,
+    recipient: String,
+}
+
+pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Outcome> {
+    let config_path = match &ctx.config_arg {
+        Some(p) => ctx.cwd.join(p),
+        None => ctx.cwd.join(CONFIG_FILE),
+    };
+    let dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let config_created = !config_path.exists();
+    if config_created {
+        let app = args.app.clone().unwrap_or_else(|| {
+            dir.file_name().map_or("app".into(), |n| n.to_string_lossy().into_owned())
+        });
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        fsio::write_atomic(&config_path, Config::template(&app).as_bytes())
+            .with_context(|| format!("cannot write {}", config_path.display()))?;
+    }
+    let cfg = Config::load(&config_path)?;
+
+    let (identity, identity_path, identity_created) = identity(ctx)?;
+    let store_created = !cfg.store_path.exists();
+    let store = if store_created {
+        Store::create(&cfg.store_path, &[&identity.recipient()]).await?
+    } else {
+        Store::load(&cfg.store_path)?
+    };
+    ignore_lock_file(&cfg.store_path)?;
+
+    let report = Report {
+        config: config_path.display().to_string(),
+        config_created,
+        store: cfg.store_path.display().to_string(),
+        store_created,
+        store_id: store.id().to_string(),
+        identity: identity_path,
+        identity_created,
+        recipient: identity.public().to_string(),
+    };
+    if ctx.json {
+        crate::output::json(&report)?;
+        return Ok(Outcome::Ok);
+    }
+    let verb = |created| if created { "created" } else { "found" };
+    println!("{} {}", verb(config_created), shown(&config_path, &ctx.cwd));
+    println!("{} identity {} (public key {})", verb(identity_created), report.identity, report.recipient);
+    println!("{} store {} (id {})", verb(store_created), shown(&cfg.store_path, &ctx.cwd), store.id());
+    if !store_created && !store.recipients().iter().any(|(r, _)| r == identity.public()) {
+        println!(
+            "note: your identity cannot open this store yet; ask someone who can to run\n  secretsync key add {}",
+            identity.public()
+        );
+    }
+    if store_created {
+        println!("next: declare secrets in {CONFIG_FILE}, then `secretsync set NAME --type dev`");
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The user's identity: the one already configured, else a new identity file.
+fn identity(ctx: &Ctx) -> Result<(AgeIdentity, String, bool)> {
+    if let Some(p) = &ctx.identity_file {
+        if !p.exists() {
+            let id = age_key::create_identity_file(p)?;
+            return Ok((id, p.display().to_string(), true));
+        }
+    }
+    if let Some(id) = keys::local_identities(ctx.identity_file.as_deref())?.into_iter().next() {
+        let from = match (&ctx.identity_file, age_key::load_identities()?) {
+            (Some(p), _) => p.display().to_string(),
+            (None, Some((src, _))) => src.to_string(),
+            (None, None) => "?".into(),
+        };
+        return Ok((id, from, false));
+    }
+    let path = age_key::default_identity_path()
+        .context("cannot find your config folder for the identity file; set SECRETSYNC_AGE_IDENTITY")?;
+    let id = age_key::create_identity_file(&path)?;
+    Ok((id, path.display().to_string(), true))
+}
+
+/// Adds the store's lock file to the `.gitignore` beside it.
+fn ignore_lock_file(store: &Path) -> Result<()> {
+    let lock = fsio::lock_path(store);
+    let (Some(dir), Some(name)) = (lock.parent(), lock.file_name()) else { return Ok(()) };
+    let gi = dir.join(".gitignore");
+    let name = name.to_string_lossy();
+    let text = std::fs::read_to_string(&gi).unwrap_or_default();
+    if text.lines().any(|l| l.trim() == name) {
+        return Ok(());
+    }
+    let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
+    std::fs::write(&gi, format!("{text}{sep}{name}\n")).with_context(|| format!("cannot update {}", gi.display()))
+}

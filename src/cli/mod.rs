@@ -1,0 +1,199 @@
+//! The command line: clap definitions, the shared context, and one module per command.
+
+mod check;
+mod get;
+mod history;
+mod init;
+mod key;
+mod list;
+mod quickstart;
+mod set;
+
+use crate::config::Config;
+use crate::declare::{self, Declared};
+use crate::model::{EnvRef, EnvType, TypeSet};
+use crate::store::{Scope, Store};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use secretsync_core::Identity;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Keep an app's secrets in one encrypted, canonical set and replicate them into each
+/// environment's backend.
+#[derive(Debug, Parser)]
+#[command(name = "secretsync", version, propagate_version = true)]
+pub struct Cli {
+    /// Path to secretsync.toml (default: found in the current folder or a parent).
+    #[arg(long, global = true, env = "SECRETSYNC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON document on stdout instead of text (see README, "JSON output").
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create secretsync.toml, your age identity and the encrypted store.
+    Init(init::InitArgs),
+    /// Set a secret's value for types or an environment (value from stdin, a prompt or a file).
+    Set(set::SetArgs),
+    /// Print a secret's value (raw bytes) for a type or an environment.
+    Get(get::GetArgs),
+    /// Show which secrets are set for which types and environments (never values).
+    List,
+    /// Delete a secret, or its value for some types, or an environment's override.
+    Delete(set::DeleteArgs),
+    /// Show the kept versions of a secret's value.
+    History(history::HistoryArgs),
+    /// Make an earlier version of a value current again.
+    Rollback(history::RollbackArgs),
+    /// Check that every declared secret has a value; exit 2 listing what is missing.
+    Check(check::CheckArgs),
+    /// Manage who can open the store.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Run the main job end to end in a temporary folder, on the embedded defaults.
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+/// How a successful command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; nothing to report (exit 0).
+    Ok,
+    /// Done, and it found what the user must act on: missing secrets (exit 2).
+    Findings,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(o: Outcome) -> ExitCode {
+        match o {
+            Outcome::Ok => ExitCode::SUCCESS,
+            Outcome::Findings => ExitCode::from(2),
+        }
+    }
+}
+
+/// What every command works from: where it runs, the config it finds, the identities it uses.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Emit JSON.
+    pub json: bool,
+    config_arg: Option<PathBuf>,
+    cwd: PathBuf,
+    identity_file: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// A context for the current process.
+    pub fn from_cli(cli: &Cli) -> Result<Ctx> {
+        Ok(Ctx {
+            json: cli.json,
+            config_arg: cli.config.clone(),
+            cwd: std::env::current_dir().context("cannot read the current folder")?,
+            identity_file: None,
+        })
+    }
+
+    /// The config path: `--config`, else found from the current folder.
+    pub fn config_path(&self) -> Result<PathBuf> {
+        match &self.config_arg {
+            Some(p) => Ok(self.cwd.join(p)),
+            None => Ok(Config::find(&self.cwd)?),
+        }
+    }
+
+    /// The loaded config.
+    pub fn config(&self) -> Result<Config> {
+        Ok(Config::load(&self.config_path()?)?)
+    }
+
+    /// The identities that may open the store.
+    pub fn identities(&self) -> Result<Vec<Box<dyn Identity>>> {
+        crate::keys::identities(self.identity_file.as_deref())
+    }
+
+    /// Loads the store named by the config (no key needed).
+    pub fn store(&self, cfg: &Config) -> Result<Store> {
+        Ok(Store::load(&cfg.store_path)?)
+    }
+
+    /// Loads and unlocks the store for reading.
+    pub async fn unlocked(&self, cfg: &Config) -> Result<crate::store::Unlocked> {
+        Ok(self.store(cfg)?.unlock(&self.identities()?).await?)
+    }
+
+    /// Locks, loads and unlocks the store for writing.
+    pub async fn writer(&self, cfg: &Config) -> Result<crate::store::Unlocked> {
+        Ok(Store::open_for_write(&cfg.store_path, &self.identities()?).await?)
+    }
+
+    /// The declared secrets.
+    pub fn declared(&self, cfg: &Config) -> Result<Vec<Declared>> {
+        Ok(declare::declared(cfg)?)
+    }
+}
+
+/// `--type T` or `--env E`: which value a read refers to.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct ScopeArgs {
+    /// An environment type: production, development, preview, local (or prod, dev, pr).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub env_type: Option<EnvType>,
+    /// An environment: a type's implicit one, or one declared in secretsync.toml.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+}
+
+impl ScopeArgs {
+    /// Resolves to a store scope.
+    pub fn scope(&self, cfg: &Config) -> Result<Scope> {
+        Ok(match (&self.env_type, &self.env) {
+            (Some(t), _) => Scope::Type(*t),
+            (None, Some(e)) => match cfg.env(e)? {
+                EnvRef::Implicit(t) => Scope::Type(t),
+                env => Scope::Env(env),
+            },
+            (None, None) => unreachable!("clap requires one of --type/--env"),
+        })
+    }
+}
+
+/// `--type T[,T…]` or `--env E`: what a write applies to.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// Environment types sharing the value, comma-separated (e.g. dev,preview).
+    #[arg(long = "type", value_name = "TYPE[,TYPE…]")]
+    pub types: Option<TypeSet>,
+    /// One environment: its override (a declared environment) or its type's value.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<Outcome> {
+    let ctx = Ctx::from_cli(&cli)?;
+    match cli.command {
+        Command::Init(a) => init::run(&ctx, a).await,
+        Command::Set(a) => set::run_set(&ctx, a).await,
+        Command::Get(a) => get::run(&ctx, a).await,
+        Command::List => list::run(&ctx),
+        Command::Delete(a) => set::run_delete(&ctx, a).await,
+        Command::History(a) => history::run_history(&ctx, a).await,
+        Command::Rollback(a) => history::run_rollback(&ctx, a).await,
+        Command::Check(a) => check::run(&ctx, a),
+        Command::Key(k) => key::run(&ctx, k).await,
+        Command::Quickstart(a) => quickstart::run(&ctx, a).await,
+    }
+}
+
+/// Makes `p` relative to `base` for display when it is under it.
+pub fn shown(p: &Path, base: &Path) -> String {
+    p.strip_prefix(base).unwrap_or(p).display().to_string()
+}

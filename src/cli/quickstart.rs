@@ -1,0 +1,127 @@
+//! `secretsync quickstart`: the main job end to end in a scratch folder, on the embedded
+//! defaults (a fresh local age key, the file store). Touches nothing of the user's.
+
+use super::{check, init, list, set, Ctx, Outcome};
+use crate::model::{SecretName, Selector};
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct QuickstartArgs {
+    /// Work in this folder (created if missing) instead of a temporary one, and keep it.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+const GO_SOURCE: &str = r#"package billing
+
+// Encore-style declaration: secretsync finds these fields.
+var secrets struct {
+	GitHubAPIToken string // token the billing bot uses to open issues
+}
+"#;
+
+pub async fn run(outer: &Ctx, args: QuickstartArgs) -> Result<Outcome> {
+    let tmp;
+    let dir = match &args.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+            d.canonicalize()?
+        }
+        None => {
+            tmp = tempfile::Builder::new().prefix("secretsync-quickstart-").tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let ctx = Ctx {
+        json: false,
+        config_arg: None,
+        cwd: dir.clone(),
+        identity_file: Some(dir.join("identity.txt")),
+    };
+    if outer.json {
+        eprintln!("note: quickstart narrates in text; --json is ignored");
+    }
+    println!("secretsync quickstart in {}", dir.display());
+
+    step("secretsync init --app billing");
+    init::run(&ctx, init::InitArgs { app: Some("billing".into()) }).await?;
+
+    let config = ctx.config_path()?;
+    let mut text = std::fs::read_to_string(&config)?;
+    text.push_str(
+        r#"
+[secrets.DatabaseURL]
+description = "Postgres connection string"
+
+[secrets.StripeKey]
+description = "Stripe API key"
+
+[go]
+roots = ["svc"]
+
+[environments.prod-eu]
+type = "production"
+backend = "file://./replica/prod-eu"
+"#,
+    );
+    std::fs::write(&config, text)?;
+    std::fs::create_dir_all(dir.join("svc/billing"))?;
+    std::fs::write(dir.join("svc/billing/secrets.go"), GO_SOURCE)?;
+    println!("\ndeclared DatabaseURL and StripeKey in secretsync.toml, GitHubAPIToken in svc/billing/secrets.go,");
+    println!("and an environment prod-eu of type production\n");
+
+    let cfg = ctx.config()?;
+    let demo = [
+        ("DatabaseURL", "dev,preview,local", "postgres://localhost/billing"),
+        ("DatabaseURL", "production", "postgres://db.internal/billing"),
+        ("DatabaseURL", "env:prod-eu", "postgres://db.eu.internal/billing"),
+        ("StripeKey", "dev,preview,local", "sk_test_demo"),
+        ("StripeKey", "local", "sk_test_my_own"),
+        ("GitHubAPIToken", "dev,preview,local", "ghp_demo_dev"),
+    ];
+    for (name, sel, value) in demo {
+        let sel: Selector = sel.parse()?;
+        let flag = match &sel {
+            Selector::Env(e) => format!("--env {e}"),
+            Selector::Types(t) => format!("--type {t}"),
+        };
+        step(&format!("echo '{value}' | secretsync set {name} {flag}"));
+        set::set_value(&ctx, &cfg, &name.parse()?, &sel, value.into(), None).await?;
+    }
+
+    step("secretsync list");
+    list::run(&ctx)?;
+    step("secretsync check --env prod-eu --env local");
+    let check_args = || check::CheckArgs { env: vec!["prod-eu".into(), "local".into()], types: vec![] };
+    let first = check::run(&ctx, check_args())?;
+    println!("(exit code {})", if first == Outcome::Findings { 2 } else { 0 });
+
+    for (name, value) in [("StripeKey", "sk_live_demo"), ("GitHubAPIToken", "ghp_demo_prod")] {
+        step(&format!("echo '{value}' | secretsync set {name} --type production"));
+        let name: SecretName = name.parse()?;
+        set::set_value(&ctx, &cfg, &name, &"production".parse()?, value.into(), None).await?;
+    }
+    step("secretsync check --env prod-eu --env local");
+    let second = check::run(&ctx, check_args())?;
+    println!("(exit code {})", if second == Outcome::Findings { 2 } else { 0 });
+
+    step("secretsync get DatabaseURL --env prod-eu   # the override beats the production value");
+    let store = ctx.unlocked(&cfg).await?;
+    let v = store.get(&"DatabaseURL".parse()?, &crate::store::Scope::Env(cfg.env("prod-eu")?))?;
+    println!("{}", v.as_str().unwrap_or("<binary>"));
+
+    println!("\nthe store {} holds names and selectors in clear and every value sealed.", cfg.store_path.display());
+    if args.dir.is_none() {
+        println!("(the scratch folder is removed now; pass --dir DIR to keep it)");
+    }
+    if first != Outcome::Findings || second != Outcome::Ok {
+        anyhow::bail!("quickstart's checks did not behave as expected");
+    }
+    Ok(Outcome::Ok)
+}
+
+fn step(cmd: &str) {
+    println!("\n$ {cmd}");
+}
