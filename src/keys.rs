@@ -24,10 +24,13 @@ pub fn recipient(id: &str) -> Result<Box<dyn Recipient>> {
 /// the default identity file. Empty when there are none.
 pub fn local_identities(identity_file: Option<&Path>) -> Result<Vec<AgeIdentity>> {
     if let Some(p) = identity_file {
-        let text = std::fs::read_to_string(p).with_context(|| format!("cannot read identity file {}", p.display()))?;
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read identity file {}", p.display()))?;
         return Ok(AgeIdentity::parse_all(&text, &p.display().to_string())?);
     }
-    Ok(age_key::load_identities()?.map(|(_, ids)| ids).unwrap_or_default())
+    Ok(age_key::load_identities()?
+        .map(|(_, ids)| ids)
+        .unwrap_or_default())
 }
 
 /// Every identity that may open a store: the local age identities (boxed).

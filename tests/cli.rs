@@ -32,7 +32,9 @@ fn init_creates_config_identity_and_store_once() {
         let mode = std::fs::metadata(&id).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "identity file must be private");
     }
-    assert!(std::fs::read_to_string(p.path(".gitignore")).unwrap().contains(".secrets.enc.toml.lock"));
+    assert!(std::fs::read_to_string(p.path(".gitignore"))
+        .unwrap()
+        .contains(".secrets.enc.toml.lock"));
     let again = json(&p.ok(&["init", "--json"], None));
     assert_eq!(again["store_created"], false);
     assert_eq!(again["identity_created"], false);
@@ -47,14 +49,27 @@ fn set_get_by_type_and_env_with_override_precedence() {
     p.set("DatabaseURL", "--type", "dev,pr,local", "dev-url");
     p.set("DatabaseURL", "--env", "prod-eu", "eu-url");
     assert_eq!(p.get("DatabaseURL", "--env", "prod-eu"), "eu-url");
-    assert_eq!(p.get("DatabaseURL", "--type", "production"), "prod-url", "one trailing newline from stdin is dropped");
+    assert_eq!(
+        p.get("DatabaseURL", "--type", "production"),
+        "prod-url",
+        "one trailing newline from stdin is dropped"
+    );
     assert_eq!(p.get("DatabaseURL", "--env", "local"), "dev-url");
     assert_eq!(p.get("DatabaseURL", "--env", "pr"), "dev-url");
     // --from-file keeps exact bytes, binary included.
     let bin: Vec<u8> = vec![0, 159, 146, 150, 10];
     std::fs::write(p.path("bin"), &bin).unwrap();
-    p.ok(&["set", "Token", "--type", "local", "--from-file", "bin"], None);
-    assert_eq!(p.cmd(&["get", "Token", "--type", "local"]).output().unwrap().stdout, bin);
+    p.ok(
+        &["set", "Token", "--type", "local", "--from-file", "bin"],
+        None,
+    );
+    assert_eq!(
+        p.cmd(&["get", "Token", "--type", "local"])
+            .output()
+            .unwrap()
+            .stdout,
+        bin
+    );
     let j = json(&p.ok(&["get", "Token", "--type", "local", "--json"], None));
     assert_eq!(j["value_base64"], "AJ+Slgo=");
 }
@@ -64,7 +79,10 @@ fn setting_one_type_of_a_shared_value_splits_it_off_and_says_so() {
     let p = Project::init();
     p.set("Token", "--type", "dev,preview,local", "shared");
     let out = p.set("Token", "--type", "local", "mine");
-    assert!(out.contains("split") && out.contains("development,preview"), "{out}");
+    assert!(
+        out.contains("split") && out.contains("development,preview"),
+        "{out}"
+    );
     assert_eq!(p.get("Token", "--type", "local"), "mine");
     assert_eq!(p.get("Token", "--type", "preview"), "shared");
     let j = json(&p.ok(&["set", "Token", "--type", "dev", "--json"], Some(b"d2")));
@@ -80,7 +98,10 @@ fn list_shows_set_and_missing_never_values() {
     p.set("DatabaseURL", "--env", "prod-eu", CANARY);
     p.set("Extra", "--type", "local", CANARY);
     let out = p.ok(&["list"], None);
-    assert!(out.contains("DatabaseURL") && out.contains("missing") && out.contains("override v1"), "{out}");
+    assert!(
+        out.contains("DatabaseURL") && out.contains("missing") && out.contains("override v1"),
+        "{out}"
+    );
     assert!(out.contains("Extra (undeclared)"), "{out}");
     let j = json(&p.ok(&["list", "--json"], None));
     let db = &j["secrets"][0];
@@ -101,7 +122,11 @@ fn check_exits_2_listing_missing_then_0_when_complete() {
     assert!(out.contains("MISSING prod-eu (production): Token"), "{out}");
     let j: Value = serde_json::from_slice(&p.run(&["check", "--json"], None).stdout).unwrap();
     assert_eq!(j["ok"], false);
-    assert_eq!(j["environments"].as_array().unwrap().len(), 5, "four types and prod-eu by default");
+    assert_eq!(
+        j["environments"].as_array().unwrap().len(),
+        5,
+        "four types and prod-eu by default"
+    );
     assert_eq!(j["environments"][4]["missing"][0], "Token");
     // An override satisfies its environment but not its type.
     p.set("Token", "--env", "prod-eu", "t");
@@ -110,17 +135,30 @@ fn check_exits_2_listing_missing_then_0_when_complete() {
     assert!(out.contains("MISSING production: Token"), "{out}");
     p.set("Token", "--type", "prod,dev,pr,local", "t");
     let out = p.code(&["check"], None, 0);
-    assert!(out.contains("ok      prod-eu (production): all 2 declared secrets set"), "{out}");
+    assert!(
+        out.contains("ok      prod-eu (production): all 2 declared secrets set"),
+        "{out}"
+    );
 }
 
 #[test]
 fn declared_secrets_come_from_go_sources() {
     let p = Project::init();
-    copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/go"), p.dir.path());
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/go"),
+        p.dir.path(),
+    );
     std::fs::remove_dir_all(p.path("badtype")).unwrap();
     p.append_config("[go]\nroots = [\".\"]\n");
-    let j: Value = serde_json::from_slice(&p.run(&["check", "--type", "local", "--json"], None).stdout).unwrap();
-    let missing: Vec<&str> = j["environments"][0]["missing"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let j: Value =
+        serde_json::from_slice(&p.run(&["check", "--type", "local", "--json"], None).stdout)
+            .unwrap();
+    let missing: Vec<&str> = j["environments"][0]["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     // vendor/ and _test.go files under the root are skipped.
     assert_eq!(missing, ["GitHubAPIToken", "SessionKey", "StripeKey"]);
     let list = json(&p.ok(&["list", "--json"], None));
@@ -131,10 +169,18 @@ fn declared_secrets_come_from_go_sources() {
 #[test]
 fn a_non_string_go_field_is_an_error_naming_file_and_line() {
     let p = Project::init();
-    copy_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/go"), p.dir.path());
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/go"),
+        p.dir.path(),
+    );
     p.append_config("[go]\nroots = [\"badtype\"]\n");
     let out = p.code(&["check"], None, 1);
-    assert!(out.contains("badtype/secrets.go:5") && out.contains("Port") && out.contains("must be `string`"), "{out}");
+    assert!(
+        out.contains("badtype/secrets.go:5")
+            && out.contains("Port")
+            && out.contains("must be `string`"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -148,12 +194,22 @@ fn history_and_rollback() {
     assert_eq!(h["versions"][0]["version"], 3);
     assert!(h["versions"][0]["replaced"].is_null());
     let out = p.ok(&["rollback", "Token", "--type", "prod"], None);
-    assert!(out.contains("version 2") && out.contains("now version 4"), "{out}");
+    assert!(
+        out.contains("version 2") && out.contains("now version 4"),
+        "{out}"
+    );
     assert_eq!(p.get("Token", "--type", "prod"), "two");
     p.ok(&["rollback", "Token", "--type", "prod", "--to", "1"], None);
     assert_eq!(p.get("Token", "--type", "prod"), "one");
-    let out = p.code(&["rollback", "Token", "--type", "prod", "--to", "99"], None, 1);
-    assert!(out.contains("version 99") && out.contains("kept earlier versions"), "{out}");
+    let out = p.code(
+        &["rollback", "Token", "--type", "prod", "--to", "99"],
+        None,
+        1,
+    );
+    assert!(
+        out.contains("version 99") && out.contains("kept earlier versions"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -177,16 +233,36 @@ fn bad_input_gets_a_clear_error_and_exit_1_without_writing() {
     p.append_config(DECLARE);
     let store_before = std::fs::read(p.path("secrets.enc.toml")).unwrap();
     let cases: &[(&[&str], &[u8], &str)] = &[
-        (&["set", "bad-name", "--type", "dev"], b"v", "invalid secret name"),
-        (&["set", "Token", "--type", "prodution"], b"v", "unknown environment type"),
-        (&["set", "Token", "--env", "staging"], b"v", "unknown environment \"staging\""),
+        (
+            &["set", "bad-name", "--type", "dev"],
+            b"v",
+            "invalid secret name",
+        ),
+        (
+            &["set", "Token", "--type", "prodution"],
+            b"v",
+            "unknown environment type",
+        ),
+        (
+            &["set", "Token", "--env", "staging"],
+            b"v",
+            "unknown environment \"staging\"",
+        ),
         (&["set", "Token", "--type", "dev"], b"", "is empty"),
         (&["set", "Token"], b"v", "--type"),
-        (&["set", "Token", "--type", "dev", "--env", "local"], b"v", "cannot be used with"),
+        (
+            &["set", "Token", "--type", "dev", "--env", "local"],
+            b"v",
+            "cannot be used with",
+        ),
         (&["get", "Nope", "--type", "dev"], b"", "Nope has no value"),
         (&["delete", "Nope"], b"", "Nope has no value"),
         (&["key", "add", "not-a-key"], b"", "unknown recipient"),
-        (&["key", "add", "age1notvalid"], b"", "not an age X25519 public key"),
+        (
+            &["key", "add", "age1notvalid"],
+            b"",
+            "not an age X25519 public key",
+        ),
     ];
     for (args, stdin, want) in cases {
         let out = p.run(args, Some(stdin));
@@ -198,15 +274,29 @@ fn bad_input_gets_a_clear_error_and_exit_1_without_writing() {
     let big = vec![b'x'; 64 * 1024 + 1];
     let out = p.code(&["set", "Token", "--type", "dev"], Some(&big), 1);
     assert!(out.contains("64 KiB"), "{out}");
-    assert_eq!(store_before, std::fs::read(p.path("secrets.enc.toml")).unwrap(), "nothing was written");
+    assert_eq!(
+        store_before,
+        std::fs::read(p.path("secrets.enc.toml")).unwrap(),
+        "nothing was written"
+    );
 
-    std::fs::write(p.path("secretsync.toml"), "app = \"x\"\n[environments.e]\ntype = \"production\"\nbakend = \"x\"\n").unwrap();
+    std::fs::write(
+        p.path("secretsync.toml"),
+        "app = \"x\"\n[environments.e]\ntype = \"production\"\nbakend = \"x\"\n",
+    )
+    .unwrap();
     let out = p.code(&["list"], None, 1);
-    assert!(out.contains("secretsync.toml") && out.contains("line 4") && out.contains("unknown field"), "{out}");
+    assert!(
+        out.contains("secretsync.toml") && out.contains("line 4") && out.contains("unknown field"),
+        "{out}"
+    );
 
     let q = Project::empty();
     let out = q.code(&["list"], None, 1);
-    assert!(out.contains("no secretsync.toml") && out.contains("secretsync init"), "{out}");
+    assert!(
+        out.contains("no secretsync.toml") && out.contains("secretsync init"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -221,12 +311,24 @@ fn a_stranger_cannot_open_the_store_until_added_and_not_after_removal() {
         c.output().unwrap()
     };
     let out = bob(&["init"]);
-    assert!(text(&out).contains("your identity cannot open this store yet"), "{}", text(&out));
+    assert!(
+        text(&out).contains("your identity cannot open this store yet"),
+        "{}",
+        text(&out)
+    );
     let bob_key = std::fs::read_to_string(bob_home.path().join("secretsync/identity.txt")).unwrap();
-    let bob_pub = bob_key.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string();
+    let bob_pub = bob_key
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string();
     let out = bob(&["get", "Token", "--type", "prod"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("none of your identities can open"), "{}", text(&out));
+    assert!(
+        text(&out).contains("none of your identities can open"),
+        "{}",
+        text(&out)
+    );
 
     alice.ok(&["key", "add", &bob_pub], None);
     assert_eq!(bob(&["get", "Token", "--type", "prod"]).stdout, b"t");
@@ -235,7 +337,10 @@ fn a_stranger_cannot_open_the_store_until_added_and_not_after_removal() {
 
     let out = alice.ok(&["key", "remove", &bob_pub], None);
     assert!(out.contains("key rotate"), "{out}");
-    assert_eq!(bob(&["get", "Token", "--type", "prod"]).status.code(), Some(1));
+    assert_eq!(
+        bob(&["get", "Token", "--type", "prod"]).status.code(),
+        Some(1)
+    );
     let out = alice.ok(&["key", "rotate"], None);
     assert!(out.contains("re-sealed 1 values"), "{out}");
     assert_eq!(alice.get("Token", "--type", "prod"), "t");
@@ -243,7 +348,8 @@ fn a_stranger_cannot_open_the_store_until_added_and_not_after_removal() {
     // CI style: the key itself in SECRETSYNC_AGE_IDENTITY.
     let alice_key = std::fs::read_to_string(alice.identity_file()).unwrap();
     let mut c = alice.cmd(&["get", "Token", "--type", "prod"]);
-    c.env("XDG_CONFIG_HOME", bob_home.path()).env("SECRETSYNC_AGE_IDENTITY", alice_key);
+    c.env("XDG_CONFIG_HOME", bob_home.path())
+        .env("SECRETSYNC_AGE_IDENTITY", alice_key);
     assert_eq!(c.output().unwrap().stdout, b"t");
 }
 
@@ -262,7 +368,12 @@ fn concurrent_writers_lose_nothing() {
                 .stderr(std::process::Stdio::piped());
             let mut child = c.spawn().unwrap();
             use std::io::Write;
-            child.stdin.take().unwrap().write_all(format!("v{i}").as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("v{i}").as_bytes())
+                .unwrap();
             child
         })
         .collect();
@@ -284,24 +395,42 @@ fn the_canary_value_appears_only_in_gets_stdout() {
         let out = p.run(args, stdin.map(str::as_bytes));
         seen.push_str(&text(&out));
     };
-    run(&["set", "DatabaseURL", "--type", "prod,dev", "--description", "db"], Some(CANARY));
+    run(
+        &[
+            "set",
+            "DatabaseURL",
+            "--type",
+            "prod,dev",
+            "--description",
+            "db",
+        ],
+        Some(CANARY),
+    );
     run(&["set", "DatabaseURL", "--env", "prod-eu"], Some(CANARY));
     run(&["set", "DatabaseURL", "--type", "dev"], Some(CANARY));
-    run(&["set", "DatabaseURL", "--type", "dev", "--json"], Some(CANARY));
+    run(
+        &["set", "DatabaseURL", "--type", "dev", "--json"],
+        Some(CANARY),
+    );
     run(&["set", "Token", "--type", "prodution"], Some(CANARY));
     run(&["list"], None);
     run(&["list", "--json"], None);
     run(&["check"], None);
     run(&["check", "--json"], None);
     run(&["history", "DatabaseURL", "--type", "prod"], None);
-    run(&["history", "DatabaseURL", "--type", "prod", "--json"], None);
+    run(
+        &["history", "DatabaseURL", "--type", "prod", "--json"],
+        None,
+    );
     run(&["rollback", "DatabaseURL", "--type", "dev"], None);
     run(&["key", "list"], None);
     run(&["key", "rotate"], None);
     run(&["delete", "DatabaseURL", "--type", "dev"], None);
     run(&["get", "DatabaseURL", "--type", "local"], None);
     assert!(!seen.contains("canary"), "canary leaked: {seen}");
-    assert!(!std::fs::read_to_string(p.path("secrets.enc.toml")).unwrap().contains("canary"));
+    assert!(!std::fs::read_to_string(p.path("secrets.enc.toml"))
+        .unwrap()
+        .contains("canary"));
     assert_eq!(p.get("DatabaseURL", "--type", "prod"), CANARY);
 }
 
@@ -309,10 +438,19 @@ fn the_canary_value_appears_only_in_gets_stdout() {
 fn quickstart_runs_the_main_job_on_the_embedded_defaults() {
     let p = Project::empty();
     let out = p.ok(&["quickstart"], None);
-    assert!(out.contains("MISSING prod-eu (production): GitHubAPIToken, StripeKey"), "{out}");
-    assert!(out.contains("(exit code 2)") && out.contains("(exit code 0)"), "{out}");
+    assert!(
+        out.contains("MISSING prod-eu (production): GitHubAPIToken, StripeKey"),
+        "{out}"
+    );
+    assert!(
+        out.contains("(exit code 2)") && out.contains("(exit code 0)"),
+        "{out}"
+    );
     assert!(out.contains("postgres://db.eu.internal/billing"), "{out}");
-    assert!(!p.identity_file().exists(), "quickstart must not create the user's identity");
+    assert!(
+        !p.identity_file().exists(),
+        "quickstart must not create the user's identity"
+    );
 }
 
 #[test]
@@ -321,5 +459,13 @@ fn the_example_app_config_is_valid_and_declares_four_secrets() {
     let cfg = secretsync::config::Config::load(&dir.join("secretsync.toml")).unwrap();
     let declared = secretsync::declare::declared(&cfg).unwrap();
     let names: Vec<String> = declared.iter().map(|d| d.name.to_string()).collect();
-    assert_eq!(names, ["DatabaseURL", "GitHubAPIToken", "StripeKey", "WebhookSigningKey"]);
+    assert_eq!(
+        names,
+        [
+            "DatabaseURL",
+            "GitHubAPIToken",
+            "StripeKey",
+            "WebhookSigningKey"
+        ]
+    );
 }

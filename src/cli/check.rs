@@ -20,7 +20,11 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> Result<Outcome> {
     let cfg = ctx.config()?;
     let store = ctx.store(&cfg)?;
     let declared = ctx.declared(&cfg)?;
-    let mut envs: Vec<EnvRef> = args.env.iter().map(|e| cfg.env(e)).collect::<Result<_, _>>()?;
+    let mut envs: Vec<EnvRef> = args
+        .env
+        .iter()
+        .map(|e| cfg.env(e))
+        .collect::<Result<_, _>>()?;
     envs.extend(args.types.iter().map(|t| EnvRef::Implicit(*t)));
     if envs.is_empty() {
         envs = cfg.all_envs();
@@ -32,7 +36,12 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> Result<Outcome> {
         .map(|env| {
             let missing = declared
                 .iter()
-                .filter(|d| store.secret(&d.name).and_then(|s| s.resolve(&env).cloned()).is_none())
+                .filter(|d| {
+                    store
+                        .secret(&d.name)
+                        .and_then(|s| s.resolve(&env).cloned())
+                        .is_none()
+                })
                 .map(|d| d.name.to_string())
                 .collect();
             (env, missing)

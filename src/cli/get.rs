@@ -24,7 +24,11 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> Result<Outcome> {
         let mut doc = serde_json::json!({ "name": args.name, "scope": scope.to_string() });
         match value.as_str() {
             Some(s) => doc["value"] = s.into(),
-            None => doc["value_base64"] = base64::engine::general_purpose::STANDARD.encode(value.expose()).into(),
+            None => {
+                doc["value_base64"] = base64::engine::general_purpose::STANDARD
+                    .encode(value.expose())
+                    .into()
+            }
         }
         crate::output::json(&doc)?;
     } else {

@@ -31,7 +31,9 @@ pub async fn run_history(ctx: &Ctx, args: HistoryArgs) -> Result<Outcome> {
     let store = ctx.unlocked(&cfg).await?;
     let (sel, versions) = store.history(&args.name, &scope)?;
     if ctx.json {
-        crate::output::json(&json!({ "name": args.name, "selector": sel.to_string(), "versions": versions }))?;
+        crate::output::json(
+            &json!({ "name": args.name, "selector": sel.to_string(), "versions": versions }),
+        )?;
         return Ok(Outcome::Ok);
     }
     println!("{} for {sel}:", args.name);
@@ -40,7 +42,8 @@ pub async fn run_history(ctx: &Ctx, args: HistoryArgs) -> Result<Outcome> {
         t.add_row(vec![
             v.version.to_string(),
             v.updated.to_rfc3339(),
-            v.replaced.map_or_else(|| "(current)".into(), |r| r.to_rfc3339()),
+            v.replaced
+                .map_or_else(|| "(current)".into(), |r| r.to_rfc3339()),
         ]);
     }
     println!("{t}");
@@ -54,9 +57,14 @@ pub async fn run_rollback(ctx: &Ctx, args: RollbackArgs) -> Result<Outcome> {
     let (sel, from, to) = w.rollback(&args.name, &scope, args.to)?;
     w.commit()?;
     if ctx.json {
-        crate::output::json(&json!({ "name": args.name, "selector": sel.to_string(), "restored": from, "version": to }))?;
+        crate::output::json(
+            &json!({ "name": args.name, "selector": sel.to_string(), "restored": from, "version": to }),
+        )?;
     } else {
-        println!("restored {} for {sel} to the value of version {from} (now version {to})", args.name);
+        println!(
+            "restored {} for {sel} to the value of version {from} (now version {to})",
+            args.name
+        );
     }
     Ok(Outcome::Ok)
 }

@@ -38,9 +38,11 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Outcome> {
     let config_created = !config_path.exists();
     if config_created {
         let app = args.app.clone().unwrap_or_else(|| {
-            dir.file_name().map_or("app".into(), |n| n.to_string_lossy().into_owned())
+            dir.file_name()
+                .map_or("app".into(), |n| n.to_string_lossy().into_owned())
         });
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         fsio::write_atomic(&config_path, Config::template(&app).as_bytes())
             .with_context(|| format!("cannot write {}", config_path.display()))?;
     }
@@ -71,9 +73,24 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Outcome> {
     }
     let verb = |created| if created { "created" } else { "found" };
     println!("{} {}", verb(config_created), shown(&config_path, &ctx.cwd));
-    println!("{} identity {} (public key {})", verb(identity_created), report.identity, report.recipient);
-    println!("{} store {} (id {})", verb(store_created), shown(&cfg.store_path, &ctx.cwd), store.id());
-    if !store_created && !store.recipients().iter().any(|(r, _)| r == identity.public()) {
+    println!(
+        "{} identity {} (public key {})",
+        verb(identity_created),
+        report.identity,
+        report.recipient
+    );
+    println!(
+        "{} store {} (id {})",
+        verb(store_created),
+        shown(&cfg.store_path, &ctx.cwd),
+        store.id()
+    );
+    if !store_created
+        && !store
+            .recipients()
+            .iter()
+            .any(|(r, _)| r == identity.public())
+    {
         println!(
             "note: your identity cannot open this store yet; ask someone who can to run\n  secretsync key add {}",
             identity.public()
@@ -93,7 +110,10 @@ fn identity(ctx: &Ctx) -> Result<(AgeIdentity, String, bool)> {
             return Ok((id, p.display().to_string(), true));
         }
     }
-    if let Some(id) = keys::local_identities(ctx.identity_file.as_deref())?.into_iter().next() {
+    if let Some(id) = keys::local_identities(ctx.identity_file.as_deref())?
+        .into_iter()
+        .next()
+    {
         let from = match (&ctx.identity_file, age_key::load_identities()?) {
             (Some(p), _) => p.display().to_string(),
             (None, Some((src, _))) => src.to_string(),
@@ -101,8 +121,9 @@ fn identity(ctx: &Ctx) -> Result<(AgeIdentity, String, bool)> {
         };
         return Ok((id, from, false));
     }
-    let path = age_key::default_identity_path()
-        .context("cannot find your config folder for the identity file; set SECRETSYNC_AGE_IDENTITY")?;
+    let path = age_key::default_identity_path().context(
+        "cannot find your config folder for the identity file; set SECRETSYNC_AGE_IDENTITY",
+    )?;
     let id = age_key::create_identity_file(&path)?;
     Ok((id, path.display().to_string(), true))
 }
@@ -110,13 +131,20 @@ fn identity(ctx: &Ctx) -> Result<(AgeIdentity, String, bool)> {
 /// Adds the store's lock file to the `.gitignore` beside it.
 fn ignore_lock_file(store: &Path) -> Result<()> {
     let lock = fsio::lock_path(store);
-    let (Some(dir), Some(name)) = (lock.parent(), lock.file_name()) else { return Ok(()) };
+    let (Some(dir), Some(name)) = (lock.parent(), lock.file_name()) else {
+        return Ok(());
+    };
     let gi = dir.join(".gitignore");
     let name = name.to_string_lossy();
     let text = std::fs::read_to_string(&gi).unwrap_or_default();
     if text.lines().any(|l| l.trim() == name) {
         return Ok(());
     }
-    let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
-    std::fs::write(&gi, format!("{text}{sep}{name}\n")).with_context(|| format!("cannot update {}", gi.display()))
+    let sep = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    std::fs::write(&gi, format!("{text}{sep}{name}\n"))
+        .with_context(|| format!("cannot update {}", gi.display()))
 }

@@ -68,13 +68,22 @@ pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
         }
         KeyCommand::Rotate => {
             let mut w = ctx.writer(&cfg).await?;
-            let recipients = w.recipients().iter().map(|(id, _)| keys::recipient(id)).collect::<Result<Vec<_>>>()?;
+            let recipients = w
+                .recipients()
+                .iter()
+                .map(|(id, _)| keys::recipient(id))
+                .collect::<Result<Vec<_>>>()?;
             let n = w.rotate(&recipients).await?;
             w.commit()?;
             if ctx.json {
-                crate::output::json(&json!({"rotated": true, "values": n, "recipients": recipients.len()}))?;
+                crate::output::json(
+                    &json!({"rotated": true, "values": n, "recipients": recipients.len()}),
+                )?;
             } else {
-                println!("rotated the data key: re-sealed {n} values for {} recipients", recipients.len());
+                println!(
+                    "rotated the data key: re-sealed {n} values for {} recipients",
+                    recipients.len()
+                );
             }
         }
     }

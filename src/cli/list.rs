@@ -22,8 +22,16 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
     let cfg = ctx.config()?;
     let store = ctx.store(&cfg)?;
     let declared = ctx.declared(&cfg)?;
-    let stored: BTreeMap<_, _> = store.secrets().into_iter().map(|s| (s.name.clone(), s)).collect();
-    let mut names: Vec<_> = declared.iter().map(|d| d.name.clone()).chain(stored.keys().cloned()).collect();
+    let stored: BTreeMap<_, _> = store
+        .secrets()
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect();
+    let mut names: Vec<_> = declared
+        .iter()
+        .map(|d| d.name.clone())
+        .chain(stored.keys().cloned())
+        .collect();
     names.sort();
     names.dedup();
     let envs = cfg.all_envs();
@@ -64,12 +72,17 @@ pub fn run(ctx: &Ctx) -> Result<Outcome> {
         println!("no secrets declared or set yet: declare them in secretsync.toml, then `secretsync set NAME --type dev`");
         return Ok(Outcome::Ok);
     }
-    let header = std::iter::once("SECRET".to_string()).chain(envs.iter().map(|e| e.name().to_string()));
+    let header =
+        std::iter::once("SECRET".to_string()).chain(envs.iter().map(|e| e.name().to_string()));
     let mut table = crate::output::table(header);
     for n in &names {
         let info = stored.get(n);
         let undeclared = !declared.iter().any(|d| &d.name == n);
-        let mut row = vec![if undeclared { format!("{n} (undeclared)") } else { n.to_string() }];
+        let mut row = vec![if undeclared {
+            format!("{n} (undeclared)")
+        } else {
+            n.to_string()
+        }];
         for e in &envs {
             row.push(match source(info, e) {
                 Some(("set", v)) => format!("set v{v}"),

@@ -30,7 +30,9 @@ pub async fn run(outer: &Ctx, args: QuickstartArgs) -> Result<Outcome> {
             d.canonicalize()?
         }
         None => {
-            tmp = tempfile::Builder::new().prefix("secretsync-quickstart-").tempdir()?;
+            tmp = tempfile::Builder::new()
+                .prefix("secretsync-quickstart-")
+                .tempdir()?;
             tmp.path().to_path_buf()
         }
     };
@@ -46,7 +48,13 @@ pub async fn run(outer: &Ctx, args: QuickstartArgs) -> Result<Outcome> {
     println!("secretsync quickstart in {}", dir.display());
 
     step("secretsync init --app billing");
-    init::run(&ctx, init::InitArgs { app: Some("billing".into()) }).await?;
+    init::run(
+        &ctx,
+        init::InitArgs {
+            app: Some("billing".into()),
+        },
+    )
+    .await?;
 
     let config = ctx.config_path()?;
     let mut text = std::fs::read_to_string(&config)?;
@@ -74,9 +82,21 @@ backend = "file://./replica/prod-eu"
 
     let cfg = ctx.config()?;
     let demo = [
-        ("DatabaseURL", "dev,preview,local", "postgres://localhost/billing"),
-        ("DatabaseURL", "production", "postgres://db.internal/billing"),
-        ("DatabaseURL", "env:prod-eu", "postgres://db.eu.internal/billing"),
+        (
+            "DatabaseURL",
+            "dev,preview,local",
+            "postgres://localhost/billing",
+        ),
+        (
+            "DatabaseURL",
+            "production",
+            "postgres://db.internal/billing",
+        ),
+        (
+            "DatabaseURL",
+            "env:prod-eu",
+            "postgres://db.eu.internal/billing",
+        ),
         ("StripeKey", "dev,preview,local", "sk_test_demo"),
         ("StripeKey", "local", "sk_test_my_own"),
         ("GitHubAPIToken", "dev,preview,local", "ghp_demo_dev"),
@@ -94,25 +114,53 @@ backend = "file://./replica/prod-eu"
     step("secretsync list");
     list::run(&ctx)?;
     step("secretsync check --env prod-eu --env local");
-    let check_args = || check::CheckArgs { env: vec!["prod-eu".into(), "local".into()], types: vec![] };
+    let check_args = || check::CheckArgs {
+        env: vec!["prod-eu".into(), "local".into()],
+        types: vec![],
+    };
     let first = check::run(&ctx, check_args())?;
-    println!("(exit code {})", if first == Outcome::Findings { 2 } else { 0 });
+    println!(
+        "(exit code {})",
+        if first == Outcome::Findings { 2 } else { 0 }
+    );
 
-    for (name, value) in [("StripeKey", "sk_live_demo"), ("GitHubAPIToken", "ghp_demo_prod")] {
-        step(&format!("echo '{value}' | secretsync set {name} --type production"));
+    for (name, value) in [
+        ("StripeKey", "sk_live_demo"),
+        ("GitHubAPIToken", "ghp_demo_prod"),
+    ] {
+        step(&format!(
+            "echo '{value}' | secretsync set {name} --type production"
+        ));
         let name: SecretName = name.parse()?;
-        set::set_value(&ctx, &cfg, &name, &"production".parse()?, value.into(), None).await?;
+        set::set_value(
+            &ctx,
+            &cfg,
+            &name,
+            &"production".parse()?,
+            value.into(),
+            None,
+        )
+        .await?;
     }
     step("secretsync check --env prod-eu --env local");
     let second = check::run(&ctx, check_args())?;
-    println!("(exit code {})", if second == Outcome::Findings { 2 } else { 0 });
+    println!(
+        "(exit code {})",
+        if second == Outcome::Findings { 2 } else { 0 }
+    );
 
     step("secretsync get DatabaseURL --env prod-eu   # the override beats the production value");
     let store = ctx.unlocked(&cfg).await?;
-    let v = store.get(&"DatabaseURL".parse()?, &crate::store::Scope::Env(cfg.env("prod-eu")?))?;
+    let v = store.get(
+        &"DatabaseURL".parse()?,
+        &crate::store::Scope::Env(cfg.env("prod-eu")?),
+    )?;
     println!("{}", v.as_str().unwrap_or("<binary>"));
 
-    println!("\nthe store {} holds names and selectors in clear and every value sealed.", cfg.store_path.display());
+    println!(
+        "\nthe store {} holds names and selectors in clear and every value sealed.",
+        cfg.store_path.display()
+    );
     if args.dir.is_none() {
         println!("(the scratch folder is removed now; pass --dir DIR to keep it)");
     }

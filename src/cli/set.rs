@@ -68,7 +68,9 @@ fn read_value(args: &SetArgs) -> Result<SecretValue> {
 
 fn read_stdin(trim_newline: bool) -> Result<SecretValue> {
     let mut buf = Vec::new();
-    std::io::stdin().read_to_end(&mut buf).context("cannot read the value from stdin")?;
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .context("cannot read the value from stdin")?;
     if trim_newline {
         if buf.ends_with(b"\r\n") {
             buf.truncate(buf.len() - 2);
@@ -158,7 +160,11 @@ pub async fn run_delete(ctx: &Ctx, args: DeleteArgs) -> Result<Outcome> {
     }
     for (from, left) in &report {
         match left {
-            Some(rest) => println!("deleted {} for {}; {rest} keep their value", args.name, scope.as_ref().map_or(String::new(), ToString::to_string)),
+            Some(rest) => println!(
+                "deleted {} for {}; {rest} keep their value",
+                args.name,
+                scope.as_ref().map_or(String::new(), ToString::to_string)
+            ),
             None => println!("deleted {} for {from}", args.name),
         }
     }
