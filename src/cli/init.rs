@@ -43,7 +43,7 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Outcome> {
         });
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        fsio::write_atomic(&config_path, Config::template(&app).as_bytes())
+        fsio::write_atomic(&config_path, Config::template(&app).as_bytes(), None)
             .with_context(|| format!("cannot write {}", config_path.display()))?;
     }
     let cfg = Config::load(&config_path)?;

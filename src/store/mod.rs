@@ -7,7 +7,7 @@
 pub mod age_key;
 pub mod crypto;
 mod format;
-pub mod fsio;
+pub use secretsync_core::fsio;
 
 use crate::model::{plan_set, EnvRef, EnvType, SecretName, Selector, TypeSet};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -352,7 +352,7 @@ impl Store {
             "# secretsync canonical store: names and selectors in clear, every value sealed.\n\
              # Change it with `secretsync set/delete/key`, not by hand.\n\n{body}"
         );
-        fsio::write_atomic(&self.path, text.as_bytes())
+        fsio::write_atomic(&self.path, text.as_bytes(), None)
             .map_err(|e| StoreError::Io(self.path.clone(), e))
     }
 }

@@ -1,8 +1,23 @@
-//! Shared vocabulary of secretsync: secret values that never print, the store's data key, and
-//! the traits that key recipients (age, AWS KMS, GCP KMS) and backends implement.
+//! Shared vocabulary of secretsync: secret values that never print, the store's data key, the
+//! traits that key recipients (age, AWS KMS, GCP KMS) and backends implement, the layers around
+//! backends (retry, rate limits, concurrency, call counts), and the reference backends
+//! (`memory://`, `file://`).
 
+pub mod backend;
+pub mod error;
+pub mod file;
+pub mod fsio;
+pub mod layers;
+pub mod memory;
 pub mod recipient;
+pub mod types;
 pub mod value;
 
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+
+pub use backend::{list_all, SecretBackend};
+pub use error::{BackendError, ErrorKind, Op, OpClass};
 pub use recipient::{DataKey, Identity, KeyError, Recipient};
+pub use types::*;
 pub use value::{SecretValue, MAX_VALUE_BYTES};

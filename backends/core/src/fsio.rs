@@ -66,8 +66,8 @@ pub enum LockError {
 }
 
 /// Replaces `path` with `contents` atomically: temp file in the same folder, fsync, rename,
-/// fsync of the folder.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// fsync of the folder. The file gets `mode` if given, else keeps its mode (new files: 0644).
+pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -76,12 +76,16 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .prefix(".secretsync-")
         .suffix(".tmp")
         .tempfile_in(dir)?;
+    #[cfg(not(unix))]
+    let _ = mode;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or(0o644);
+        let mode = mode.unwrap_or_else(|| {
+            std::fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0o644)
+        });
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(mode))?;
     }

@@ -1,0 +1,72 @@
+//! The [`SecretBackend`] trait every place secrets are replicated to implements.
+
+use crate::error::{BackendError, ErrorKind, Op, Result};
+use crate::types::{
+    BackendInfo, Capabilities, DeleteOptions, Page, PutOptions, PutOutcome, Secret, SecretMeta,
+};
+use crate::value::SecretValue;
+use async_trait::async_trait;
+use std::fmt::Debug;
+
+/// A secret manager secretsync replicates into. The required surface is small; retries, rate
+/// limits and metrics are layers around it (see [`crate::layers`]).
+#[async_trait]
+pub trait SecretBackend: Send + Sync + Debug {
+    /// Scheme and redacted target.
+    fn info(&self) -> BackendInfo;
+
+    /// What this backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// One page of metadata of the secrets whose names start with `prefix`. Never reads values.
+    async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>>;
+
+    /// Metadata of one secret (`None` when absent). Never reads its value.
+    async fn head(&self, name: &str) -> Result<Option<SecretMeta>>;
+
+    /// The current value of one secret (`None` when absent).
+    async fn get(&self, name: &str) -> Result<Option<Secret>>;
+
+    /// Creates the secret or adds a version, as `opts` allow.
+    async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome>;
+
+    /// Deletes a secret; `NotFound` when absent.
+    async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()>;
+
+    /// Undoes a soft delete.
+    async fn restore(&self, name: &str) -> Result<()> {
+        Err(BackendError::new(
+            ErrorKind::Unsupported,
+            Op::Restore,
+            "this backend has no soft delete to undo",
+        )
+        .backend(self.info().scheme)
+        .name(name))
+    }
+}
+
+/// Lists every secret under `prefix`, following pages; stops (with an error) if the backend
+/// hands back a token it already gave, rather than looping forever.
+pub async fn list_all(backend: &dyn SecretBackend, prefix: &str) -> Result<Vec<SecretMeta>> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = backend.list(prefix, token.clone()).await?;
+        out.extend(page.items);
+        match page.next {
+            None => return Ok(out),
+            Some(t) if !seen.insert(t.clone()) => {
+                return Err(BackendError::new(
+                    ErrorKind::Transient,
+                    Op::List,
+                    format!(
+                        "the backend returned page token {t:?} twice; stopping to avoid a loop"
+                    ),
+                )
+                .backend(backend.info().scheme))
+            }
+            Some(t) => token = Some(t),
+        }
+    }
+}

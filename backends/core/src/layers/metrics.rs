@@ -1,0 +1,100 @@
+use super::Around;
+use crate::error::{Op, Result};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+/// One counter: backend, operation, outcome (`ok` or an error kind).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct CallKey {
+    /// Backend scheme.
+    pub backend: String,
+    /// Operation.
+    pub op: Op,
+    /// `ok`, or the error kind.
+    pub outcome: &'static str,
+}
+
+/// Counts backend calls; metrics and benchmarks read it.
+#[derive(Debug, Default)]
+pub struct CallCounter {
+    counts: Mutex<BTreeMap<CallKey, u64>>,
+}
+
+impl CallCounter {
+    /// A new, shareable counter.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn record(&self, key: CallKey) {
+        *self
+            .counts
+            .lock()
+            .expect("counter lock")
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    /// Every counter.
+    pub fn snapshot(&self) -> BTreeMap<CallKey, u64> {
+        self.counts.lock().expect("counter lock").clone()
+    }
+
+    /// Calls of `op`, whatever the outcome.
+    pub fn calls(&self, op: Op) -> u64 {
+        self.snapshot()
+            .iter()
+            .filter(|(k, _)| k.op == op)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// All calls.
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+
+    /// Forgets everything counted so far.
+    pub fn reset(&self) {
+        self.counts.lock().expect("counter lock").clear();
+    }
+}
+
+/// Counts every call that reaches the backend below it.
+#[derive(Debug, Clone)]
+pub struct Counted {
+    backend: String,
+    counter: Arc<CallCounter>,
+}
+
+impl Counted {
+    /// Counts calls to `backend` into `counter`.
+    pub fn new(backend: impl Into<String>, counter: Arc<CallCounter>) -> Self {
+        Self {
+            backend: backend.into(),
+            counter,
+        }
+    }
+}
+
+impl Around for Counted {
+    async fn around<T, F, Fut>(&self, op: Op, mut f: F) -> Result<T>
+    where
+        T: Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        let r = f().await;
+        let outcome = match &r {
+            Ok(_) => "ok",
+            Err(e) => e.kind.as_str(),
+        };
+        self.counter.record(CallKey {
+            backend: self.backend.clone(),
+            op,
+            outcome,
+        });
+        r
+    }
+}

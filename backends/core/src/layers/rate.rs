@@ -1,0 +1,105 @@
+use super::Around;
+use crate::error::{Op, OpClass, Result};
+use governor::{DefaultDirectRateLimiter, Jitter, Quota};
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// `calls` per `per`, e.g. 50 per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Calls allowed …
+    pub calls: u32,
+    /// … per this long.
+    pub per: Duration,
+}
+
+impl Rate {
+    /// `calls` per second.
+    pub const fn per_second(calls: u32) -> Rate {
+        Rate {
+            calls,
+            per: Duration::from_secs(1),
+        }
+    }
+
+    /// `calls` per minute.
+    pub const fn per_minute(calls: u32) -> Rate {
+        Rate {
+            calls,
+            per: Duration::from_secs(60),
+        }
+    }
+
+    fn quota(self) -> Quota {
+        let calls = NonZeroU32::new(self.calls.max(1)).expect("at least one");
+        let period = self.per / calls.get();
+        // A burst of one second's worth (at least one call).
+        let per_sec = (u64::from(calls.get()) * 1000 / self.per.as_millis().max(1) as u64)
+            .clamp(1, u64::from(u32::MAX));
+        Quota::with_period(period.max(Duration::from_nanos(1)))
+            .expect("non-zero period")
+            .allow_burst(NonZeroU32::new(per_sec as u32).expect("at least one"))
+    }
+}
+
+/// Rate limits by operation class; defaults are AWS Secrets Manager's published quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `ListSecrets`-like calls.
+    pub list: Rate,
+    /// Value and metadata reads.
+    pub read: Rate,
+    /// Writes and deletes.
+    pub write: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            list: Rate::per_second(100),
+            read: Rate::per_second(10_000),
+            write: Rate::per_second(50),
+        }
+    }
+}
+
+/// A token bucket per operation class; a call waits (with a little jitter) for its token.
+#[derive(Debug)]
+pub struct RateLimit {
+    list: DefaultDirectRateLimiter,
+    read: DefaultDirectRateLimiter,
+    write: DefaultDirectRateLimiter,
+}
+
+impl RateLimit {
+    /// Limiters for `limits`.
+    pub fn new(limits: &RateLimits) -> Self {
+        Self {
+            list: DefaultDirectRateLimiter::direct(limits.list.quota()),
+            read: DefaultDirectRateLimiter::direct(limits.read.quota()),
+            write: DefaultDirectRateLimiter::direct(limits.write.quota()),
+        }
+    }
+}
+
+impl Around for RateLimit {
+    fn around<T, F, Fut>(&self, op: Op, mut f: F) -> impl Future<Output = Result<T>> + Send
+    where
+        T: Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        let limiter = match op.class() {
+            OpClass::List => &self.list,
+            OpClass::Read => &self.read,
+            OpClass::Write => &self.write,
+        };
+        async move {
+            limiter
+                .until_ready_with_jitter(Jitter::up_to(Duration::from_millis(5)))
+                .await;
+            f().await
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! `memory://`: an in-process backend that behaves like a cloud one (versions, conditional and
+//! idempotent writes, soft delete, pagination) and can inject faults, for tests. Backends opened
+//! with the same name in one process share their secrets.
+
+use crate::backend::SecretBackend;
+use crate::error::{BackendError, ErrorKind, Op, Result};
+use crate::types::*;
+use crate::value::{SecretValue, MAX_VALUE_BYTES};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+#[derive(Debug)]
+struct Version {
+    id: String,
+    value: SecretValue,
+    token: Option<String>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    versions: Vec<Version>,
+    labels: Labels,
+    updated: SystemTime,
+    pending_delete: bool,
+}
+
+impl Entry {
+    fn current(&self) -> &Version {
+        self.versions.last().expect("an entry has a version")
+    }
+
+    fn meta(&self, name: &str) -> SecretMeta {
+        SecretMeta {
+            name: name.into(),
+            labels: self.labels.clone(),
+            version: Some(self.current().id.clone()),
+            updated: Some(self.updated),
+        }
+    }
+}
+
+type State = Arc<Mutex<BTreeMap<String, Entry>>>;
+type Shared = (State, Arc<Mutex<Faults>>);
+
+/// Faults to inject: each counter fails that many upcoming calls.
+#[derive(Debug, Default, Clone)]
+pub struct Faults {
+    /// Calls answered `Throttled` (with a short retry-after).
+    pub throttle: usize,
+    /// Calls answered `Transient`.
+    pub transient: usize,
+    /// Writes that are applied but answered `Transient`, as if the response was lost.
+    pub lose_write_response: usize,
+    /// Names every call on which is answered `PermissionDenied`.
+    pub deny: BTreeSet<String>,
+}
+
+/// The in-memory backend.
+#[derive(Debug, Clone)]
+pub struct MemoryBackend {
+    name: String,
+    state: State,
+    faults: Arc<Mutex<Faults>>,
+    caps: Capabilities,
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn shared(name: &str) -> Shared {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Shared>>> = OnceLock::new();
+    let mut reg = REGISTRY
+        .get_or_init(Default::default)
+        .lock()
+        .expect("registry lock");
+    reg.entry(name.into()).or_default().clone()
+}
+
+impl MemoryBackend {
+    /// A new, private, empty backend.
+    pub fn new() -> Self {
+        Self {
+            name: String::new(),
+            state: State::default(),
+            faults: Default::default(),
+            caps: Self::default_capabilities(),
+        }
+    }
+
+    /// The backend called `name` in this process (`memory://name`), shared by all who open it.
+    pub fn named(name: &str) -> Self {
+        let (state, faults) = shared(name);
+        Self {
+            name: name.into(),
+            state,
+            faults,
+            caps: Self::default_capabilities(),
+        }
+    }
+
+    /// Cloud-like defaults: 100 a page, 64 KiB, tags in list, everything conditional.
+    pub fn default_capabilities() -> Capabilities {
+        Capabilities {
+            labels_in_list: true,
+            version_in_list: true,
+            max_page_size: 100,
+            max_value_bytes: MAX_VALUE_BYTES,
+            binary_values: true,
+            names: NameRules {
+                max_len: 512,
+                extra_chars: "/_+=.@-",
+            },
+            labels: LabelRules {
+                max_labels: 50,
+                max_key_len: 128,
+                max_value_len: 256,
+                lowercase_only: false,
+            },
+            create_only: true,
+            if_version: true,
+            idempotency_token: true,
+            soft_delete: true,
+        }
+    }
+
+    /// The same backend with other capabilities (a smaller page, say).
+    pub fn with_capabilities(mut self, caps: Capabilities) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    /// Changes the faults to inject.
+    pub fn inject(&self, f: impl FnOnce(&mut Faults)) {
+        f(&mut self.faults.lock().expect("faults lock"));
+    }
+
+    /// Versions kept for `name` (0 when absent), to prove writes were not duplicated.
+    pub fn version_count(&self, name: &str) -> usize {
+        self.state
+            .lock()
+            .expect("state lock")
+            .get(name)
+            .map_or(0, |e| e.versions.len())
+    }
+
+    fn err(&self, kind: ErrorKind, op: Op, name: &str, msg: impl Into<String>) -> BackendError {
+        BackendError::new(kind, op, msg)
+            .backend("memory")
+            .name(name)
+    }
+
+    fn fault(&self, op: Op, name: &str) -> Result<()> {
+        let mut f = self.faults.lock().expect("faults lock");
+        if f.deny.contains(name) {
+            return Err(self.err(
+                ErrorKind::PermissionDenied,
+                op,
+                name,
+                "access denied (injected)",
+            ));
+        }
+        if f.throttle > 0 {
+            f.throttle -= 1;
+            return Err(self
+                .err(ErrorKind::Throttled, op, name, "rate exceeded (injected)")
+                .retry_after(Some(Duration::from_millis(5))));
+        }
+        if f.transient > 0 {
+            f.transient -= 1;
+            return Err(self.err(
+                ErrorKind::Transient,
+                op,
+                name,
+                "service unavailable (injected)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn lost_response(&self, name: &str) -> Result<()> {
+        let mut f = self.faults.lock().expect("faults lock");
+        if f.lose_write_response > 0 {
+            f.lose_write_response -= 1;
+            return Err(self.err(
+                ErrorKind::Transient,
+                Op::Put,
+                name,
+                "connection reset after the write (injected)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecretBackend for MemoryBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            scheme: "memory".into(),
+            target: self.name.clone(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.caps.clone()
+    }
+
+    async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
+        self.fault(Op::List, prefix)?;
+        let st = self.state.lock().expect("state lock");
+        let mut items: Vec<SecretMeta> = st
+            .range(page.clone().unwrap_or_else(|| prefix.to_string())..)
+            .filter(|(n, _)| Some(*n) != page.as_ref())
+            .take_while(|(n, _)| n.starts_with(prefix))
+            .filter(|(_, e)| !e.pending_delete)
+            .take(self.caps.max_page_size + 1)
+            .map(|(n, e)| e.meta(n))
+            .collect();
+        let next = if items.len() > self.caps.max_page_size {
+            items.pop();
+            items.last().map(|m| m.name.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
+        self.fault(Op::Head, name)?;
+        let st = self.state.lock().expect("state lock");
+        Ok(st
+            .get(name)
+            .filter(|e| !e.pending_delete)
+            .map(|e| e.meta(name)))
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Secret>> {
+        self.fault(Op::Get, name)?;
+        let st = self.state.lock().expect("state lock");
+        Ok(st.get(name).filter(|e| !e.pending_delete).map(|e| Secret {
+            name: name.into(),
+            value: e.current().value.clone(),
+            version: Some(e.current().id.clone()),
+        }))
+    }
+
+    async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
+        self.caps.check_put("memory", name, value, opts)?;
+        self.fault(Op::Put, name)?;
+        let outcome = {
+            let mut st = self.state.lock().expect("state lock");
+            let now = SystemTime::now();
+            match st.get_mut(name) {
+                Some(e) if e.pending_delete => {
+                    return Err(self.err(
+                        ErrorKind::Conflict,
+                        Op::Put,
+                        name,
+                        "the secret is scheduled for deletion: restore it, or delete it with force first",
+                    ))
+                }
+                Some(_) if opts.mode == PutMode::CreateOnly => {
+                    return Err(self.err(ErrorKind::AlreadyExists, Op::Put, name, "the secret already exists"))
+                }
+                Some(e) => {
+                    if let PutMode::IfVersion(v) = &opts.mode {
+                        if &e.current().id != v {
+                            return Err(self.err(ErrorKind::Conflict, Op::Put, name, format!("the current version is not {v}")));
+                        }
+                    }
+                    let reused = opts.token.as_ref().and_then(|t| e.versions.iter().find(|v| v.token.as_ref() == Some(t)));
+                    let version = match reused {
+                        Some(v) if &v.value == value => v.id.clone(),
+                        Some(_) => {
+                            return Err(self.err(ErrorKind::Conflict, Op::Put, name, "the idempotency token was already used with another value"))
+                        }
+                        None => {
+                            let id = opts.token.clone().unwrap_or_else(|| (e.versions.len() + 1).to_string());
+                            e.versions.push(Version { id: id.clone(), value: value.clone(), token: opts.token.clone() });
+                            e.updated = now;
+                            id
+                        }
+                    };
+                    e.labels.extend(opts.labels.clone());
+                    PutOutcome { created: false, version: Some(version) }
+                }
+                None => {
+                    if let PutMode::IfVersion(_) = opts.mode {
+                        return Err(self.err(ErrorKind::NotFound, Op::Put, name, "no such secret to update conditionally"));
+                    }
+                    let id = opts.token.clone().unwrap_or_else(|| "1".into());
+                    st.insert(
+                        name.into(),
+                        Entry {
+                            versions: vec![Version { id: id.clone(), value: value.clone(), token: opts.token.clone() }],
+                            labels: opts.labels.clone(),
+                            updated: now,
+                            pending_delete: false,
+                        },
+                    );
+                    PutOutcome { created: true, version: Some(id) }
+                }
+            }
+        };
+        self.lost_response(name)?;
+        Ok(outcome)
+    }
+
+    async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
+        self.caps.check_name("memory", Op::Delete, name)?;
+        self.fault(Op::Delete, name)?;
+        let mut st = self.state.lock().expect("state lock");
+        match (st.get_mut(name), opts.mode) {
+            (None, _) => Err(self.err(ErrorKind::NotFound, Op::Delete, name, "no such secret")),
+            (Some(_), DeleteMode::Force) => {
+                st.remove(name);
+                Ok(())
+            }
+            (Some(e), _) if e.pending_delete => Err(self.err(
+                ErrorKind::Conflict,
+                Op::Delete,
+                name,
+                "already scheduled for deletion",
+            )),
+            (Some(e), _) => {
+                e.pending_delete = true;
+                Ok(())
+            }
+        }
+    }
+
+    async fn restore(&self, name: &str) -> Result<()> {
+        self.fault(Op::Restore, name)?;
+        let mut st = self.state.lock().expect("state lock");
+        match st.get_mut(name) {
+            Some(e) => {
+                e.pending_delete = false;
+                Ok(())
+            }
+            None => Err(self.err(ErrorKind::NotFound, Op::Restore, name, "no such secret")),
+        }
+    }
+}

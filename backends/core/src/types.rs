@@ -1,0 +1,287 @@
+//! What backends take and give: metadata, pages, write and delete options, capabilities.
+
+use crate::error::{BackendError, ErrorKind, Op};
+use crate::value::SecretValue;
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// Tags (AWS), labels (GCP) or custom metadata (Vault).
+pub type Labels = BTreeMap<String, String>;
+
+/// What a list gives for free: never a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretMeta {
+    /// Full name in the backend.
+    pub name: String,
+    /// Its labels.
+    pub labels: Labels,
+    /// Its current version id, when the backend reports it in metadata.
+    pub version: Option<String>,
+    /// When it last changed, when known.
+    pub updated: Option<SystemTime>,
+}
+
+/// A value read from a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    /// Full name in the backend.
+    pub name: String,
+    /// The current value.
+    pub value: SecretValue,
+    /// The version the value belongs to.
+    pub version: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct Page<T> {
+    /// The items, in the backend's order.
+    pub items: Vec<T>,
+    /// Token for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// When a write may happen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PutMode {
+    /// Create, or add a new version.
+    #[default]
+    Upsert,
+    /// Only create; `AlreadyExists` when present.
+    CreateOnly,
+    /// Only when the current version is this one; `Conflict` otherwise.
+    IfVersion(String),
+}
+
+/// Options of a write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutOptions {
+    /// When the write may happen.
+    pub mode: PutMode,
+    /// Labels to set (merged over the existing ones; others are left alone).
+    pub labels: Labels,
+    /// Idempotency token: a retried write with the same token and value creates no new version.
+    pub token: Option<String>,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// The secret was created by this write.
+    pub created: bool,
+    /// The version now current.
+    pub version: Option<String>,
+}
+
+/// How to delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// The backend's usual delete (soft, with its default recovery window, where it has one).
+    #[default]
+    Default,
+    /// Soft delete, recoverable for this many days.
+    Soft {
+        /// Recovery window in days.
+        days: u32,
+    },
+    /// Delete now, without recovery.
+    Force,
+}
+
+/// Options of a delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// How to delete.
+    pub mode: DeleteMode,
+}
+
+/// The names a backend accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameRules {
+    /// Longest name.
+    pub max_len: usize,
+    /// Characters allowed besides ASCII letters and digits.
+    pub extra_chars: &'static str,
+}
+
+impl NameRules {
+    /// Checks `name`; the error says which rule it breaks.
+    pub fn check(&self, name: &str) -> Result<(), String> {
+        if name.is_empty() {
+            return Err("the name is empty".into());
+        }
+        if name.len() > self.max_len {
+            return Err(format!(
+                "the name is {} characters; the limit is {}",
+                name.len(),
+                self.max_len
+            ));
+        }
+        if let Some(c) = name
+            .chars()
+            .find(|c| !c.is_ascii_alphanumeric() && !self.extra_chars.contains(*c))
+        {
+            return Err(format!(
+                "the name has {c:?}; allowed are letters, digits and {:?}",
+                self.extra_chars
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The labels a backend accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelRules {
+    /// Most labels on one secret.
+    pub max_labels: usize,
+    /// Longest key.
+    pub max_key_len: usize,
+    /// Longest value.
+    pub max_value_len: usize,
+    /// Keys and values must be lowercase letters, digits, `_` and `-` (GCP).
+    pub lowercase_only: bool,
+}
+
+/// What a backend can do. A backend that cannot do something says so here and returns
+/// `Unsupported` when asked; it never silently drops labels or options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// List returns labels, so a plan needs no per-secret calls.
+    pub labels_in_list: bool,
+    /// List returns each secret's current version id.
+    pub version_in_list: bool,
+    /// Largest page a list returns.
+    pub max_page_size: usize,
+    /// Largest value accepted.
+    pub max_value_bytes: usize,
+    /// Arbitrary bytes (not only UTF-8 text) round-trip.
+    pub binary_values: bool,
+    /// Name rules.
+    pub names: NameRules,
+    /// Label rules.
+    pub labels: LabelRules,
+    /// `PutMode::CreateOnly` is honoured.
+    pub create_only: bool,
+    /// `PutMode::IfVersion` is honoured.
+    pub if_version: bool,
+    /// `PutOptions::token` makes writes idempotent.
+    pub idempotency_token: bool,
+    /// Deletes can be soft (recoverable) and `restore` works.
+    pub soft_delete: bool,
+}
+
+impl Capabilities {
+    /// Checks a write against these capabilities before any call is made.
+    pub fn check_put(
+        &self,
+        backend: &str,
+        name: &str,
+        value: &SecretValue,
+        opts: &PutOptions,
+    ) -> Result<(), BackendError> {
+        let bad = |kind, msg: String| {
+            Err(BackendError::new(kind, Op::Put, msg)
+                .backend(backend)
+                .name(name))
+        };
+        self.check_name(backend, Op::Put, name)?;
+        if value.is_empty() {
+            return bad(
+                ErrorKind::InvalidInput,
+                "empty values are not accepted".into(),
+            );
+        }
+        if value.len() > self.max_value_bytes {
+            return bad(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the value is {} bytes; the limit is {}",
+                    value.len(),
+                    self.max_value_bytes
+                ),
+            );
+        }
+        if !self.binary_values && value.as_str().is_none() {
+            return bad(
+                ErrorKind::InvalidInput,
+                "this backend stores text only and the value is not UTF-8".into(),
+            );
+        }
+        match opts.mode {
+            PutMode::CreateOnly if !self.create_only => {
+                return bad(
+                    ErrorKind::Unsupported,
+                    "create-only writes are not supported".into(),
+                )
+            }
+            PutMode::IfVersion(_) if !self.if_version => {
+                return bad(
+                    ErrorKind::Unsupported,
+                    "conditional (if-version) writes are not supported".into(),
+                )
+            }
+            _ => {}
+        }
+        if opts.labels.len() > self.labels.max_labels {
+            return bad(
+                ErrorKind::InvalidInput,
+                format!(
+                    "{} labels; the limit is {}",
+                    opts.labels.len(),
+                    self.labels.max_labels
+                ),
+            );
+        }
+        for (k, v) in &opts.labels {
+            if k.is_empty()
+                || k.len() > self.labels.max_key_len
+                || v.len() > self.labels.max_value_len
+            {
+                return bad(
+                    ErrorKind::InvalidInput,
+                    format!("label {k:?} is empty or too long"),
+                );
+            }
+            let lower_ok = |s: &str| {
+                s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+            };
+            if self.labels.lowercase_only
+                && (!lower_ok(k)
+                    || !lower_ok(v)
+                    || !k.starts_with(|c: char| c.is_ascii_lowercase()))
+            {
+                return bad(
+                    ErrorKind::InvalidInput,
+                    format!("label {k:?}: keys and values must be lowercase letters, digits, '_' or '-' (keys start with a letter)"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a name against the rules.
+    pub fn check_name(&self, backend: &str, op: Op, name: &str) -> Result<(), BackendError> {
+        self.names.check(name).map_err(|m| {
+            BackendError::new(ErrorKind::InvalidInput, op, m)
+                .backend(backend)
+                .name(name)
+        })
+    }
+}
+
+/// Which backend this is, for messages: the scheme and a target with no credentials in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// `aws-sm`, `gcp-sm`, `vault`, `file`, `memory`.
+    pub scheme: String,
+    /// Region/project/address/path, redacted of credentials.
+    pub target: String,
+}
+
+impl std::fmt::Display for BackendInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.target)
+    }
+}
