@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's test command: lint, then every test in the workspace.
+# The project's test command: lint, start the emulators, run every test, stop the emulators.
 # Usage: scripts/test.sh            (from anywhere in the repo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,5 +8,12 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== emulators"
+scripts/emulators.sh up
+trap 'scripts/emulators.sh down' EXIT
+# shellcheck disable=SC1091
+. target/emulators/env
+
 echo "== cargo test"
 cargo test --workspace

@@ -4,7 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod declare;
-pub mod keys;
 pub mod model;
 pub mod output;
+pub mod registry;
 pub mod store;

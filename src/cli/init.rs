@@ -2,7 +2,7 @@
 
 use super::{shown, Ctx, Outcome};
 use crate::config::{Config, CONFIG_FILE};
-use crate::keys;
+use crate::registry;
 use crate::store::age_key::{self, AgeIdentity};
 use crate::store::{fsio, Store};
 use anyhow::{Context, Result};
@@ -110,7 +110,7 @@ fn identity(ctx: &Ctx) -> Result<(AgeIdentity, String, bool)> {
             return Ok((id, p.display().to_string(), true));
         }
     }
-    if let Some(id) = keys::local_identities(ctx.identity_file.as_deref())?
+    if let Some(id) = registry::local_identities(ctx.identity_file.as_deref())?
         .into_iter()
         .next()
     {

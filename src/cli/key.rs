@@ -1,7 +1,7 @@
 //! `secretsync key`: the recipients the data key is wrapped for.
 
 use super::{Ctx, Outcome};
-use crate::keys;
+use crate::registry;
 use anyhow::Result;
 use clap::Subcommand;
 use serde_json::json;
@@ -30,7 +30,7 @@ pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
     match cmd {
         KeyCommand::List => {
             let store = ctx.store(&cfg)?;
-            let mine: Vec<String> = keys::local_identities(ctx.identity_file.as_deref())
+            let mine: Vec<String> = registry::local_identities(ctx.identity_file.as_deref())
                 .unwrap_or_default()
                 .iter()
                 .map(|i| i.public().to_string())
@@ -51,7 +51,7 @@ pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
             }
         }
         KeyCommand::Add { recipient } => {
-            let r = keys::recipient(&recipient)?;
+            let r = registry::recipient(&recipient).await?;
             let mut w = ctx.writer(&cfg).await?;
             w.add_recipient(r.as_ref()).await?;
             w.commit()?;
@@ -68,11 +68,10 @@ pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
         }
         KeyCommand::Rotate => {
             let mut w = ctx.writer(&cfg).await?;
-            let recipients = w
-                .recipients()
-                .iter()
-                .map(|(id, _)| keys::recipient(id))
-                .collect::<Result<Vec<_>>>()?;
+            let mut recipients = Vec::new();
+            for (id, _) in w.recipients() {
+                recipients.push(registry::recipient(&id).await?);
+            }
             let n = w.rotate(&recipients).await?;
             w.commit()?;
             if ctx.json {

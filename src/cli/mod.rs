@@ -112,9 +112,10 @@ impl Ctx {
         Ok(Config::load(&self.config_path()?)?)
     }
 
-    /// The identities that may open the store.
-    pub fn identities(&self) -> Result<Vec<Box<dyn Identity>>> {
-        crate::keys::identities(self.identity_file.as_deref())
+    /// The identities that may open `store`.
+    pub async fn identities(&self, store: &Store) -> Result<Vec<Box<dyn Identity>>> {
+        let recipients: Vec<String> = store.recipients().into_iter().map(|(r, _)| r).collect();
+        crate::registry::identities(self.identity_file.as_deref(), &recipients).await
     }
 
     /// Loads the store named by the config (no key needed).
@@ -124,12 +125,15 @@ impl Ctx {
 
     /// Loads and unlocks the store for reading.
     pub async fn unlocked(&self, cfg: &Config) -> Result<crate::store::Unlocked> {
-        Ok(self.store(cfg)?.unlock(&self.identities()?).await?)
+        let store = self.store(cfg)?;
+        let ids = self.identities(&store).await?;
+        Ok(store.unlock(&ids).await?)
     }
 
     /// Locks, loads and unlocks the store for writing.
     pub async fn writer(&self, cfg: &Config) -> Result<crate::store::Unlocked> {
-        Ok(Store::open_for_write(&cfg.store_path, &self.identities()?).await?)
+        let ids = self.identities(&self.store(cfg)?).await?;
+        Ok(Store::open_for_write(&cfg.store_path, &ids).await?)
     }
 
     /// The declared secrets.

@@ -1,1 +1,15 @@
+//! AWS for secretsync: the `aws-sm://` backend on Secrets Manager, and the `aws-kms:` recipient
+//! that wraps a store's data key with a KMS key.
+//!
+//! Both build their clients from the standard AWS configuration chain (environment, profiles,
+//! SSO, web identity / IRSA, instance metadata), with explicit timeouts and the SDK's own retries
+//! off: secretsync's retry and rate-limit layers own that policy.
 
+mod config;
+mod errors;
+mod kms;
+mod sm;
+
+pub use config::AwsOptions;
+pub use kms::AwsKmsRecipient;
+pub use sm::AwsSmBackend;

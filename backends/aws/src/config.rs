@@ -1,0 +1,65 @@
+//! Loading the SDK configuration the same way for every AWS client.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use std::time::Duration;
+
+/// Where and how to reach AWS. Anything unset comes from the standard chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsOptions {
+    /// Region (else `AWS_REGION` / the profile).
+    pub region: Option<String>,
+    /// Endpoint URL (else `AWS_ENDPOINT_URL_<SERVICE>` / `AWS_ENDPOINT_URL`).
+    pub endpoint: Option<String>,
+    /// Named profile (else `AWS_PROFILE`).
+    pub profile: Option<String>,
+}
+
+impl AwsOptions {
+    /// Reads `region`, `endpoint` and `profile` from a URL's query.
+    pub fn from_url(url: &url::Url) -> Result<Self, String> {
+        let mut o = AwsOptions::default();
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "region" => o.region = Some(v.into_owned()),
+                "endpoint" => o.endpoint = Some(v.into_owned()),
+                "profile" => o.profile = Some(v.into_owned()),
+                other => {
+                    return Err(format!(
+                        "unknown parameter {other:?}: aws-sm:// takes region, endpoint and profile"
+                    ))
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    /// Loads the SDK configuration: the standard chain plus these options, with timeouts set
+    /// and the SDK's retries off. Fails when no region can be found.
+    pub async fn load(&self) -> Result<SdkConfig, String> {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .read_timeout(Duration::from_secs(20))
+            .operation_attempt_timeout(Duration::from_secs(30))
+            .operation_timeout(Duration::from_secs(60))
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(1));
+        if let Some(r) = &self.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(e) = &self.endpoint {
+            loader = loader.endpoint_url(e);
+        }
+        if let Some(p) = &self.profile {
+            loader = loader.profile_name(p);
+        }
+        let conf = loader.load().await;
+        if conf.region().is_none() {
+            return Err("no AWS region: add ?region=REGION to the URL, or set AWS_REGION".into());
+        }
+        Ok(conf)
+    }
+}

@@ -1,0 +1,90 @@
+//! SDK errors → backend error kinds.
+
+use aws_sdk_secretsmanager::config::http::HttpResponse;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use secretsync_core::{BackendError, ErrorKind, Op};
+
+/// What an SDK error means for secretsync. Messages carry AWS's code and message, which never
+/// include a secret value.
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> (ErrorKind, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::TimeoutError(_) => (ErrorKind::Transient, "the request timed out".into()),
+        SdkError::DispatchFailure(d) => {
+            let ctx = DisplayErrorContext(err).to_string();
+            if ctx.contains("credentials") || ctx.contains("identity") {
+                (
+                    ErrorKind::Unauthenticated,
+                    format!("no usable AWS credentials: {ctx}"),
+                )
+            } else if d.is_user() {
+                (ErrorKind::Config, format!("cannot send the request: {ctx}"))
+            } else {
+                (ErrorKind::Transient, format!("cannot reach AWS: {ctx}"))
+            }
+        }
+        SdkError::ResponseError(_) => (ErrorKind::Transient, "an unreadable response".into()),
+        SdkError::ConstructionFailure(_) => (
+            ErrorKind::Config,
+            format!("cannot build the request: {}", DisplayErrorContext(err)),
+        ),
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            let code = e.code().unwrap_or("Unknown");
+            let msg = format!("{code}: {}", e.message().unwrap_or(""));
+            let status = se.raw().status().as_u16();
+            let kind = match code {
+                "ResourceNotFoundException" => ErrorKind::NotFound,
+                "ResourceExistsException" => ErrorKind::AlreadyExists,
+                "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded" => ErrorKind::Throttled,
+                "InternalServiceError"
+                | "InternalFailure"
+                | "ServiceUnavailable"
+                | "KMSInternalException" => ErrorKind::Transient,
+                "AccessDeniedException" | "AccessDenied" => ErrorKind::PermissionDenied,
+                "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "ExpiredTokenException"
+                | "IncompleteSignature"
+                | "MissingAuthenticationToken" => ErrorKind::Unauthenticated,
+                "InvalidRequestException" if msg.contains("delet") => ErrorKind::Conflict,
+                "PreconditionNotMetException" => ErrorKind::Conflict,
+                "InvalidParameterException"
+                | "InvalidRequestException"
+                | "LimitExceededException"
+                | "MalformedPolicyDocumentException"
+                | "ValidationException" => ErrorKind::InvalidInput,
+                "DecryptionFailure"
+                | "EncryptionFailure"
+                | "InvalidCiphertextException"
+                | "IncorrectKeyException" => ErrorKind::PermissionDenied,
+                "NotFoundException" => ErrorKind::NotFound,
+                "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
+                    ErrorKind::Config
+                }
+                _ if status >= 500 => ErrorKind::Transient,
+                _ if status == 429 => ErrorKind::Throttled,
+                _ => ErrorKind::InvalidInput,
+            };
+            (kind, msg)
+        }
+        _ => (ErrorKind::Transient, DisplayErrorContext(err).to_string()),
+    }
+}
+
+/// Builds the backend error for a failed SDK call.
+pub fn to_backend<E>(op: Op, name: &str, err: SdkError<E, HttpResponse>) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let (kind, msg) = classify(&err);
+    BackendError::new(kind, op, msg)
+        .backend("aws-sm")
+        .name(name)
+        .source(err)
+}

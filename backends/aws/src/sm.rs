@@ -1,0 +1,354 @@
+//! `aws-sm://?region=R[&endpoint=URL][&profile=P]`: AWS Secrets Manager.
+//!
+//! - list: `ListSecrets` (name-prefix filter, 100 a page) gives tags and the version id staged
+//!   `AWSCURRENT`, so a plan reads no values.
+//! - put: `PutSecretValue`, or `CreateSecret` when absent, always with the caller's
+//!   `ClientRequestToken` (it becomes the version id), so a retried write never adds a second
+//!   version; then `TagResource` with the labels. The value is written before the tags, so a
+//!   failure in between never leaves a new fingerprint on an old value.
+//! - delete: soft with a recovery window (7–30 days, default 30) or forced; `restore` undoes a
+//!   soft delete. A secret pending deletion is reported as a conflict naming `restore`.
+
+use crate::config::AwsOptions;
+use crate::errors::to_backend;
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::primitives::Blob;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use aws_sdk_secretsmanager::Client;
+use secretsync_core::error::Result;
+use secretsync_core::*;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The Secrets Manager backend.
+#[derive(Debug, Clone)]
+pub struct AwsSmBackend {
+    client: Client,
+    target: String,
+}
+
+fn config_err(msg: impl Into<String>) -> BackendError {
+    BackendError::new(ErrorKind::Config, Op::List, msg).backend("aws-sm")
+}
+
+fn to_system_time(t: Option<&aws_sdk_secretsmanager::primitives::DateTime>) -> Option<SystemTime> {
+    let t = t?;
+    let secs = u64::try_from(t.secs()).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, t.subsec_nanos()))
+}
+
+fn tags_to_labels(tags: &[Tag]) -> Labels {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn current_version(
+    stages: Option<&std::collections::HashMap<String, Vec<String>>>,
+) -> Option<String> {
+    stages?
+        .iter()
+        .find(|(_, s)| s.iter().any(|s| s == "AWSCURRENT"))
+        .map(|(v, _)| v.clone())
+}
+
+fn is_marked_deleted(e: &BackendError) -> bool {
+    e.kind == ErrorKind::Conflict && e.message.contains("delet")
+}
+
+impl AwsSmBackend {
+    /// Opens the backend named by an `aws-sm://` URL.
+    pub async fn from_url(url: &url::Url) -> Result<Self> {
+        let opts = AwsOptions::from_url(url).map_err(config_err)?;
+        Self::new(&opts).await
+    }
+
+    /// Opens the backend with explicit options.
+    pub async fn new(opts: &AwsOptions) -> Result<Self> {
+        let conf = opts.load().await.map_err(config_err)?;
+        let region = conf.region().map(ToString::to_string).unwrap_or_default();
+        let target = match &opts.endpoint {
+            Some(e) => format!("?region={region}&endpoint={e}"),
+            None => format!("?region={region}"),
+        };
+        Ok(Self {
+            client: Client::new(&conf),
+            target,
+        })
+    }
+
+    fn check_token(name: &str, token: &Option<String>) -> Result<()> {
+        match token {
+            Some(t) if !(32..=64).contains(&t.len()) => Err(BackendError::new(
+                ErrorKind::InvalidInput,
+                Op::Put,
+                "an AWS ClientRequestToken must be 32 to 64 characters",
+            )
+            .backend("aws-sm")
+            .name(name)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn create(
+        &self,
+        name: &str,
+        value: &SecretValue,
+        opts: &PutOptions,
+    ) -> Result<PutOutcome> {
+        let mut req = self
+            .client
+            .create_secret()
+            .name(name)
+            .set_client_request_token(opts.token.clone());
+        req = match value.as_str() {
+            Some(s) => req.secret_string(s),
+            None => req.secret_binary(Blob::new(value.expose())),
+        };
+        for (k, v) in &opts.labels {
+            req = req.tags(Tag::builder().key(k).value(v).build());
+        }
+        let out = req.send().await.map_err(|e| to_backend(Op::Put, name, e))?;
+        Ok(PutOutcome {
+            created: true,
+            version: out.version_id().map(str::to_string),
+        })
+    }
+
+    async fn put_value(
+        &self,
+        name: &str,
+        value: &SecretValue,
+        opts: &PutOptions,
+    ) -> Result<PutOutcome> {
+        let mut req = self
+            .client
+            .put_secret_value()
+            .secret_id(name)
+            .set_client_request_token(opts.token.clone());
+        req = match value.as_str() {
+            Some(s) => req.secret_string(s),
+            None => req.secret_binary(Blob::new(value.expose())),
+        };
+        let out = req.send().await.map_err(|e| to_backend(Op::Put, name, e))?;
+        if !opts.labels.is_empty() {
+            let tags: Vec<Tag> = opts
+                .labels
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            self.client
+                .tag_resource()
+                .secret_id(name)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| to_backend(Op::Put, name, e))?;
+        }
+        Ok(PutOutcome {
+            created: false,
+            version: out.version_id().map(str::to_string),
+        })
+    }
+
+    /// True when `name` exists but is scheduled for deletion (checked only on error paths).
+    async fn is_pending_deletion(&self, name: &str) -> bool {
+        let d = self.client.describe_secret().secret_id(name).send().await;
+        d.is_ok_and(|d| d.deleted_date().is_some())
+    }
+
+    fn pending_deletion(name: &str, op: Op) -> BackendError {
+        BackendError::new(
+            ErrorKind::Conflict,
+            op,
+            "the secret is scheduled for deletion: restore it (secretsync restore) or wait for the deletion to finish",
+        )
+        .backend("aws-sm")
+        .name(name)
+    }
+}
+
+#[async_trait]
+impl SecretBackend for AwsSmBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            scheme: "aws-sm".into(),
+            target: self.target.clone(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            labels_in_list: true,
+            version_in_list: true,
+            max_page_size: 100,
+            max_value_bytes: MAX_VALUE_BYTES,
+            binary_values: true,
+            names: NameRules {
+                max_len: 512,
+                extra_chars: "/_+=.@-",
+            },
+            labels: LabelRules {
+                max_labels: 50,
+                max_key_len: 128,
+                max_value_len: 256,
+                lowercase_only: false,
+            },
+            create_only: true,
+            if_version: false,
+            idempotency_token: true,
+            soft_delete: true,
+        }
+    }
+
+    async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
+        let mut req = self
+            .client
+            .list_secrets()
+            .max_results(100)
+            .set_next_token(page);
+        if !prefix.is_empty() {
+            req = req.filters(
+                Filter::builder()
+                    .key(FilterNameStringType::Name)
+                    .values(prefix)
+                    .build(),
+            );
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::List, prefix, e))?;
+        let items = out
+            .secret_list()
+            .iter()
+            // The name filter is case-insensitive on AWS; keep exact prefix matches only.
+            .filter(|s| {
+                s.name().is_some_and(|n| n.starts_with(prefix)) && s.deleted_date().is_none()
+            })
+            .map(|s| SecretMeta {
+                name: s.name().unwrap_or_default().to_string(),
+                labels: tags_to_labels(s.tags()),
+                version: current_version(s.secret_versions_to_stages()),
+                updated: to_system_time(s.last_changed_date()),
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next: out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
+        self.capabilities().check_name("aws-sm", Op::Head, name)?;
+        match self.client.describe_secret().secret_id(name).send().await {
+            Ok(d) if d.deleted_date().is_some() => Ok(None),
+            Ok(d) => Ok(Some(SecretMeta {
+                name: d.name().unwrap_or(name).to_string(),
+                labels: tags_to_labels(d.tags()),
+                version: current_version(d.version_ids_to_stages()),
+                updated: to_system_time(d.last_changed_date()),
+            })),
+            Err(e) => match to_backend(Op::Head, name, e) {
+                e if e.kind == ErrorKind::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Secret>> {
+        self.capabilities().check_name("aws-sm", Op::Get, name)?;
+        match self.client.get_secret_value().secret_id(name).send().await {
+            Ok(out) => {
+                let value = match (out.secret_string(), out.secret_binary()) {
+                    (Some(s), _) => SecretValue::from(s),
+                    (None, Some(b)) => SecretValue::new(b.as_ref().to_vec()),
+                    (None, None) => return Ok(None),
+                };
+                Ok(Some(Secret {
+                    name: name.into(),
+                    value,
+                    version: out.version_id().map(str::to_string),
+                }))
+            }
+            Err(e) => match to_backend(Op::Get, name, e) {
+                e if e.kind == ErrorKind::NotFound || is_marked_deleted(&e) => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
+        self.capabilities().check_put("aws-sm", name, value, opts)?;
+        Self::check_token(name, &opts.token)?;
+        if opts.mode == PutMode::CreateOnly {
+            return match self.create(name, value, opts).await {
+                Err(e)
+                    if e.kind == ErrorKind::AlreadyExists
+                        && self.is_pending_deletion(name).await =>
+                {
+                    Err(Self::pending_deletion(name, Op::Put))
+                }
+                r => r,
+            };
+        }
+        match self.put_value(name, value, opts).await {
+            Err(e) if e.kind == ErrorKind::NotFound => match self.create(name, value, opts).await {
+                // Created by someone else in between: write a version instead.
+                Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                    self.put_value(name, value, opts).await
+                }
+                r => r,
+            },
+            Err(e) if is_marked_deleted(&e) => Err(Self::pending_deletion(name, Op::Put)),
+            r => r,
+        }
+    }
+
+    async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
+        self.capabilities().check_name("aws-sm", Op::Delete, name)?;
+        let req = self.client.delete_secret().secret_id(name);
+        let req = match opts.mode {
+            DeleteMode::Default => req,
+            DeleteMode::Soft { days } if (7..=30).contains(&days) => {
+                req.recovery_window_in_days(i64::from(days))
+            }
+            DeleteMode::Soft { days } => {
+                return Err(BackendError::new(
+                    ErrorKind::InvalidInput,
+                    Op::Delete,
+                    format!("a recovery window of {days} days: AWS allows 7 to 30"),
+                )
+                .backend("aws-sm")
+                .name(name))
+            }
+            DeleteMode::Force => req.force_delete_without_recovery(true),
+        };
+        match req.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match to_backend(Op::Delete, name, e) {
+                e if is_marked_deleted(&e) && opts.mode != DeleteMode::Force => {
+                    Err(Self::pending_deletion(name, Op::Delete))
+                }
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn restore(&self, name: &str) -> Result<()> {
+        self.client
+            .restore_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::Restore, name, e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs (pinned, into a venv), starts and stops the emulators the tests use.
+#
+#   scripts/emulators.sh up     install if needed, start on free loopback ports, wait for health,
+#                               write the endpoints to $EMU_DIR/env (source it)
+#   scripts/emulators.sh down   stop what `up` started
+#
+# EMU_DIR defaults to target/emulators. Emulators: moto (AWS Secrets Manager + KMS).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+EMU_DIR="${EMU_DIR:-$root/target/emulators}"
+venv="$EMU_DIR/venv"
+req="$root/scripts/emulators-requirements.txt"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_http() { # url, name, pidfile
+  for _ in $(seq 1 150); do
+    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$(cat "$3")" 2>/dev/null; then
+      echo "emulators: $2 exited during start-up; its log:" >&2; cat "$EMU_DIR/$2.log" >&2; return 1
+    fi
+    sleep 0.2
+  done
+  echo "emulators: $2 did not answer at $1 within 30 s; its log:" >&2; cat "$EMU_DIR/$2.log" >&2
+  return 1
+}
+
+install() {
+  mkdir -p "$EMU_DIR"
+  if [ -f "$venv/.installed" ] && cmp -s "$req" "$venv/.installed"; then return 0; fi
+  echo "emulators: installing $(grep -v '^#' "$req" | tr '\n' ' ')into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  cp "$req" "$venv/.installed"
+}
+
+up() {
+  command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+  install
+  down quiet
+  local moto_port
+  moto_port=$(free_port)
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$EMU_DIR/moto.log" 2>&1 &
+  echo $! >"$EMU_DIR/moto.pid"
+  wait_http "http://127.0.0.1:$moto_port/moto-api/" moto "$EMU_DIR/moto.pid"
+  cat >"$EMU_DIR/env" <<ENV
+export SECRETSYNC_TEST_AWS_ENDPOINT=http://127.0.0.1:$moto_port
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
+ENV
+  echo "emulators: moto on 127.0.0.1:$moto_port (endpoints in $EMU_DIR/env)"
+}
+
+down() {
+  for f in "$EMU_DIR"/*.pid; do
+    [ -e "$f" ] || continue
+    kill "$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
+  [ "${1:-}" = quiet ] || echo "emulators: stopped"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
