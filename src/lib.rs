@@ -8,3 +8,4 @@ pub mod model;
 pub mod output;
 pub mod registry;
 pub mod store;
+pub mod sync;

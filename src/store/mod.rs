@@ -787,6 +787,21 @@ impl Unlocked {
         Ok(count)
     }
 
+    /// Every secret's value for `env` (its override, else its type's), sorted by name.
+    pub fn resolve_all(&self, env: &EnvRef) -> Result<Vec<(SecretName, SecretValue)>> {
+        let mut out = Vec::new();
+        for info in self.secrets() {
+            if let Some(v) = info.resolve(env) {
+                let e = self.entry(&info.name, &v.selector)?;
+                out.push((
+                    info.name.clone(),
+                    self.open(info.name.as_str(), &v.selector, e.version, &e.sealed)?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// The key of value fingerprints (stable across data-key rotation).
     pub fn fingerprint_key(&self) -> Result<SecretValue> {
         let aad = crypto::fingerprint_key_aad(self.id());

@@ -220,6 +220,17 @@ async fn idempotent_and_conditional_writes(b: &dyn SecretBackend, p: &str, caps:
         let first = b.put(&n, &v("same"), &opts).await.expect(case);
         let again = b.put(&n, &v("same"), &opts).await.expect(case);
         assert_eq!(
+            first.version, opts.token,
+            "{case}: the token is the new version's id"
+        );
+        let listed = list_all(b, &n).await.expect(case);
+        if caps.version_in_list {
+            assert_eq!(
+                listed[0].version, opts.token,
+                "{case}: list reports the token as the version"
+            );
+        }
+        assert_eq!(
             first.version, again.version,
             "{case}: must not create a second version"
         );

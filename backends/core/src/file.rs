@@ -23,7 +23,10 @@ struct FileData {
 
 #[derive(Serialize, Deserialize)]
 struct FileSecret {
-    version: u64,
+    /// The current version id: the write's token when it had one, else a counter.
+    version: String,
+    /// Writes so far (numbers the versions written without a token).
+    seq: u64,
     updated: u64,
     #[serde(default)]
     labels: Labels,
@@ -37,7 +40,7 @@ impl FileSecret {
         SecretMeta {
             name: name.into(),
             labels: self.labels.clone(),
-            version: Some(self.version.to_string()),
+            version: Some(self.version.clone()),
             updated: Some(UNIX_EPOCH + Duration::from_secs(self.updated)),
         }
     }
@@ -211,7 +214,7 @@ impl SecretBackend for FileBackend {
             Some(s) => Ok(Some(Secret {
                 name: name.into(),
                 value: self.decode(name, s)?,
-                version: Some(s.version.to_string()),
+                version: Some(s.version.clone()),
             })),
         }
     }
@@ -222,12 +225,24 @@ impl SecretBackend for FileBackend {
         self.update(Op::Put, |data| {
             let encoded = Zeroizing::new(B64.encode(value.expose()));
             match data.secrets.get_mut(name) {
-                Some(_) if opts.mode == PutMode::CreateOnly => {
-                    err(ErrorKind::AlreadyExists, "the secret already exists")
+                Some(s) if opts.mode == PutMode::CreateOnly => {
+                    // A retried create (same token, same value) succeeds again, as on AWS.
+                    if s.seq == 1
+                        && opts.token.is_some()
+                        && s.token == opts.token
+                        && s.value == *encoded
+                    {
+                        Ok(PutOutcome {
+                            created: true,
+                            version: Some(s.version.clone()),
+                        })
+                    } else {
+                        err(ErrorKind::AlreadyExists, "the secret already exists")
+                    }
                 }
                 Some(s) => {
                     if let PutMode::IfVersion(v) = &opts.mode {
-                        if &s.version.to_string() != v {
+                        if &s.version != v {
                             return err(
                                 ErrorKind::Conflict,
                                 "the current version is not the one expected",
@@ -242,7 +257,8 @@ impl SecretBackend for FileBackend {
                         );
                     }
                     if !repeat {
-                        s.version += 1;
+                        s.seq += 1;
+                        s.version = opts.token.clone().unwrap_or_else(|| s.seq.to_string());
                         s.value = encoded.to_string();
                         s.updated = now_secs();
                         s.token = opts.token.clone();
@@ -250,7 +266,7 @@ impl SecretBackend for FileBackend {
                     s.labels.extend(opts.labels.clone());
                     Ok(PutOutcome {
                         created: false,
-                        version: Some(s.version.to_string()),
+                        version: Some(s.version.clone()),
                     })
                 }
                 None if matches!(opts.mode, PutMode::IfVersion(_)) => err(
@@ -258,10 +274,12 @@ impl SecretBackend for FileBackend {
                     "no such secret to update conditionally",
                 ),
                 None => {
+                    let version = opts.token.clone().unwrap_or_else(|| "1".into());
                     data.secrets.insert(
                         name.into(),
                         FileSecret {
-                            version: 1,
+                            version: version.clone(),
+                            seq: 1,
                             updated: now_secs(),
                             labels: opts.labels.clone(),
                             value: encoded.to_string(),
@@ -270,7 +288,7 @@ impl SecretBackend for FileBackend {
                     );
                     Ok(PutOutcome {
                         created: true,
-                        version: Some("1".into()),
+                        version: Some(version),
                     })
                 }
             }

@@ -264,8 +264,14 @@ impl SecretBackend for MemoryBackend {
                         "the secret is scheduled for deletion: restore it, or delete it with force first",
                     ))
                 }
-                Some(_) if opts.mode == PutMode::CreateOnly => {
-                    return Err(self.err(ErrorKind::AlreadyExists, Op::Put, name, "the secret already exists"))
+                Some(e) if opts.mode == PutMode::CreateOnly => {
+                    // A retried create (same token, same value) succeeds again, as on AWS.
+                    let first = &e.versions[0];
+                    if e.versions.len() == 1 && opts.token.is_some() && first.token == opts.token && first.value == *value {
+                        PutOutcome { created: true, version: Some(first.id.clone()) }
+                    } else {
+                        return Err(self.err(ErrorKind::AlreadyExists, Op::Put, name, "the secret already exists"));
+                    }
                 }
                 Some(e) => {
                     if let PutMode::IfVersion(v) = &opts.mode {

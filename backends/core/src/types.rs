@@ -61,6 +61,8 @@ pub struct PutOptions {
     /// Labels to set (merged over the existing ones; others are left alone).
     pub labels: Labels,
     /// Idempotency token: a retried write with the same token and value creates no new version.
+    /// Backends that honour tokens make it the new version's id (as AWS does), so a later
+    /// listing tells which write produced the current version.
     pub token: Option<String>,
 }
 

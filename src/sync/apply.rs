@@ -1,0 +1,192 @@
+//! Applying a plan: every change through the layered backend with bounded concurrency, each
+//! item's outcome recorded, one failure never stopping the rest.
+
+use super::fingerprint::Fingerprinter;
+use super::plan::{Action, Plan, PlanItem};
+use futures::StreamExt;
+use secretsync_core::{BackendError, DeleteOptions, ErrorKind, PutMode, PutOptions, SecretBackend};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// How one item ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Written or deleted.
+    Done,
+    /// The backend refused or failed; see the error.
+    Failed,
+    /// Not attempted: refused by the plan (adopt, drift, deletion cap).
+    Skipped,
+    /// Nothing to do.
+    Unchanged,
+}
+
+/// A failure, for the report. Never contains a value.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemError {
+    /// The error kind (`throttled`, `permission_denied`, …).
+    pub kind: &'static str,
+    /// What happened.
+    pub message: String,
+}
+
+/// The outcome of one plan item.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemResult {
+    /// The backend name.
+    pub name: String,
+    /// The planned action.
+    pub action: Action,
+    /// How it ended.
+    pub status: Status,
+    /// The version now current, for writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+}
+
+/// The outcome of applying one environment's plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    /// The environment.
+    pub env: String,
+    /// The backend.
+    pub backend: String,
+    /// Every item, sorted by name.
+    pub results: Vec<ItemResult>,
+}
+
+impl ApplyReport {
+    /// Items that ended with `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.results.iter().filter(|r| r.status == status).count()
+    }
+
+    /// Drifted items left as they are.
+    pub fn drift_left(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.action == Action::Drift && r.status == Status::Skipped)
+            .count()
+    }
+}
+
+fn failed(item: &PlanItem, e: BackendError) -> ItemResult {
+    ItemResult {
+        name: item.name.clone(),
+        action: item.action,
+        status: Status::Failed,
+        version: None,
+        error: Some(ItemError {
+            kind: e.kind.as_str(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+async fn apply_one(
+    item: &PlanItem,
+    backend: &dyn SecretBackend,
+    fpr: &Fingerprinter,
+) -> ItemResult {
+    let caps = backend.capabilities();
+    if item.action == Action::Delete {
+        return match backend.delete(&item.name, &DeleteOptions::default()).await {
+            Ok(()) => done(item, None),
+            Err(e) => failed(item, e),
+        };
+    }
+    let (Some(value), Some(fp)) = (&item.value, &item.fp) else {
+        let e = BackendError::new(
+            secretsync_core::ErrorKind::InvalidInput,
+            secretsync_core::Op::Put,
+            "the plan has no value for this item",
+        );
+        return failed(item, e);
+    };
+    let mode = match (item.action, &item.expected_version) {
+        (Action::Create, _) if caps.create_only => PutMode::CreateOnly,
+        (Action::Update | Action::Drift, Some(v)) if caps.if_version => {
+            PutMode::IfVersion(v.clone())
+        }
+        _ => PutMode::Upsert,
+    };
+    let opts = PutOptions {
+        mode,
+        labels: fpr.labels(fp),
+        token: item.token.clone(),
+    };
+    match backend.put(&item.name, value, &opts).await {
+        Ok(out) => done(item, out.version),
+        // A create whose response was lost and then retried finds the secret there: done when
+        // the version there is the one this write made.
+        Err(e) if e.kind == ErrorKind::AlreadyExists && item.action == Action::Create => {
+            match backend.head(&item.name).await {
+                Ok(Some(meta)) if meta.version.is_some() && meta.version == item.token => {
+                    done(item, meta.version)
+                }
+                _ => failed(item, e),
+            }
+        }
+        Err(e) => failed(item, e),
+    }
+}
+
+fn done(item: &PlanItem, version: Option<String>) -> ItemResult {
+    ItemResult {
+        name: item.name.clone(),
+        action: item.action,
+        status: Status::Done,
+        version,
+        error: None,
+    }
+}
+
+/// Applies `plan` to `backend` (already layered with retries and rate limits), `concurrency`
+/// items at a time. `on_done` is called after each item (progress).
+pub async fn apply(
+    plan: &Plan,
+    backend: Arc<dyn SecretBackend>,
+    fpr: &Fingerprinter,
+    concurrency: usize,
+    on_done: &(dyn Fn(&ItemResult) + Sync),
+) -> ApplyReport {
+    let backend = backend.as_ref();
+    let mut results: Vec<ItemResult> =
+        futures::stream::iter(plan.items.iter().filter(|i| i.is_change()))
+            .map(|item| async move {
+                let r = apply_one(item, backend, fpr).await;
+                on_done(&r);
+                r
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+    for item in plan.items.iter().filter(|i| !i.is_change()) {
+        let status = if item.blocked {
+            Status::Skipped
+        } else {
+            Status::Unchanged
+        };
+        let error = item.blocked.then(|| ItemError {
+            kind: "refused",
+            message: item.reason.clone(),
+        });
+        results.push(ItemResult {
+            name: item.name.clone(),
+            action: item.action,
+            status,
+            version: None,
+            error,
+        });
+    }
+    results.sort_by(|a, b| a.name.cmp(&b.name));
+    ApplyReport {
+        env: plan.env.clone(),
+        backend: plan.backend.clone(),
+        results,
+    }
+}

@@ -1,0 +1,416 @@
+//! Planning: the difference between the canonical values for an environment and what its backend
+//! holds, decided from list metadata alone (values are read only with `--verify`, or to adopt
+//! drift into the store).
+
+use super::fingerprint::{label_fp, new_token, version_is, Fingerprinter, Owner};
+use crate::model::SecretName;
+use futures::{StreamExt, TryStreamExt};
+use secretsync_core::{list_all, BackendError, SecretBackend, SecretMeta, SecretValue};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What to do about one secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Absent from the backend: write it.
+    Create,
+    /// Ours, and its value (or only its labels) must change.
+    Update,
+    /// Ours and equal.
+    Unchanged,
+    /// Ours, gone from the canonical set, and `--prune` was given.
+    Delete,
+    /// Ours and gone from the canonical set; left alone without `--prune`.
+    Orphan,
+    /// A same-named secret that is not ours: taken over only with `--adopt`.
+    Adopt,
+    /// Ours, but changed outside secretsync since we wrote it.
+    Drift,
+}
+
+impl Action {
+    /// The one-character mark of the human plan.
+    pub fn mark(self) -> char {
+        match self {
+            Action::Create => '+',
+            Action::Update => '~',
+            Action::Unchanged => '=',
+            Action::Delete => '-',
+            Action::Orphan => '.',
+            Action::Adopt => '?',
+            Action::Drift => '!',
+        }
+    }
+}
+
+/// What to do when a managed secret drifted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftPolicy {
+    /// Leave it, report it, exit 2.
+    #[default]
+    Report,
+    /// Write the canonical value back.
+    Revert,
+    /// Take the backend's value into the canonical store.
+    Adopt,
+}
+
+/// Planning options.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Delete managed secrets that are gone from the canonical set.
+    pub prune: bool,
+    /// Most deletions allowed; more refuses every deletion.
+    pub max_deletes: usize,
+    /// Take over same-named secrets that are not ours.
+    pub adopt: bool,
+    /// Read managed values to compare, for backends whose list shows no versions.
+    pub verify: bool,
+    /// What to do with drift.
+    pub on_drift: DriftPolicy,
+    /// Reads in flight at once (for `--verify`).
+    pub concurrency: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self {
+            prune: false,
+            max_deletes: 10,
+            adopt: false,
+            verify: false,
+            on_drift: DriftPolicy::Report,
+            concurrency: 8,
+        }
+    }
+}
+
+/// One line of a plan. The value is held for the write and never shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanItem {
+    /// The name in the backend.
+    pub name: String,
+    /// The canonical secret, when there is one.
+    pub secret: Option<SecretName>,
+    /// What to do.
+    pub action: Action,
+    /// Why, for people.
+    pub reason: String,
+    /// Not done: adopt without `--adopt`, drift under `report`, deletions over the cap.
+    pub blocked: bool,
+    /// The fingerprint of the value to write.
+    #[serde(skip)]
+    pub fp: Option<String>,
+    /// The write's idempotency token.
+    #[serde(skip)]
+    pub token: Option<String>,
+    /// The version the write expects to replace (where the backend can check it).
+    #[serde(skip)]
+    pub expected_version: Option<String>,
+    /// The fingerprint label found in the backend.
+    #[serde(skip)]
+    pub label_fp: Option<String>,
+    /// The value to write (or, for drift adopted into the store, the backend's value).
+    #[serde(skip)]
+    pub value: Option<SecretValue>,
+}
+
+impl PlanItem {
+    /// True when applying it writes or deletes something.
+    pub fn is_change(&self) -> bool {
+        !self.blocked
+            && matches!(
+                self.action,
+                Action::Create | Action::Update | Action::Delete | Action::Adopt | Action::Drift
+            )
+    }
+}
+
+/// A plan for one environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The environment.
+    pub env: String,
+    /// The backend, as `scheme://target`.
+    pub backend: String,
+    /// The name prefix in the backend.
+    pub prefix: String,
+    /// Every secret considered, sorted by backend name.
+    pub items: Vec<PlanItem>,
+    /// Drift is not detectable from this backend's listing and `--verify` was not given.
+    pub drift_unchecked: bool,
+    /// Why deletions were refused, if they were.
+    pub delete_refusal: Option<String>,
+    /// The drift policy the plan was made under.
+    pub on_drift: DriftPolicy,
+}
+
+/// Counts of a plan's actions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+    pub orphan: usize,
+    pub adopt: usize,
+    pub drift: usize,
+    pub blocked: usize,
+}
+
+impl Plan {
+    /// How many of each action.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for i in &self.items {
+            *match i.action {
+                Action::Create => &mut s.create,
+                Action::Update => &mut s.update,
+                Action::Delete => &mut s.delete,
+                Action::Unchanged => &mut s.unchanged,
+                Action::Orphan => &mut s.orphan,
+                Action::Adopt => &mut s.adopt,
+                Action::Drift => &mut s.drift,
+            } += 1;
+            s.blocked += usize::from(i.blocked);
+        }
+        s
+    }
+
+    /// True when applying would change something, or something needs attention (drift,
+    /// refusals): the `--detailed-exitcode` 2.
+    pub fn has_changes(&self) -> bool {
+        self.items.iter().any(|i| i.is_change() || i.blocked)
+    }
+}
+
+/// Why planning failed before it could look at every secret.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{backend} does not accept these names: {}", .names.join("; "))]
+    InvalidNames { backend: String, names: Vec<String> },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// Plans environment `env` whose canonical values are `desired`, replicated under `prefix`.
+pub async fn plan(
+    env: &str,
+    backend: &dyn SecretBackend,
+    prefix: &str,
+    desired: Vec<(SecretName, SecretValue)>,
+    fpr: &Fingerprinter,
+    opts: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let caps = backend.capabilities();
+    let info = backend.info();
+    let bad: Vec<String> = desired
+        .iter()
+        .filter_map(|(n, _)| {
+            caps.names
+                .check(&format!("{prefix}{n}"))
+                .err()
+                .map(|e| format!("{prefix}{n}: {e}"))
+        })
+        .collect();
+    if !bad.is_empty() {
+        return Err(PlanError::InvalidNames {
+            backend: info.to_string(),
+            names: bad,
+        });
+    }
+
+    let mut listed: BTreeMap<String, SecretMeta> = list_all(backend, prefix)
+        .await?
+        .into_iter()
+        .map(|m| (m.name.clone(), m))
+        .collect();
+    let mut items = Vec::with_capacity(desired.len());
+    for (secret, value) in desired {
+        let name = format!("{prefix}{secret}");
+        let fp = fpr.fingerprint(&name, &value);
+        let item = PlanItem {
+            name: name.clone(),
+            secret: Some(secret),
+            action: Action::Create,
+            reason: String::new(),
+            blocked: false,
+            fp: Some(fp.clone()),
+            token: Some(new_token(&fp)),
+            expected_version: None,
+            label_fp: None,
+            value: Some(value),
+        };
+        let meta = listed.remove(&name);
+        items.push(classify(
+            item,
+            meta.as_ref(),
+            fpr,
+            opts,
+            &fp,
+            caps.if_version,
+        ));
+    }
+    // What is left in the listing is not in the canonical set: ours may be pruned.
+    for meta in listed.into_values() {
+        if fpr.owner(&meta) != Owner::Us {
+            continue;
+        }
+        items.push(PlanItem {
+            name: meta.name.clone(),
+            secret: None,
+            action: if opts.prune {
+                Action::Delete
+            } else {
+                Action::Orphan
+            },
+            reason: if opts.prune {
+                "managed by this store, no longer in it".into()
+            } else {
+                "managed by this store, no longer in it (--prune deletes it)".into()
+            },
+            blocked: false,
+            fp: None,
+            token: None,
+            expected_version: None,
+            label_fp: label_fp(&meta).map(str::to_string),
+            value: None,
+        });
+    }
+    let deletes = items.iter().filter(|i| i.action == Action::Delete).count();
+    let delete_refusal = (deletes > opts.max_deletes).then(|| {
+        for i in items.iter_mut().filter(|i| i.action == Action::Delete) {
+            i.blocked = true;
+        }
+        format!("{deletes} deletions exceed --max-deletes {}; none will be made (raise the cap to proceed)", opts.max_deletes)
+    });
+
+    let drift_unchecked = !caps.version_in_list && !opts.verify;
+    if opts.verify || opts.on_drift == DriftPolicy::Adopt {
+        read_values(backend, &mut items, fpr, opts).await?;
+    }
+    items.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Plan {
+        env: env.into(),
+        backend: info.to_string(),
+        prefix: prefix.into(),
+        items,
+        drift_unchecked,
+        delete_refusal,
+        on_drift: opts.on_drift,
+    })
+}
+
+fn classify(
+    mut item: PlanItem,
+    meta: Option<&SecretMeta>,
+    fpr: &Fingerprinter,
+    opts: &PlanOptions,
+    fp: &str,
+    if_version: bool,
+) -> PlanItem {
+    let Some(meta) = meta else {
+        item.reason = "not in the backend".into();
+        return item;
+    };
+    if if_version {
+        item.expected_version = meta.version.clone();
+    }
+    match fpr.owner(meta) {
+        Owner::Unmanaged | Owner::OtherStore(_) => {
+            item.action = Action::Adopt;
+            item.blocked = !opts.adopt;
+            item.reason = match fpr.owner(meta) {
+                Owner::OtherStore(id) => format!("exists and is managed by another store ({id})"),
+                _ => "exists and was not written by secretsync".into(),
+            };
+            if item.blocked {
+                item.reason.push_str("; --adopt takes it over");
+            }
+        }
+        Owner::Us => {
+            let lfp = label_fp(meta);
+            item.label_fp = lfp.map(str::to_string);
+            let value_is_desired = meta.version.as_deref().is_some_and(|v| version_is(v, fp));
+            let as_written = meta
+                .version
+                .as_deref()
+                .is_none_or(|v| lfp.is_some_and(|l| version_is(v, l)));
+            if value_is_desired && lfp != Some(fp) {
+                // Our write landed but its labels did not: finish it with the same token.
+                item.action = Action::Update;
+                item.reason = "labels lag the value (an interrupted write); finishing it".into();
+                item.token = meta.version.clone();
+            } else if !as_written && !value_is_desired {
+                drift(
+                    &mut item,
+                    opts,
+                    "a version was written outside secretsync since our last write",
+                );
+            } else if lfp == Some(fp) {
+                item.action = Action::Unchanged;
+                item.reason = "equal".into();
+            } else {
+                item.action = Action::Update;
+                item.reason = "value changed".into();
+            }
+        }
+    }
+    item
+}
+
+fn drift(item: &mut PlanItem, opts: &PlanOptions, why: &str) {
+    item.action = Action::Drift;
+    item.blocked = opts.on_drift == DriftPolicy::Report;
+    item.reason = match opts.on_drift {
+        DriftPolicy::Report => format!("{why}; left as is (--on-drift revert|adopt)"),
+        DriftPolicy::Revert => format!("{why}; reverting to the canonical value"),
+        DriftPolicy::Adopt => format!("{why}; adopting the backend's value into the store"),
+    };
+}
+
+/// `--verify` and drift adoption: read the managed values and compare their fingerprints.
+async fn read_values(
+    backend: &dyn SecretBackend,
+    items: &mut [PlanItem],
+    fpr: &Fingerprinter,
+    opts: &PlanOptions,
+) -> Result<(), BackendError> {
+    let wanted: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            matches!(i.action, Action::Unchanged | Action::Update | Action::Drift)
+                && i.secret.is_some()
+        })
+        .map(|(k, _)| k)
+        .collect();
+    let names: Vec<(usize, String)> = wanted.iter().map(|&k| (k, items[k].name.clone())).collect();
+    let read: Vec<(usize, Option<SecretValue>)> = futures::stream::iter(names)
+        .map(|(k, n)| async move { backend.get(&n).await.map(|s| (k, s.map(|s| s.value))) })
+        .buffer_unordered(opts.concurrency.max(1))
+        .try_collect()
+        .await?;
+    for (k, actual) in read {
+        let item = &mut items[k];
+        let Some(actual) = actual else { continue };
+        let actual_fp = fpr.fingerprint(&item.name, &actual);
+        let ours = item.label_fp.as_deref() == Some(actual_fp.as_str())
+            || item.fp.as_deref() == Some(actual_fp.as_str());
+        if opts.verify && item.action != Action::Drift && !ours {
+            drift(
+                item,
+                opts,
+                "the value differs from what secretsync wrote (found by --verify)",
+            );
+        }
+        if item.action == Action::Drift && opts.on_drift == DriftPolicy::Adopt {
+            item.token = Some(new_token(&actual_fp));
+            item.fp = Some(actual_fp);
+            item.value = Some(actual);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,591 @@
+//! Engine tests on the in-memory backend, with injected faults.
+
+use super::*;
+use crate::model::SecretName;
+use secretsync_core::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
+use secretsync_core::memory::MemoryBackend;
+use secretsync_core::{Capabilities, Op, PutOptions, SecretBackend, SecretValue};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CANARY: &str = "canary-engine-77aa";
+
+fn fpr(store: &str) -> Fingerprinter {
+    Fingerprinter::new(
+        SecretValue::from(format!("key-of-{store}-0123456789abcdef").as_str()),
+        store,
+    )
+}
+
+fn desired(pairs: &[(&str, &str)]) -> Vec<(SecretName, SecretValue)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.parse().unwrap(), SecretValue::from(*v)))
+        .collect()
+}
+
+struct Rig {
+    mem: MemoryBackend,
+    counter: Arc<CallCounter>,
+    backend: Arc<dyn SecretBackend>,
+}
+
+fn rig(mem: MemoryBackend) -> Rig {
+    let counter = CallCounter::new();
+    let cfg = StackConfig {
+        retry: RetryPolicy {
+            max_attempts: 8,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(10),
+        },
+        rates: RateLimits {
+            write: Rate::per_second(100_000),
+            list: Rate::per_second(100_000),
+            read: Rate::per_second(100_000),
+        },
+        concurrency: 8,
+        counter: counter.clone(),
+    };
+    let backend = stack(Arc::new(mem.clone()), &cfg);
+    Rig {
+        mem,
+        counter,
+        backend,
+    }
+}
+
+async fn plan_with(r: &Rig, f: &Fingerprinter, want: &[(&str, &str)], opts: &PlanOptions) -> Plan {
+    plan("prod", r.backend.as_ref(), "app/", desired(want), f, opts)
+        .await
+        .unwrap()
+}
+
+async fn sync(
+    r: &Rig,
+    f: &Fingerprinter,
+    want: &[(&str, &str)],
+    opts: &PlanOptions,
+) -> ApplyReport {
+    let p = plan_with(r, f, want, opts).await;
+    apply(&p, r.backend.clone(), f, 8, &|_| {}).await
+}
+
+fn actions(p: &Plan) -> Vec<(String, Action, bool)> {
+    p.items
+        .iter()
+        .map(|i| (i.name.clone(), i.action, i.blocked))
+        .collect()
+}
+
+#[tokio::test]
+async fn first_apply_creates_and_a_second_plan_is_empty_and_reads_no_values() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    let want: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("S{i:03}"), format!("v{i}")))
+        .collect();
+    let want: Vec<(&str, &str)> = want.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let rep = sync(&r, &f, &want, &PlanOptions::default()).await;
+    assert_eq!(rep.count(Status::Done), 300);
+    r.counter.reset();
+    let p = plan_with(&r, &f, &want, &PlanOptions::default()).await;
+    assert!(!p.has_changes(), "{:?}", p.summary());
+    assert_eq!(p.summary().unchanged, 300);
+    let snap = r.counter.snapshot();
+    assert!(
+        snap.keys().all(|k| k.op == Op::List),
+        "a no-change plan makes only list calls: {snap:?}"
+    );
+    assert_eq!(r.counter.calls(Op::List), 3, "300 secrets at 100 a page");
+}
+
+#[tokio::test]
+async fn a_changed_value_is_an_update_and_converges() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    sync(&r, &f, &[("A", "1"), ("B", "1")], &PlanOptions::default()).await;
+    let p = plan_with(&r, &f, &[("A", "2"), ("B", "1")], &PlanOptions::default()).await;
+    assert_eq!(
+        actions(&p),
+        vec![
+            ("app/A".into(), Action::Update, false),
+            ("app/B".into(), Action::Unchanged, false)
+        ]
+    );
+    apply(&p, r.backend.clone(), &f, 4, &|_| {}).await;
+    assert_eq!(
+        r.mem.get("app/A").await.unwrap().unwrap().value,
+        SecretValue::from("2")
+    );
+    assert!(
+        !plan_with(&r, &f, &[("A", "2"), ("B", "1")], &PlanOptions::default())
+            .await
+            .has_changes()
+    );
+    // Back to the first value: a new version, not a no-op on an old token.
+    sync(&r, &f, &[("A", "1"), ("B", "1")], &PlanOptions::default()).await;
+    assert_eq!(
+        r.mem.get("app/A").await.unwrap().unwrap().value,
+        SecretValue::from("1")
+    );
+    assert_eq!(r.mem.version_count("app/A"), 3);
+}
+
+#[tokio::test]
+async fn faults_are_retried_and_a_lost_response_makes_no_duplicate_version() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    r.mem.inject(|x| {
+        x.throttle = 3;
+        x.transient = 3;
+        x.lose_write_response = 10;
+    });
+    let want: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("S{i}"), format!("v{i}")))
+        .collect();
+    let want: Vec<(&str, &str)> = want.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let rep = sync(&r, &f, &want, &PlanOptions::default()).await;
+    assert_eq!(
+        rep.count(Status::Done),
+        40,
+        "{:?}",
+        rep.results
+            .iter()
+            .filter(|r| r.status != Status::Done)
+            .collect::<Vec<_>>()
+    );
+    for (n, _) in &want {
+        assert_eq!(
+            r.mem.version_count(&format!("app/{n}")),
+            1,
+            "{n} has a duplicate version"
+        );
+    }
+    assert!(!plan_with(&r, &f, &want, &PlanOptions::default())
+        .await
+        .has_changes());
+}
+
+#[tokio::test]
+async fn one_failure_does_not_stop_the_rest_and_a_rerun_converges() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    r.mem.inject(|x| {
+        x.deny.insert("app/B".into());
+    });
+    let rep = sync(
+        &r,
+        &f,
+        &[("A", "1"), ("B", "1"), ("C", "1")],
+        &PlanOptions::default(),
+    )
+    .await;
+    assert_eq!((rep.count(Status::Done), rep.count(Status::Failed)), (2, 1));
+    let failed = rep
+        .results
+        .iter()
+        .find(|x| x.status == Status::Failed)
+        .unwrap();
+    assert_eq!(failed.name, "app/B");
+    assert_eq!(failed.error.as_ref().unwrap().kind, "permission_denied");
+    r.mem.inject(|x| x.deny.clear());
+    let rep = sync(
+        &r,
+        &f,
+        &[("A", "1"), ("B", "1"), ("C", "1")],
+        &PlanOptions::default(),
+    )
+    .await;
+    assert_eq!(rep.count(Status::Done), 1);
+    assert_eq!(rep.count(Status::Unchanged), 2);
+}
+
+#[tokio::test]
+async fn an_interrupted_write_is_finished_not_reported_as_drift() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    sync(&r, &f, &[("A", "old")], &PlanOptions::default()).await;
+    // The new value landed with our token, but the labels still name the old fingerprint.
+    let fp_new = f.fingerprint("app/A", &"new".into());
+    let old_labels = r.mem.head("app/A").await.unwrap().unwrap().labels;
+    let token = fingerprint::new_token(&fp_new);
+    r.mem
+        .put(
+            "app/A",
+            &"new".into(),
+            &PutOptions {
+                token: Some(token.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.mem.head("app/A").await.unwrap().unwrap().labels,
+        old_labels
+    );
+    let p = plan_with(&r, &f, &[("A", "new")], &PlanOptions::default()).await;
+    assert_eq!(p.items[0].action, Action::Update, "{}", p.items[0].reason);
+    assert_eq!(
+        p.items[0].token.as_deref(),
+        Some(token.as_str()),
+        "the write is finished with its own token"
+    );
+    apply(&p, r.backend.clone(), &f, 1, &|_| {}).await;
+    assert_eq!(r.mem.version_count("app/A"), 2, "finishing adds no version");
+    assert!(!plan_with(&r, &f, &[("A", "new")], &PlanOptions::default())
+        .await
+        .has_changes());
+}
+
+#[tokio::test]
+async fn out_of_band_writes_are_drift_reported_reverted_or_adopted() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    sync(
+        &r,
+        &f,
+        &[("A", "mine"), ("B", "mine")],
+        &PlanOptions::default(),
+    )
+    .await;
+    r.mem
+        .put("app/A", &"theirs".into(), &PutOptions::default())
+        .await
+        .unwrap();
+
+    let p = plan_with(
+        &r,
+        &f,
+        &[("A", "mine"), ("B", "mine")],
+        &PlanOptions::default(),
+    )
+    .await;
+    assert_eq!(actions(&p)[0], ("app/A".into(), Action::Drift, true));
+    let rep = apply(&p, r.backend.clone(), &f, 4, &|_| {}).await;
+    assert_eq!(rep.drift_left(), 1);
+    assert_eq!(
+        r.mem.get("app/A").await.unwrap().unwrap().value,
+        SecretValue::from("theirs"),
+        "report never overwrites"
+    );
+
+    let adopt = PlanOptions {
+        on_drift: DriftPolicy::Adopt,
+        ..Default::default()
+    };
+    let p = plan_with(&r, &f, &[("A", "mine"), ("B", "mine")], &adopt).await;
+    assert_eq!(
+        p.items[0].value,
+        Some(SecretValue::from("theirs")),
+        "adopt carries the backend's value"
+    );
+
+    let revert = PlanOptions {
+        on_drift: DriftPolicy::Revert,
+        ..Default::default()
+    };
+    sync(&r, &f, &[("A", "mine"), ("B", "mine")], &revert).await;
+    assert_eq!(
+        r.mem.get("app/A").await.unwrap().unwrap().value,
+        SecretValue::from("mine")
+    );
+    assert!(!plan_with(
+        &r,
+        &f,
+        &[("A", "mine"), ("B", "mine")],
+        &PlanOptions::default()
+    )
+    .await
+    .has_changes());
+}
+
+#[tokio::test]
+async fn verify_finds_drift_a_backend_listing_cannot_show() {
+    let caps = Capabilities {
+        version_in_list: false,
+        ..MemoryBackend::default_capabilities()
+    };
+    // A backend that lists no versions: simulate by wrapping the memory backend's metadata.
+    #[derive(Debug)]
+    struct NoVersions(MemoryBackend, Capabilities);
+    #[async_trait::async_trait]
+    impl SecretBackend for NoVersions {
+        fn info(&self) -> secretsync_core::BackendInfo {
+            self.0.info()
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.1.clone()
+        }
+        async fn list(
+            &self,
+            p: &str,
+            t: Option<String>,
+        ) -> secretsync_core::error::Result<secretsync_core::Page<secretsync_core::SecretMeta>>
+        {
+            let mut page = self.0.list(p, t).await?;
+            page.items.iter_mut().for_each(|m| m.version = None);
+            Ok(page)
+        }
+        async fn head(
+            &self,
+            n: &str,
+        ) -> secretsync_core::error::Result<Option<secretsync_core::SecretMeta>> {
+            self.0.head(n).await
+        }
+        async fn get(
+            &self,
+            n: &str,
+        ) -> secretsync_core::error::Result<Option<secretsync_core::Secret>> {
+            self.0.get(n).await
+        }
+        async fn put(
+            &self,
+            n: &str,
+            v: &SecretValue,
+            o: &PutOptions,
+        ) -> secretsync_core::error::Result<secretsync_core::PutOutcome> {
+            self.0.put(n, v, o).await
+        }
+        async fn delete(
+            &self,
+            n: &str,
+            o: &secretsync_core::DeleteOptions,
+        ) -> secretsync_core::error::Result<()> {
+            self.0.delete(n, o).await
+        }
+    }
+    let mem = MemoryBackend::new();
+    let b: Arc<dyn SecretBackend> = Arc::new(NoVersions(mem.clone(), caps));
+    let f = fpr("s1");
+    let p = plan(
+        "prod",
+        b.as_ref(),
+        "app/",
+        desired(&[("A", "mine")]),
+        &f,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    apply(&p, b.clone(), &f, 1, &|_| {}).await;
+    mem.put("app/A", &"theirs".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    let p = plan(
+        "prod",
+        b.as_ref(),
+        "app/",
+        desired(&[("A", "mine")]),
+        &f,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(p.drift_unchecked);
+    assert_eq!(
+        p.items[0].action,
+        Action::Unchanged,
+        "without versions the listing cannot tell"
+    );
+    let verify = PlanOptions {
+        verify: true,
+        ..Default::default()
+    };
+    let p = plan(
+        "prod",
+        b.as_ref(),
+        "app/",
+        desired(&[("A", "mine")]),
+        &f,
+        &verify,
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.items[0].action, Action::Drift);
+    assert!(!p.drift_unchecked);
+}
+
+#[tokio::test]
+async fn prune_deletes_only_ours_and_is_capped() {
+    let r = rig(MemoryBackend::new());
+    let (a, b) = (fpr("store-a"), fpr("store-b"));
+    sync(
+        &r,
+        &a,
+        &[("A1", "x"), ("A2", "x"), ("A3", "x")],
+        &PlanOptions::default(),
+    )
+    .await;
+    sync(&r, &b, &[("B1", "y")], &PlanOptions::default()).await;
+    r.mem
+        .put("app/Manual", &"z".into(), &PutOptions::default())
+        .await
+        .unwrap();
+
+    let p = plan_with(&r, &a, &[("A1", "x")], &PlanOptions::default()).await;
+    assert_eq!(p.summary().orphan, 2, "without --prune, orphans only");
+    let capped = PlanOptions {
+        prune: true,
+        max_deletes: 1,
+        ..Default::default()
+    };
+    let p = plan_with(&r, &a, &[("A1", "x")], &capped).await;
+    assert!(p.delete_refusal.is_some());
+    assert!(p
+        .items
+        .iter()
+        .filter(|i| i.action == Action::Delete)
+        .all(|i| i.blocked));
+    let rep = apply(&p, r.backend.clone(), &a, 4, &|_| {}).await;
+    assert_eq!(rep.count(Status::Done), 0);
+
+    let prune = PlanOptions {
+        prune: true,
+        max_deletes: 5,
+        ..Default::default()
+    };
+    let rep = sync(&r, &a, &[("A1", "x")], &prune).await;
+    assert_eq!(rep.count(Status::Done), 2);
+    assert!(
+        r.mem.head("app/B1").await.unwrap().is_some(),
+        "another store's secret is never deleted"
+    );
+    assert!(
+        r.mem.head("app/Manual").await.unwrap().is_some(),
+        "an unmanaged secret is never deleted"
+    );
+    assert!(r.mem.head("app/A2").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn same_named_secrets_not_ours_are_adopted_only_when_asked() {
+    let r = rig(MemoryBackend::new());
+    let (a, b) = (fpr("store-a"), fpr("store-b"));
+    sync(&r, &b, &[("Shared", "b-value")], &PlanOptions::default()).await;
+    r.mem
+        .put("app/Legacy", &"old".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    let want = [("Shared", "a-value"), ("Legacy", "new")];
+    let p = plan_with(&r, &a, &want, &PlanOptions::default()).await;
+    assert!(
+        p.items
+            .iter()
+            .all(|i| i.action == Action::Adopt && i.blocked),
+        "{:?}",
+        actions(&p)
+    );
+    assert!(p.items.iter().any(|i| i.reason.contains("another store")));
+    apply(&p, r.backend.clone(), &a, 4, &|_| {}).await;
+    assert_eq!(
+        r.mem.get("app/Shared").await.unwrap().unwrap().value,
+        SecretValue::from("b-value")
+    );
+
+    let adopt = PlanOptions {
+        adopt: true,
+        ..Default::default()
+    };
+    sync(&r, &a, &want, &adopt).await;
+    assert_eq!(
+        r.mem.get("app/Legacy").await.unwrap().unwrap().value,
+        SecretValue::from("new")
+    );
+    assert!(!plan_with(&r, &a, &want, &PlanOptions::default())
+        .await
+        .has_changes());
+}
+
+#[tokio::test]
+async fn names_a_backend_refuses_fail_the_plan_before_any_call() {
+    let r = rig(MemoryBackend::new());
+    let caps = Capabilities {
+        names: secretsync_core::NameRules {
+            max_len: 10,
+            extra_chars: "_",
+        },
+        ..MemoryBackend::default_capabilities()
+    };
+    let b: Arc<dyn SecretBackend> = Arc::new(r.mem.clone().with_capabilities(caps));
+    let e = plan(
+        "prod",
+        b.as_ref(),
+        "app/",
+        desired(&[("A", "x")]),
+        &fpr("s"),
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("app/A") && e.to_string().contains("'/'"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn the_canary_never_appears_in_plans_or_reports() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    r.mem.inject(|x| {
+        x.deny.insert("app/B".into());
+    });
+    let want = [("A", CANARY), ("B", CANARY)];
+    let p = plan_with(&r, &f, &want, &PlanOptions::default()).await;
+    let rep = apply(&p, r.backend.clone(), &f, 2, &|_| {}).await;
+    let shown = format!(
+        "{p:?}{rep:?}{}{}",
+        serde_json::to_string(&p).unwrap(),
+        serde_json::to_string(&rep).unwrap()
+    );
+    assert!(!shown.contains("canary"), "{shown}");
+    assert!(!format!("{:?}", r.counter.snapshot()).contains("canary"));
+}
+
+#[tokio::test]
+async fn a_retried_create_that_a_backend_refuses_is_confirmed_by_its_version() {
+    // A backend that does not honour tokens on create-only writes (as moto may not).
+    let mem = MemoryBackend::new();
+    let f = fpr("s1");
+    let p = plan(
+        "prod",
+        &mem,
+        "app/",
+        desired(&[("A", "v")]),
+        &f,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    let token = p.items[0].token.clone();
+    // Someone's earlier version, then the first attempt landed under the plan's token: the
+    // memory backend's own token rule no longer applies, so a create-only says "exists".
+    mem.put("app/A", &"older".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    mem.put(
+        "app/A",
+        &"v".into(),
+        &PutOptions {
+            token: token.clone(),
+            labels: f.labels(p.items[0].fp.as_ref().unwrap()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut item = p.items[0].clone();
+    item.token = Some("x".repeat(48));
+    let mut other = p.clone();
+    other.items = vec![item];
+    let rep = apply(&other, Arc::new(mem.clone()), &f, 1, &|_| {}).await;
+    assert_eq!(
+        rep.count(Status::Failed),
+        1,
+        "another write's version is not ours"
+    );
+    let rep = apply(&p, Arc::new(mem.clone()), &f, 1, &|_| {}).await;
+    assert_eq!(rep.count(Status::Done), 1);
+    assert_eq!(mem.version_count("app/A"), 2, "confirming adds no version");
+}
