@@ -72,6 +72,15 @@ pub struct Environment {
     /// Prefix of the names written to the backend.
     #[serde(default)]
     pub prefix: Option<String>,
+    /// Write calls per second (default: the backend's published quota).
+    #[serde(default)]
+    pub writes_per_second: Option<u32>,
+    /// Read calls per second.
+    #[serde(default)]
+    pub reads_per_second: Option<u32>,
+    /// List calls per second.
+    #[serde(default)]
+    pub lists_per_second: Option<u32>,
 }
 
 fn backend_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

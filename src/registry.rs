@@ -21,7 +21,7 @@ pub async fn backend(url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
             if rest.is_empty() {
                 bail!("file:// needs a path, e.g. file://./replica or file:///var/lib/app/secrets.json");
             }
-            Arc::new(FileBackend::new(base.join(rest)))
+            Arc::new(FileBackend::new(base.join(rest.trim_start_matches("./"))))
         }
         #[cfg(feature = "aws")]
         "aws-sm" => {

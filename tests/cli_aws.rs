@@ -85,3 +85,128 @@ async fn an_unknown_kms_key_is_a_clear_error() {
     );
     assert!(out.contains("KMS Encrypt failed"), "{out}");
 }
+
+fn aws_project(prefix: &str) -> Project {
+    let p = Project::init();
+    p.append_config(&format!(
+        "[environments.prod-eu]\ntype = \"production\"\nbackend = \"aws-sm://?region=us-east-1\"\nprefix = \"{prefix}\"\nwrites_per_second = 400\n"
+    ));
+    p
+}
+
+async fn raw_sm(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&conf)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_secrets_apply_then_a_second_plan_only_lists_and_drift_shows() {
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT") else {
+        return;
+    };
+    let prefix = secretsync_core::conformance::random_prefix("e2e").replace('_', "/");
+    let p = aws_project(&prefix);
+    let values: Vec<(String, String)> = (0..1000)
+        .map(|i| (format!("S{i:04}"), format!("value-{i}")))
+        .collect();
+    common::bulk_set(&p, "production", &values);
+
+    let out = p.ok(
+        &["apply", "--env", "prod-eu", "--json", "--concurrency", "16"],
+        None,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["environments"][0]["summary"]["create"], 1000);
+    assert_eq!(j["ok"], true, "{}", j["environments"][0]["report"]);
+
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--json", "--detailed-exitcode"],
+        None,
+        0,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let env = &j["environments"][0];
+    assert_eq!(env["summary"]["unchanged"], 1000);
+    let calls = env["api_calls"].as_array().unwrap();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["op"] == "list" && c["outcome"] == "ok"),
+        "{calls:?}"
+    );
+    let lists: u64 = calls.iter().map(|c| c["count"].as_u64().unwrap()).sum();
+    assert_eq!(lists, 10, "1,000 secrets at 100 a page");
+
+    // An independent client: the values and ownership tags are there; an out-of-band write is drift.
+    let raw = raw_sm(&ep).await;
+    let name = format!("{prefix}S0042");
+    let v = raw
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v.secret_string(), Some("value-42"));
+    let d = raw.describe_secret().secret_id(&name).send().await.unwrap();
+    assert!(d
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("managed-by") && t.value() == Some("secretsync")));
+    raw.put_secret_value()
+        .secret_id(&name)
+        .secret_string("changed-by-hand")
+        .send()
+        .await
+        .unwrap();
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        2,
+    );
+    assert!(
+        out.contains(&format!("! {name}")) && out.contains("1 drifted"),
+        "{out}"
+    );
+    p.code(
+        &["apply", "--env", "prod-eu", "--on-drift", "revert"],
+        None,
+        0,
+    );
+    let v = raw
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v.secret_string(), Some("value-42"));
+
+    // Prune, capped.
+    p.ok(&["delete", "S0001"], None);
+    p.ok(&["delete", "S0002"], None);
+    let out = p.code(
+        &["apply", "--env", "prod-eu", "--prune", "--max-deletes", "1"],
+        None,
+        2,
+    );
+    assert!(out.contains("exceed --max-deletes"), "{out}");
+    p.ok(&["apply", "--env", "prod-eu", "--prune"], None);
+    let gone = raw
+        .describe_secret()
+        .secret_id(format!("{prefix}S0001"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        gone.deleted_date().is_some(),
+        "pruned with AWS's recovery window"
+    );
+    p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        0,
+    );
+}

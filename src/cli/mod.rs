@@ -8,6 +8,8 @@ mod key;
 mod list;
 mod quickstart;
 mod set;
+mod sync;
+mod targets;
 
 use crate::config::Config;
 use crate::declare::{self, Declared};
@@ -53,6 +55,10 @@ pub enum Command {
     Rollback(history::RollbackArgs),
     /// Check that every declared secret has a value; exit 2 listing what is missing.
     Check(check::CheckArgs),
+    /// Show what `apply` would change in environments' backends (names and actions only).
+    Plan(sync::PlanArgs),
+    /// Replicate the canonical values into environments' backends.
+    Apply(sync::ApplyArgs),
     /// Manage who can open the store.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -65,8 +71,10 @@ pub enum Command {
 pub enum Outcome {
     /// Done; nothing to report (exit 0).
     Ok,
-    /// Done, and it found what the user must act on: missing secrets (exit 2).
+    /// Done, and it found what the user must act on: missing secrets, changes, drift (exit 2).
     Findings,
+    /// Done, but some items failed; the report says which (exit 1).
+    Failed,
 }
 
 impl From<Outcome> for ExitCode {
@@ -74,6 +82,7 @@ impl From<Outcome> for ExitCode {
         match o {
             Outcome::Ok => ExitCode::SUCCESS,
             Outcome::Findings => ExitCode::from(2),
+            Outcome::Failed => ExitCode::from(1),
         }
     }
 }
@@ -192,6 +201,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::History(a) => history::run_history(&ctx, a).await,
         Command::Rollback(a) => history::run_rollback(&ctx, a).await,
         Command::Check(a) => check::run(&ctx, a),
+        Command::Plan(a) => sync::run_plan(&ctx, a).await,
+        Command::Apply(a) => sync::run_apply(&ctx, a).await,
         Command::Key(k) => key::run(&ctx, k).await,
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
     }

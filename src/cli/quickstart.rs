@@ -1,7 +1,7 @@
 //! `secretsync quickstart`: the main job end to end in a scratch folder, on the embedded
 //! defaults (a fresh local age key, the file store). Touches nothing of the user's.
 
-use super::{check, init, list, set, Ctx, Outcome};
+use super::{check, init, list, set, sync, Ctx, Outcome};
 use crate::model::{SecretName, Selector};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -149,6 +149,48 @@ backend = "file://./replica/prod-eu"
         if second == Outcome::Findings { 2 } else { 0 }
     );
 
+    let sync_args = || sync::SyncArgs {
+        envs: vec!["prod-eu".into()],
+        all: false,
+        prune: false,
+        max_deletes: 10,
+        adopt: false,
+        verify: false,
+        on_drift: crate::sync::DriftPolicy::Report,
+        concurrency: 8,
+    };
+    step("secretsync plan --env prod-eu            # replicate into prod-eu's backend (file://./replica/prod-eu)");
+    sync::run_plan(
+        &ctx,
+        sync::PlanArgs {
+            sync: sync_args(),
+            detailed_exitcode: false,
+        },
+    )
+    .await?;
+    step("secretsync apply --env prod-eu");
+    let applied = sync::run_apply(
+        &ctx,
+        sync::ApplyArgs {
+            sync: sync_args(),
+            quiet: true,
+        },
+    )
+    .await?;
+    step("secretsync plan --env prod-eu --detailed-exitcode   # nothing left to do: exit 0");
+    let again = sync::run_plan(
+        &ctx,
+        sync::PlanArgs {
+            sync: sync_args(),
+            detailed_exitcode: true,
+        },
+    )
+    .await?;
+    println!(
+        "(exit code {})",
+        if again == Outcome::Findings { 2 } else { 0 }
+    );
+
     step("secretsync get DatabaseURL --env prod-eu   # the override beats the production value");
     let store = ctx.unlocked(&cfg).await?;
     let v = store.get(
@@ -164,7 +206,11 @@ backend = "file://./replica/prod-eu"
     if args.dir.is_none() {
         println!("(the scratch folder is removed now; pass --dir DIR to keep it)");
     }
-    if first != Outcome::Findings || second != Outcome::Ok {
+    if first != Outcome::Findings
+        || second != Outcome::Ok
+        || applied != Outcome::Ok
+        || again != Outcome::Ok
+    {
         anyhow::bail!("quickstart's checks did not behave as expected");
     }
     Ok(Outcome::Ok)

@@ -1,4 +1,6 @@
-//! Rendering for people (tables) and for programs (JSON, one document on stdout).
+//! Rendering for people (tables, plans) and for programs (JSON, one document on stdout).
+
+pub mod plan;
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
 use serde::Serialize;

@@ -281,10 +281,12 @@ pub async fn plan(
     }
     let deletes = items.iter().filter(|i| i.action == Action::Delete).count();
     let delete_refusal = (deletes > opts.max_deletes).then(|| {
+        let why = format!("{deletes} deletions exceed --max-deletes {}; none will be made (raise the cap to proceed)", opts.max_deletes);
         for i in items.iter_mut().filter(|i| i.action == Action::Delete) {
             i.blocked = true;
+            i.reason = why.clone();
         }
-        format!("{deletes} deletions exceed --max-deletes {}; none will be made (raise the cap to proceed)", opts.max_deletes)
+        why
     });
 
     let drift_unchecked = !caps.version_in_list && !opts.verify;

@@ -104,3 +104,33 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Sets many values in one locked write through the library (fast seeding for big tests).
+pub fn bulk_set(p: &Project, selector: &str, values: &[(String, String)]) {
+    use secretsync::store::{age_key::AgeIdentity, Store};
+    // Its own runtime on its own thread, so async tests can call it too.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let text = std::fs::read_to_string(p.identity_file()).unwrap();
+                let ids: Vec<Box<dyn secretsync_core::Identity>> =
+                    AgeIdentity::parse_all(&text, "test")
+                        .unwrap()
+                        .into_iter()
+                        .map(|i| Box::new(i) as _)
+                        .collect();
+                let mut w = Store::open_for_write(&p.path("secrets.enc.toml"), &ids)
+                    .await
+                    .unwrap();
+                let sel = selector.parse().unwrap();
+                for (n, v) in values {
+                    w.set(&n.parse().unwrap(), &sel, v.as_str().into(), None)
+                        .unwrap();
+                }
+                w.commit().unwrap();
+            })
+        })
+        .join()
+        .unwrap()
+    });
+}

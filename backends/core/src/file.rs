@@ -1,6 +1,6 @@
 //! `file://PATH`: secrets in one local JSON file (mode 0600), written atomically under a lock.
-//! For local runs, caches and tests. When PATH is a folder (or ends with `/`), the file is
-//! `PATH/secrets.json`.
+//! For local runs, caches and tests. PATH is the JSON file when it ends in `.json`; otherwise
+//! it is a folder holding `secrets.json`.
 
 use crate::backend::SecretBackend;
 use crate::error::{BackendError, ErrorKind, Op, Result};
@@ -53,15 +53,16 @@ pub struct FileBackend {
 }
 
 impl FileBackend {
-    /// A backend at `path` (a JSON file, or a folder to hold `secrets.json`).
+    /// A backend at `path`: the JSON file itself when it ends in `.json`, else a folder that
+    /// holds `secrets.json`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         let path: PathBuf = path.into();
-        let is_dir = path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/');
+        let is_file = path.extension().is_some_and(|e| e == "json") && !path.is_dir();
         Self {
-            path: if is_dir {
-                path.join("secrets.json")
-            } else {
+            path: if is_file {
                 path
+            } else {
+                path.join("secrets.json")
             },
         }
     }

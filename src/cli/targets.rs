@@ -1,0 +1,107 @@
+//! Opening an environment's backend: the registry's backend wrapped in the layer stack (retry,
+//! rate limits from the backend's quotas or the config, concurrency, call counting).
+
+use crate::config::Config;
+use crate::model::EnvRef;
+use anyhow::{bail, Context, Result};
+use secretsync_core::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
+use secretsync_core::SecretBackend;
+use std::path::Path;
+use std::sync::Arc;
+
+/// An environment ready to plan against.
+pub struct Target {
+    /// Its backend, layered.
+    pub backend: Arc<dyn SecretBackend>,
+    /// The name prefix.
+    pub prefix: String,
+    /// Its API-call counter.
+    pub counter: Arc<CallCounter>,
+}
+
+/// The environments named by `--env` (or every declared one with a backend, for `--all`).
+pub fn select(cfg: &Config, envs: &[String], all: bool) -> Result<Vec<EnvRef>> {
+    if all {
+        let out: Vec<EnvRef> = cfg
+            .environments
+            .iter()
+            .filter(|(_, e)| e.backend.is_some())
+            .map(|(n, e)| EnvRef::Declared(n.clone(), e.env_type))
+            .collect();
+        if out.is_empty() {
+            bail!(
+                "no environment in {} has a backend; add `backend = \"…\"` to one",
+                cfg.path.display()
+            );
+        }
+        return Ok(out);
+    }
+    if envs.is_empty() {
+        bail!("name an environment with --env ENV, or use --all");
+    }
+    envs.iter().map(|e| Ok(cfg.env(e)?)).collect()
+}
+
+/// The default rate limits of a backend scheme (its published quotas).
+fn default_rates(scheme: &str) -> RateLimits {
+    match scheme {
+        "gcp-sm" => RateLimits {
+            list: Rate::per_minute(600),
+            read: Rate::per_minute(600),
+            write: Rate::per_minute(600),
+        },
+        "aws-sm" => RateLimits::default(),
+        _ => RateLimits {
+            list: Rate::per_second(100_000),
+            read: Rate::per_second(100_000),
+            write: Rate::per_second(100_000),
+        },
+    }
+}
+
+/// Opens `env`'s backend, layered, with `concurrency` calls in flight at most.
+pub async fn open(cfg: &Config, env: &EnvRef, concurrency: usize) -> Result<Target> {
+    let EnvRef::Declared(name, _) = env else {
+        bail!("{env} is an implicit environment with no backend: declare [environments.NAME] with a type and a backend in {}", cfg.path.display());
+    };
+    let e = &cfg.environments[name];
+    let url = e.backend.as_deref().with_context(|| {
+        format!(
+            "environment {name} has no backend: add `backend = \"…\"` under [environments.{name}]"
+        )
+    })?;
+    let base = cfg.path.parent().unwrap_or(Path::new("."));
+    let raw = crate::registry::backend(url, base)
+        .await
+        .with_context(|| format!("cannot open the backend of {name}"))?;
+    let mut rates = default_rates(&raw.info().scheme);
+    let set = |r: &mut Rate, v: Option<u32>| {
+        if let Some(v) = v {
+            *r = Rate::per_second(v);
+        }
+    };
+    set(&mut rates.write, e.writes_per_second);
+    set(&mut rates.read, e.reads_per_second);
+    set(&mut rates.list, e.lists_per_second);
+    let counter = CallCounter::new();
+    let cfg = StackConfig {
+        retry: RetryPolicy::default(),
+        rates,
+        concurrency,
+        counter: counter.clone(),
+    };
+    Ok(Target {
+        backend: stack(raw, &cfg),
+        prefix: e.prefix.clone().unwrap_or_default(),
+        counter,
+    })
+}
+
+/// The counter's figures as JSON rows.
+pub fn api_calls(counter: &CallCounter) -> Vec<serde_json::Value> {
+    counter
+        .snapshot()
+        .into_iter()
+        .map(|(k, n)| serde_json::json!({"backend": k.backend, "op": k.op, "outcome": k.outcome, "count": n}))
+        .collect()
+}

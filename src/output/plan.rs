@@ -1,0 +1,92 @@
+//! The human plan and apply report: names and actions, never values.
+
+use crate::sync::{Action, ApplyReport, Plan, Status};
+
+/// Renders a plan like terraform: one line a change, unchanged ones counted.
+pub fn render_plan(p: &Plan) -> String {
+    let mut out = format!("{} → {}{}\n", p.env, p.backend, prefix_note(&p.prefix));
+    let width = p
+        .items
+        .iter()
+        .filter(|i| i.action != Action::Unchanged)
+        .map(|i| i.name.len())
+        .max()
+        .unwrap_or(0);
+    for i in p.items.iter().filter(|i| i.action != Action::Unchanged) {
+        let mark = if i.blocked && i.action != Action::Drift {
+            '×'
+        } else {
+            i.action.mark()
+        };
+        out.push_str(&format!("  {mark} {:<width$}  {}\n", i.name, i.reason));
+    }
+    let s = p.summary();
+    if let Some(r) = &p.delete_refusal {
+        out.push_str(&format!("  refused: {r}\n"));
+    }
+    if p.drift_unchecked {
+        out.push_str("  note: this backend's listing shows no versions, so drift is not checked; --verify reads the values to check it\n");
+    }
+    out.push_str(&format!(
+        "Plan: {} to create, {} to update, {} to delete, {} drifted, {} refused, {} unchanged{}.\n",
+        s.create,
+        s.update,
+        s.delete,
+        s.drift,
+        s.blocked,
+        s.unchanged,
+        if s.orphan > 0 {
+            format!(", {} orphaned (--prune deletes them)", s.orphan)
+        } else {
+            String::new()
+        }
+    ));
+    out
+}
+
+fn prefix_note(prefix: &str) -> String {
+    if prefix.is_empty() {
+        String::new()
+    } else {
+        format!(" (prefix {prefix:?})")
+    }
+}
+
+/// Renders an apply report: each change and how it ended, then the totals.
+pub fn render_apply(r: &ApplyReport) -> String {
+    let mut out = format!("{} → {}\n", r.env, r.backend);
+    let width = r
+        .results
+        .iter()
+        .filter(|x| x.status != Status::Unchanged)
+        .map(|x| x.name.len())
+        .max()
+        .unwrap_or(0);
+    for x in r.results.iter().filter(|x| x.status != Status::Unchanged) {
+        let what = match x.status {
+            Status::Done => "done".to_string(),
+            Status::Failed => format!(
+                "FAILED: {}",
+                x.error.as_ref().map_or("", |e| e.message.as_str())
+            ),
+            Status::Skipped => format!(
+                "skipped: {}",
+                x.error.as_ref().map_or("", |e| e.message.as_str())
+            ),
+            Status::Unchanged => unreachable!(),
+        };
+        out.push_str(&format!(
+            "  {} {:<width$}  {what}\n",
+            x.action.mark(),
+            x.name
+        ));
+    }
+    out.push_str(&format!(
+        "Apply: {} done, {} failed, {} skipped, {} unchanged.\n",
+        r.count(Status::Done),
+        r.count(Status::Failed),
+        r.count(Status::Skipped),
+        r.count(Status::Unchanged)
+    ));
+    out
+}

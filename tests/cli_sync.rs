@@ -1,0 +1,235 @@
+//! `plan` and `apply` end to end on the file backend: what a CI deploy step sees.
+
+mod common;
+
+use common::{text, Project, CANARY};
+use secretsync_core::file::FileBackend;
+use secretsync_core::{PutOptions, SecretBackend};
+use serde_json::Value;
+
+fn project(backend_dir: &std::path::Path) -> Project {
+    let p = Project::init();
+    p.append_config(&format!(
+        "[secrets.A]\n[secrets.B]\n[environments.prod-eu]\ntype = \"production\"\nbackend = \"file://{}\"\nprefix = \"app/\"\n",
+        backend_dir.display()
+    ));
+    p
+}
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+#[test]
+fn plan_apply_then_an_empty_plan_that_only_lists() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    p.set("A", "--type", "prod", "a1");
+    p.set("B", "--type", "prod", "b1");
+    p.set("B", "--env", "prod-eu", "b-eu");
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        2,
+    );
+    assert!(
+        out.contains("+ app/A") && out.contains("+ app/B") && out.contains("2 to create"),
+        "{out}"
+    );
+    let out = p.ok(&["apply", "--env", "prod-eu"], None);
+    assert!(out.contains("Apply: 2 done, 0 failed"), "{out}");
+    let j = json(&p.ok(
+        &["plan", "--env", "prod-eu", "--json", "--detailed-exitcode"],
+        None,
+    ));
+    assert_eq!(j["changes"], false);
+    let env = &j["environments"][0];
+    assert_eq!(env["summary"]["unchanged"], 2);
+    assert!(
+        env["api_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["op"] == "list"),
+        "{}",
+        env["api_calls"]
+    );
+    // The backend holds the environment's values: the override for B.
+    let b = FileBackend::new(backend.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let got = rt.block_on(b.get("app/B")).unwrap().unwrap();
+    assert_eq!(got.value.expose(), b"b-eu");
+    // A value change is an update.
+    p.set("A", "--type", "prod", "a2");
+    let out = p.code(&["apply", "--env", "prod-eu", "--json"], None, 0);
+    let j = json(&out);
+    assert_eq!(j["environments"][0]["summary"]["update"], 1);
+    assert_eq!(
+        rt.block_on(b.get("app/A")).unwrap().unwrap().value.expose(),
+        b"a2"
+    );
+}
+
+#[test]
+fn drift_is_reported_and_left_then_reverted_or_adopted() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    p.set("A", "--type", "prod", "mine");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    let b = FileBackend::new(backend.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(b.put("app/A", &"theirs".into(), &PutOptions::default()))
+        .unwrap();
+
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        2,
+    );
+    assert!(
+        out.contains("! app/A") && out.contains("outside secretsync"),
+        "{out}"
+    );
+    let out = p.code(&["apply", "--env", "prod-eu"], None, 2);
+    assert!(out.contains("skipped"), "{out}");
+    assert_eq!(
+        rt.block_on(b.get("app/A")).unwrap().unwrap().value.expose(),
+        b"theirs"
+    );
+
+    p.code(
+        &["apply", "--env", "prod-eu", "--on-drift", "adopt"],
+        None,
+        0,
+    );
+    assert_eq!(
+        p.get("A", "--env", "prod-eu"),
+        "theirs",
+        "adopted as prod-eu's override"
+    );
+    assert_eq!(
+        p.get("A", "--type", "prod"),
+        "mine",
+        "the type's value is untouched"
+    );
+    p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        0,
+    );
+
+    rt.block_on(b.put("app/A", &"again".into(), &PutOptions::default()))
+        .unwrap();
+    p.code(
+        &["apply", "--env", "prod-eu", "--on-drift", "revert"],
+        None,
+        0,
+    );
+    assert_eq!(
+        rt.block_on(b.get("app/A")).unwrap().unwrap().value.expose(),
+        b"theirs"
+    );
+}
+
+#[test]
+fn prune_is_opt_in_capped_and_touches_only_this_stores_secrets() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    let other = project(backend.path());
+    for n in ["A", "B", "C"] {
+        p.set(n, "--type", "prod", "x");
+    }
+    other.set("Theirs", "--type", "prod", "y");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    other.ok(&["apply", "--env", "prod-eu"], None);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let b = FileBackend::new(backend.path());
+    rt.block_on(b.put("app/Manual", &"m".into(), &PutOptions::default()))
+        .unwrap();
+
+    p.ok(&["delete", "B"], None);
+    p.ok(&["delete", "C"], None);
+    let out = p.ok(&["plan", "--env", "prod-eu"], None);
+    assert!(out.contains("2 orphaned (--prune deletes them)"), "{out}");
+    let out = p.code(
+        &["apply", "--env", "prod-eu", "--prune", "--max-deletes", "1"],
+        None,
+        2,
+    );
+    assert!(out.contains("exceed --max-deletes 1"), "{out}");
+    assert!(rt.block_on(b.head("app/B")).unwrap().is_some());
+    let out = p.ok(&["apply", "--env", "prod-eu", "--prune"], None);
+    assert!(out.contains("- app/B") && out.contains("2 done"), "{out}");
+    assert!(rt.block_on(b.head("app/B")).unwrap().is_none());
+    assert!(
+        rt.block_on(b.head("app/Theirs")).unwrap().is_some(),
+        "another store's secret survives"
+    );
+    assert!(
+        rt.block_on(b.head("app/Manual")).unwrap().is_some(),
+        "an unmanaged secret survives"
+    );
+}
+
+#[test]
+fn same_named_secrets_are_adopted_only_with_adopt() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let b = FileBackend::new(backend.path());
+    rt.block_on(b.put("app/A", &"legacy".into(), &PutOptions::default()))
+        .unwrap();
+    p.set("A", "--type", "prod", "new");
+    let out = p.code(&["apply", "--env", "prod-eu"], None, 2);
+    assert!(out.contains("not written by secretsync"), "{out}");
+    assert_eq!(
+        rt.block_on(b.get("app/A")).unwrap().unwrap().value.expose(),
+        b"legacy"
+    );
+    p.ok(&["apply", "--env", "prod-eu", "--adopt"], None);
+    assert_eq!(
+        rt.block_on(b.get("app/A")).unwrap().unwrap().value.expose(),
+        b"new"
+    );
+    p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        0,
+    );
+}
+
+#[test]
+fn environments_without_a_backend_are_clear_errors() {
+    let p = Project::init();
+    p.append_config("[environments.staging]\ntype = \"dev\"\n");
+    let out = p.code(&["plan", "--env", "local"], None, 1);
+    assert!(
+        out.contains("implicit environment with no backend"),
+        "{out}"
+    );
+    let out = p.code(&["plan", "--env", "staging"], None, 1);
+    assert!(out.contains("has no backend"), "{out}");
+    let out = p.code(&["plan"], None, 1);
+    assert!(out.contains("--env ENV, or use --all"), "{out}");
+    let out = p.code(&["plan", "--all"], None, 1);
+    assert!(out.contains("no environment"), "{out}");
+}
+
+#[test]
+fn the_canary_never_leaks_through_plan_or_apply() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    p.set("A", "--type", "prod", CANARY);
+    p.set("B", "--env", "prod-eu", CANARY);
+    let mut seen = String::new();
+    for args in [
+        &["plan", "--env", "prod-eu"][..],
+        &["plan", "--env", "prod-eu", "--json"],
+        &["apply", "--env", "prod-eu", "--json"],
+        &["apply", "--env", "prod-eu"],
+        &["plan", "--env", "prod-eu", "--verify", "--json"],
+    ] {
+        seen.push_str(&text(&p.run(args, None)));
+    }
+    assert!(!seen.contains("canary"), "{seen}");
+}
