@@ -6,6 +6,8 @@ mod common;
 
 use common::{text, Project};
 use secretsync_core::conformance::emulator_endpoint;
+use secretsync_core::file::FileBackend;
+use secretsync_core::SecretBackend;
 
 async fn moto_kms_key() -> Option<String> {
     let ep = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT")?;
@@ -209,4 +211,87 @@ async fn a_thousand_secrets_apply_then_a_second_plan_only_lists_and_drift_shows(
         None,
         0,
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_from_moto_to_a_file_backend_verifies_every_secret_and_reruns_cleanly() {
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT") else {
+        return;
+    };
+    let prefix = secretsync_core::conformance::random_prefix("mig").replace('_', "/");
+    let raw = raw_sm(&ep).await;
+    for i in 0..95 {
+        raw.create_secret()
+            .name(format!("{prefix}svc/key.{i:02}"))
+            .secret_string(format!("v{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    raw.create_secret()
+        .name(format!("{prefix}bin"))
+        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(vec![
+            0u8, 1, 255,
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let p = Project::init();
+    let dest = tempfile::tempdir().unwrap();
+    let to = format!("file://{}", dest.path().display());
+    let args = [
+        "migrate",
+        "--from",
+        "aws-sm://?region=us-east-1",
+        "--prefix-from",
+        &prefix,
+        "--to",
+        &to,
+        "--prefix-to",
+        "moved/",
+        "--json",
+    ];
+
+    let dry = p.ok(&[&args[..], &["--dry-run"]].concat(), None);
+    let j: serde_json::Value = serde_json::from_str(&dry).unwrap();
+    assert_eq!(j["summary"]["create"], 96);
+    assert!(
+        !dest.path().join("secrets.json").exists(),
+        "a dry run writes nothing"
+    );
+
+    let out = p.ok(&args, None);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["verified"]["equal"], 96, "{}", j["verified"]);
+    let source_calls = j["api_calls"]["source"].as_array().unwrap();
+    let batches: u64 = source_calls
+        .iter()
+        .filter(|c| c["op"] == "batch_get")
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(batches, 5, "96 values read 20 at a time");
+    assert!(
+        !source_calls.iter().any(|c| c["op"] == "get"),
+        "no single reads"
+    );
+
+    let b = FileBackend::new(dest.path());
+    let got = b.get("moved/svc/key.07").await.unwrap().unwrap();
+    assert_eq!(got.value.expose(), b"v7");
+    assert_eq!(
+        b.get("moved/bin").await.unwrap().unwrap().value.expose(),
+        &[0u8, 1, 255]
+    );
+    let meta = b.head("moved/svc/key.07").await.unwrap().unwrap();
+    assert_eq!(
+        meta.labels.get("managed-by").map(String::as_str),
+        Some("secretsync")
+    );
+
+    let again: serde_json::Value = serde_json::from_str(&p.ok(&args, None)).unwrap();
+    assert_eq!(
+        again["summary"]["unchanged"], 96,
+        "a rerun skips equal secrets"
+    );
+    assert_eq!(again["verified"]["equal"], 96);
 }

@@ -233,3 +233,81 @@ fn the_canary_never_leaks_through_plan_or_apply() {
     }
     assert!(!seen.contains("canary"), "{seen}");
 }
+
+#[test]
+fn import_brings_a_backends_secrets_into_the_store() {
+    let src = tempfile::tempdir().unwrap();
+    let b = FileBackend::new(src.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (n, v) in [
+        ("legacy/Token", "t"),
+        ("legacy/DB_URL", "pg"),
+        ("legacy/bad-name", "x"),
+        ("other/Skip", "s"),
+    ] {
+        rt.block_on(b.put(n, &v.into(), &PutOptions::default()))
+            .unwrap();
+    }
+    let p = Project::init();
+    let from = format!("file://{}", src.path().display());
+    let out = p.code(
+        &[
+            "import",
+            "--from",
+            &from,
+            "--prefix",
+            "legacy/",
+            "--type",
+            "dev,preview",
+        ],
+        None,
+        2,
+    );
+    assert!(
+        out.contains("imported 2 secrets for development,preview")
+            && out.contains("skipped legacy/bad-name"),
+        "{out}"
+    );
+    assert_eq!(p.get("Token", "--type", "preview"), "t");
+    assert_eq!(p.get("DB_URL", "--type", "dev"), "pg");
+    p.code(&["get", "Skip", "--type", "dev"], None, 1);
+
+    rt.block_on(b.put("legacy/Token", &"t2".into(), &PutOptions::default()))
+        .unwrap();
+    let j = json(&p.code(
+        &[
+            "import",
+            "--from",
+            &from,
+            "--prefix",
+            "legacy/",
+            "--type",
+            "dev,preview",
+            "--json",
+        ],
+        None,
+        2,
+    ));
+    assert_eq!(j["unchanged"][0], "DB_URL");
+    assert!(j["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["reason"].as_str().unwrap().contains("--overwrite")));
+    assert_eq!(p.get("Token", "--type", "dev"), "t");
+    p.code(
+        &[
+            "import",
+            "--from",
+            &from,
+            "--prefix",
+            "legacy/",
+            "--type",
+            "dev,preview",
+            "--overwrite",
+        ],
+        None,
+        2,
+    );
+    assert_eq!(p.get("Token", "--type", "dev"), "t2");
+}

@@ -6,6 +6,7 @@ mod history;
 mod init;
 mod key;
 mod list;
+mod migrate;
 mod quickstart;
 mod set;
 mod sync;
@@ -59,6 +60,10 @@ pub enum Command {
     Plan(sync::PlanArgs),
     /// Replicate the canonical values into environments' backends.
     Apply(sync::ApplyArgs),
+    /// Copy secrets from one backend to another, with ownership labels, then verify.
+    Migrate(migrate::MigrateArgs),
+    /// Bring a backend's secrets into the canonical store.
+    Import(migrate::ImportArgs),
     /// Manage who can open the store.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -203,6 +208,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Check(a) => check::run(&ctx, a),
         Command::Plan(a) => sync::run_plan(&ctx, a).await,
         Command::Apply(a) => sync::run_apply(&ctx, a).await,
+        Command::Migrate(a) => migrate::run_migrate(&ctx, a).await,
+        Command::Import(a) => migrate::run_import(&ctx, a).await,
         Command::Key(k) => key::run(&ctx, k).await,
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
     }

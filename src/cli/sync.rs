@@ -81,11 +81,15 @@ pub async fn plan_env(
     args: &SyncArgs,
 ) -> Result<(Plan, Target, Vec<String>)> {
     let target = targets::open(cfg, env, args.concurrency).await?;
-    let desired = store.resolve_all(env)?;
+    let desired: Vec<(String, secretsync_core::SecretValue)> = store
+        .resolve_all(env)?
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
     let declared = crate::declare::declared(cfg)?;
     let missing: Vec<String> = declared
         .iter()
-        .filter(|d| !desired.iter().any(|(n, _)| n == &d.name))
+        .filter(|d| !desired.iter().any(|(n, _)| n == d.name.as_str()))
         .map(|d| d.name.to_string())
         .collect();
     let fpr = Fingerprinter::new(store.fingerprint_key()?, store.id());
@@ -201,7 +205,7 @@ async fn adopt_drift(ctx: &Ctx, cfg: &Config, env: &EnvRef, plan: &Plan) -> Resu
         let (Some(name), Some(value)) = (&i.secret, &i.value) else {
             continue;
         };
-        w.set(name, &selector, value.clone(), None)?;
+        w.set(&name.parse()?, &selector, value.clone(), None)?;
         if !ctx.json {
             eprintln!(
                 "adopted the backend's value of {} into the store for {selector}",

@@ -74,15 +74,43 @@ pub async fn open(cfg: &Config, env: &EnvRef, concurrency: usize) -> Result<Targ
     let raw = crate::registry::backend(url, base)
         .await
         .with_context(|| format!("cannot open the backend of {name}"))?;
+    let overrides = [e.writes_per_second, e.reads_per_second, e.lists_per_second];
+    let (backend, counter) = layer(raw, overrides, concurrency);
+    Ok(Target {
+        backend,
+        prefix: e.prefix.clone().unwrap_or_default(),
+        counter,
+    })
+}
+
+/// Opens a backend URL given on the command line (relative `file://` paths from `base`).
+pub async fn open_url(
+    url: &str,
+    base: &Path,
+    concurrency: usize,
+) -> Result<(Arc<dyn SecretBackend>, Arc<CallCounter>)> {
+    let raw = crate::registry::backend(url, base)
+        .await
+        .with_context(|| format!("cannot open {url}"))?;
+    Ok(layer(raw, [None; 3], concurrency))
+}
+
+/// Wraps a backend in the layer stack: its scheme's default rates, overridden by
+/// `[writes, reads, lists]` per second where given.
+fn layer(
+    raw: Arc<dyn SecretBackend>,
+    overrides: [Option<u32>; 3],
+    concurrency: usize,
+) -> (Arc<dyn SecretBackend>, Arc<CallCounter>) {
     let mut rates = default_rates(&raw.info().scheme);
-    let set = |r: &mut Rate, v: Option<u32>| {
+    for (rate, v) in [&mut rates.write, &mut rates.read, &mut rates.list]
+        .into_iter()
+        .zip(overrides)
+    {
         if let Some(v) = v {
-            *r = Rate::per_second(v);
+            *rate = Rate::per_second(v);
         }
-    };
-    set(&mut rates.write, e.writes_per_second);
-    set(&mut rates.read, e.reads_per_second);
-    set(&mut rates.list, e.lists_per_second);
+    }
     let counter = CallCounter::new();
     let cfg = StackConfig {
         retry: RetryPolicy::default(),
@@ -90,11 +118,7 @@ pub async fn open(cfg: &Config, env: &EnvRef, concurrency: usize) -> Result<Targ
         concurrency,
         counter: counter.clone(),
     };
-    Ok(Target {
-        backend: stack(raw, &cfg),
-        prefix: e.prefix.clone().unwrap_or_default(),
-        counter,
-    })
+    (stack(raw, &cfg), counter)
 }
 
 /// The counter's figures as JSON rows.

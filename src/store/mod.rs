@@ -454,6 +454,15 @@ impl Unlocked {
         self.open(name.as_str(), &sel, e.version, &e.sealed)
     }
 
+    /// The current value stored under exactly `sel`, if there is one.
+    pub fn get_exact(&self, name: &SecretName, sel: &Selector) -> Result<Option<SecretValue>> {
+        match self.entry(name, sel) {
+            Ok(e) => Ok(Some(self.open(name.as_str(), sel, e.version, &e.sealed)?)),
+            Err(StoreError::NotFound(..)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The versions kept for the value `scope` resolves to, newest first.
     pub fn history(
         &self,

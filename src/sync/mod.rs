@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod fingerprint;
+pub mod migrate;
 pub mod plan;
 
 pub use apply::{apply, ApplyReport, ItemResult, Status};

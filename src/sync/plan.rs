@@ -3,7 +3,6 @@
 //! drift into the store).
 
 use super::fingerprint::{label_fp, new_token, version_is, Fingerprinter, Owner};
-use crate::model::SecretName;
 use futures::{StreamExt, TryStreamExt};
 use secretsync_core::{list_all, BackendError, SecretBackend, SecretMeta, SecretValue};
 use serde::Serialize;
@@ -92,8 +91,8 @@ impl Default for PlanOptions {
 pub struct PlanItem {
     /// The name in the backend.
     pub name: String,
-    /// The canonical secret, when there is one.
-    pub secret: Option<SecretName>,
+    /// The name relative to the prefix (the canonical secret's name), when it is desired.
+    pub secret: Option<String>,
     /// What to do.
     pub action: Action,
     /// Why, for people.
@@ -200,7 +199,7 @@ pub async fn plan(
     env: &str,
     backend: &dyn SecretBackend,
     prefix: &str,
-    desired: Vec<(SecretName, SecretValue)>,
+    desired: Vec<(String, SecretValue)>,
     fpr: &Fingerprinter,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {

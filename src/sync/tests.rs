@@ -1,7 +1,6 @@
 //! Engine tests on the in-memory backend, with injected faults.
 
 use super::*;
-use crate::model::SecretName;
 use secretsync_core::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
 use secretsync_core::memory::MemoryBackend;
 use secretsync_core::{Capabilities, Op, PutOptions, SecretBackend, SecretValue};
@@ -17,10 +16,10 @@ fn fpr(store: &str) -> Fingerprinter {
     )
 }
 
-fn desired(pairs: &[(&str, &str)]) -> Vec<(SecretName, SecretValue)> {
+fn desired(pairs: &[(&str, &str)]) -> Vec<(String, SecretValue)> {
     pairs
         .iter()
-        .map(|(n, v)| (n.parse().unwrap(), SecretValue::from(*v)))
+        .map(|(n, v)| (n.to_string(), SecretValue::from(*v)))
         .collect()
 }
 

@@ -187,6 +187,7 @@ impl SecretBackend for AwsSmBackend {
             version_in_list: true,
             max_page_size: 100,
             max_value_bytes: MAX_VALUE_BYTES,
+            max_batch_get: 20,
             binary_values: true,
             names: NameRules {
                 max_len: 512,
@@ -283,6 +284,56 @@ impl SecretBackend for AwsSmBackend {
                 e => Err(e),
             },
         }
+    }
+
+    async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
+        let first = names.first().map(String::as_str).unwrap_or_default();
+        let out = self
+            .client
+            .batch_get_secret_value()
+            .set_secret_id_list(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::BatchGet, first, e))?;
+        if let Some(e) = out
+            .errors()
+            .iter()
+            .find(|e| e.error_code() != Some("ResourceNotFoundException"))
+        {
+            let code = e.error_code().unwrap_or("Unknown");
+            let kind = match code {
+                "AccessDeniedException" => ErrorKind::PermissionDenied,
+                "DecryptionFailure" => ErrorKind::PermissionDenied,
+                "InternalServiceError" => ErrorKind::Transient,
+                _ => ErrorKind::InvalidInput,
+            };
+            let name = e.secret_id().unwrap_or(first);
+            return Err(BackendError::new(
+                kind,
+                Op::BatchGet,
+                format!("{code}: {}", e.message().unwrap_or("")),
+            )
+            .backend("aws-sm")
+            .name(name));
+        }
+        let mut by_name: std::collections::HashMap<&str, Secret> = std::collections::HashMap::new();
+        for v in out.secret_values() {
+            let Some(name) = v.name() else { continue };
+            let value = match (v.secret_string(), v.secret_binary()) {
+                (Some(s), _) => SecretValue::from(s),
+                (None, Some(b)) => SecretValue::new(b.as_ref().to_vec()),
+                (None, None) => continue,
+            };
+            by_name.insert(
+                name,
+                Secret {
+                    name: name.to_string(),
+                    value,
+                    version: v.version_id().map(str::to_string),
+                },
+            );
+        }
+        Ok(names.iter().map(|n| by_name.remove(n.as_str())).collect())
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {

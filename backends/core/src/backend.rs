@@ -27,6 +27,16 @@ pub trait SecretBackend: Send + Sync + Debug {
     /// The current value of one secret (`None` when absent).
     async fn get(&self, name: &str) -> Result<Option<Secret>>;
 
+    /// The values of several secrets, in the order asked (`None` for absent ones). At most
+    /// `capabilities().max_batch_get` names a call; backends with a batch API override this.
+    async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            out.push(self.get(n).await?);
+        }
+        Ok(out)
+    }
+
     /// Creates the secret or adds a version, as `opts` allow.
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome>;
 
@@ -43,6 +53,23 @@ pub trait SecretBackend: Send + Sync + Debug {
         .backend(self.info().scheme)
         .name(name))
     }
+}
+
+/// Reads the values of `names` in batches of the backend's `max_batch_get`, `concurrency`
+/// batches at a time; the result is in the order of `names`.
+pub async fn get_all(
+    backend: &dyn SecretBackend,
+    names: &[String],
+    concurrency: usize,
+) -> Result<Vec<Option<Secret>>> {
+    use futures::{StreamExt, TryStreamExt};
+    let batch = backend.capabilities().max_batch_get.max(1);
+    let chunks: Vec<Vec<Option<Secret>>> = futures::stream::iter(names.chunks(batch))
+        .map(|c| backend.get_many(c))
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    Ok(chunks.into_iter().flatten().collect())
 }
 
 /// Lists every secret under `prefix`, following pages; stops (with an error) if the backend

@@ -520,6 +520,21 @@ async fn pagination(b: &dyn SecretBackend, p: &str, caps: &Capabilities) {
             "{case}: {count} secrets must take more than one page"
         );
     }
+    // Batch reads return values in the order asked, None for absent names.
+    let mut ask: Vec<String> = names.iter().take(45).cloned().collect();
+    ask.insert(3, format!("{p}absent"));
+    let got = crate::backend::get_all(b, &ask, 4).await.expect(case);
+    assert_eq!(got.len(), ask.len(), "{case}: get_all answers every name");
+    for (n, g) in ask.iter().zip(&got) {
+        match g {
+            Some(s) => assert_eq!(
+                (&s.name, s.value.expose()),
+                (n, &b"p"[..]),
+                "{case}: get_all order"
+            ),
+            None => assert!(n.ends_with("absent"), "{case}: {n} missing from get_all"),
+        }
+    }
     // The prefix filters: a narrower prefix sees fewer, a sibling prefix sees none.
     assert_eq!(
         list_all(b, &format!("{pp}00")).await.expect(case).len(),

@@ -64,6 +64,8 @@ pub enum Op {
     Head,
     /// A value.
     Get,
+    /// Several values in one call.
+    BatchGet,
     /// A write.
     Put,
     /// A delete.
@@ -90,6 +92,7 @@ impl Op {
             Op::List => "list",
             Op::Head => "head",
             Op::Get => "get",
+            Op::BatchGet => "batch_get",
             Op::Put => "put",
             Op::Delete => "delete",
             Op::Restore => "restore",
@@ -100,7 +103,7 @@ impl Op {
     pub fn class(self) -> OpClass {
         match self {
             Op::List => OpClass::List,
-            Op::Head | Op::Get => OpClass::Read,
+            Op::Head | Op::Get | Op::BatchGet => OpClass::Read,
             Op::Put | Op::Delete | Op::Restore => OpClass::Write,
         }
     }

@@ -166,6 +166,7 @@ impl SecretBackend for FileBackend {
             version_in_list: true,
             max_page_size: 100,
             max_value_bytes: MAX_VALUE_BYTES,
+            max_batch_get: 1,
             binary_values: true,
             names: NameRules {
                 max_len: 512,

@@ -16,7 +16,7 @@ pub mod value;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
-pub use backend::{list_all, SecretBackend};
+pub use backend::{get_all, list_all, SecretBackend};
 pub use error::{BackendError, ErrorKind, Op, OpClass};
 pub use recipient::{DataKey, Identity, KeyError, Recipient};
 pub use types::*;

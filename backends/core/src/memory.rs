@@ -110,6 +110,7 @@ impl MemoryBackend {
             version_in_list: true,
             max_page_size: 100,
             max_value_bytes: MAX_VALUE_BYTES,
+            max_batch_get: 10,
             binary_values: true,
             names: NameRules {
                 max_len: 512,
@@ -247,6 +248,24 @@ impl SecretBackend for MemoryBackend {
             value: e.current().value.clone(),
             version: Some(e.current().id.clone()),
         }))
+    }
+
+    async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
+        self.fault(
+            Op::BatchGet,
+            names.first().map(String::as_str).unwrap_or_default(),
+        )?;
+        let st = self.state.lock().expect("state lock");
+        Ok(names
+            .iter()
+            .map(|n| {
+                st.get(n).filter(|e| !e.pending_delete).map(|e| Secret {
+                    name: n.clone(),
+                    value: e.current().value.clone(),
+                    version: Some(e.current().id.clone()),
+                })
+            })
+            .collect())
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {

@@ -157,6 +157,8 @@ pub struct Capabilities {
     pub max_page_size: usize,
     /// Largest value accepted.
     pub max_value_bytes: usize,
+    /// Most names one `get_many` call reads (1: no batch API).
+    pub max_batch_get: usize,
     /// Arbitrary bytes (not only UTF-8 text) round-trip.
     pub binary_values: bool,
     /// Name rules.

@@ -79,6 +79,12 @@ impl<L: Around + 'static> SecretBackend for Layered<L> {
         self.layer.around(Op::Get, || self.inner.get(name)).await
     }
 
+    async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
+        self.layer
+            .around(Op::BatchGet, || self.inner.get_many(names))
+            .await
+    }
+
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
         self.layer
             .around(Op::Put, || self.inner.put(name, value, opts))
