@@ -469,3 +469,14 @@ fn the_example_app_config_is_valid_and_declares_four_secrets() {
         ]
     );
 }
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let p = Project::empty();
+    let out = p.code(&["set"], None, 1);
+    assert!(out.contains("required"), "{out}");
+    p.code(&["no-such-command"], None, 1);
+    let help = p.ok(&["--help"], None);
+    assert!(help.contains("Usage: secretsync"), "{help}");
+    assert!(p.ok(&["--version"], None).starts_with("secretsync "));
+}

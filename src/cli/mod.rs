@@ -8,6 +8,7 @@ mod key;
 mod list;
 mod migrate;
 mod quickstart;
+mod reconcile;
 mod set;
 mod sync;
 mod targets;
@@ -64,6 +65,8 @@ pub enum Command {
     Migrate(migrate::MigrateArgs),
     /// Bring a backend's secrets into the canonical store.
     Import(migrate::ImportArgs),
+    /// Plan and apply environments in a loop (or --once), with metrics and health endpoints.
+    Reconcile(reconcile::ReconcileArgs),
     /// Manage who can open the store.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -210,6 +213,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Apply(a) => sync::run_apply(&ctx, a).await,
         Command::Migrate(a) => migrate::run_migrate(&ctx, a).await,
         Command::Import(a) => migrate::run_import(&ctx, a).await,
+        Command::Reconcile(a) => reconcile::run(&ctx, a).await,
         Command::Key(k) => key::run(&ctx, k).await,
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
     }

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod fingerprint;
+pub mod metrics;
 pub mod migrate;
 pub mod plan;
 
