@@ -121,9 +121,10 @@ async fn apply_one(
     };
     match backend.put(&item.name, value, &opts).await {
         Ok(out) => done(item, out.version),
-        // A create whose response was lost and then retried finds the secret there: done when
-        // the version there is the one this write made.
-        Err(e) if e.kind == ErrorKind::AlreadyExists && item.action == Action::Create => {
+        // A write whose response was lost and was then retried finds its own result there (a
+        // create sees "exists", a conditional write a moved version): done when the current
+        // version is the one this write made.
+        Err(e) if matches!(e.kind, ErrorKind::AlreadyExists | ErrorKind::Conflict) => {
             match backend.head(&item.name).await {
                 Ok(Some(meta)) if meta.version.is_some() && meta.version == item.token => {
                     done(item, meta.version)

@@ -588,3 +588,19 @@ async fn a_retried_create_that_a_backend_refuses_is_confirmed_by_its_version() {
     assert_eq!(rep.count(Status::Done), 1);
     assert_eq!(mem.version_count("app/A"), 2, "confirming adds no version");
 }
+
+#[tokio::test]
+async fn a_conditional_update_whose_response_was_lost_is_not_a_conflict() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    sync(&r, &f, &[("A", "1")], &PlanOptions::default()).await;
+    r.mem.inject(|x| x.lose_write_response = 1);
+    let p = plan_with(&r, &f, &[("A", "2")], &PlanOptions::default()).await;
+    assert!(
+        p.items[0].expected_version.is_some(),
+        "memory honours if-version"
+    );
+    let rep = apply(&p, r.backend.clone(), &f, 1, &|_| {}).await;
+    assert_eq!(rep.count(Status::Done), 1, "{:?}", rep.results);
+    assert_eq!(r.mem.version_count("app/A"), 2);
+}

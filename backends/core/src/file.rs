@@ -243,7 +243,9 @@ impl SecretBackend for FileBackend {
                     }
                 }
                 Some(s) => {
-                    if let PutMode::IfVersion(v) = &opts.mode {
+                    // A repeated write (same token) is answered before any condition: it landed.
+                    let repeat = opts.token.is_some() && s.token == opts.token;
+                    if let (PutMode::IfVersion(v), false) = (&opts.mode, repeat) {
                         if &s.version != v {
                             return err(
                                 ErrorKind::Conflict,
@@ -251,7 +253,6 @@ impl SecretBackend for FileBackend {
                             );
                         }
                     }
-                    let repeat = opts.token.is_some() && s.token == opts.token;
                     if repeat && s.value != *encoded {
                         return err(
                             ErrorKind::Conflict,

@@ -55,6 +55,12 @@ pub struct Faults {
     pub lose_write_response: usize,
     /// Names every call on which is answered `PermissionDenied`.
     pub deny: BTreeSet<String>,
+    /// Every Nth call is answered `Throttled` (0: never).
+    pub throttle_every: usize,
+    /// Every Nth write is applied but answered `Transient` (0: never).
+    pub lose_every: usize,
+    calls: usize,
+    writes: usize,
 }
 
 /// The in-memory backend.
@@ -165,8 +171,10 @@ impl MemoryBackend {
                 "access denied (injected)",
             ));
         }
-        if f.throttle > 0 {
-            f.throttle -= 1;
+        f.calls += 1;
+        let periodic = f.throttle_every > 0 && f.calls % f.throttle_every == 0;
+        if f.throttle > 0 || periodic {
+            f.throttle = f.throttle.saturating_sub(usize::from(!periodic));
             return Err(self
                 .err(ErrorKind::Throttled, op, name, "rate exceeded (injected)")
                 .retry_after(Some(Duration::from_millis(5))));
@@ -185,8 +193,10 @@ impl MemoryBackend {
 
     fn lost_response(&self, name: &str) -> Result<()> {
         let mut f = self.faults.lock().expect("faults lock");
-        if f.lose_write_response > 0 {
-            f.lose_write_response -= 1;
+        f.writes += 1;
+        let periodic = f.lose_every > 0 && f.writes % f.lose_every == 0;
+        if f.lose_write_response > 0 || periodic {
+            f.lose_write_response = f.lose_write_response.saturating_sub(usize::from(!periodic));
             return Err(self.err(
                 ErrorKind::Transient,
                 Op::Put,
@@ -293,12 +303,13 @@ impl SecretBackend for MemoryBackend {
                     }
                 }
                 Some(e) => {
-                    if let PutMode::IfVersion(v) = &opts.mode {
+                    // A repeated write (same token) is answered before any condition: it landed.
+                    let reused = opts.token.as_ref().and_then(|t| e.versions.iter().find(|v| v.token.as_ref() == Some(t)));
+                    if let (PutMode::IfVersion(v), None) = (&opts.mode, reused) {
                         if &e.current().id != v {
                             return Err(self.err(ErrorKind::Conflict, Op::Put, name, format!("the current version is not {v}")));
                         }
                     }
-                    let reused = opts.token.as_ref().and_then(|t| e.versions.iter().find(|v| v.token.as_ref() == Some(t)));
                     let version = match reused {
                         Some(v) if &v.value == value => v.id.clone(),
                         Some(_) => {

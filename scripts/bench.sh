@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The benchmark: engine and store figures on the memory backend and on moto (release build).
+# Usage: scripts/bench.sh [--secrets N] [--moto-secrets N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/emulators.sh up
+trap 'scripts/emulators.sh down' EXIT
+# shellcheck disable=SC1091
+. target/emulators/env
+cargo bench --bench sync -- "$@"
