@@ -9,14 +9,17 @@ use secretsync_core::conformance::emulator_endpoint;
 use secretsync_core::file::FileBackend;
 use secretsync_core::SecretBackend;
 
+async fn moto_conf(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}
+
 async fn moto_kms_key() -> Option<String> {
     let ep = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT")?;
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(ep)
-        .load()
-        .await;
-    let key = aws_sdk_kms::Client::new(&conf)
+    let key = aws_sdk_kms::Client::new(&moto_conf(&ep).await)
         .create_key()
         .send()
         .await
@@ -97,12 +100,7 @@ fn aws_project(prefix: &str) -> Project {
 }
 
 async fn raw_sm(endpoint: &str) -> aws_sdk_secretsmanager::Client {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&conf)
+    aws_sdk_secretsmanager::Client::new(&moto_conf(endpoint).await)
 }
 
 #[tokio::test(flavor = "multi_thread")]

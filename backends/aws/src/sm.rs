@@ -47,6 +47,22 @@ fn tags_to_labels(tags: &[Tag]) -> Labels {
         .collect()
 }
 
+/// A value as Secrets Manager stores it: UTF-8 text in `SecretString`, anything else in
+/// `SecretBinary`.
+fn payload(value: &SecretValue) -> (Option<String>, Option<Blob>) {
+    match value.as_str() {
+        Some(s) => (Some(s.to_string()), None),
+        None => (None, Some(Blob::new(value.expose()))),
+    }
+}
+
+fn tags(labels: &Labels) -> Vec<Tag> {
+    labels
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
 fn current_version(
     stages: Option<&std::collections::HashMap<String, Vec<String>>>,
 ) -> Option<String> {
@@ -100,19 +116,18 @@ impl AwsSmBackend {
         value: &SecretValue,
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
-        let mut req = self
+        let (text, binary) = payload(value);
+        let out = self
             .client
             .create_secret()
             .name(name)
-            .set_client_request_token(opts.token.clone());
-        req = match value.as_str() {
-            Some(s) => req.secret_string(s),
-            None => req.secret_binary(Blob::new(value.expose())),
-        };
-        for (k, v) in &opts.labels {
-            req = req.tags(Tag::builder().key(k).value(v).build());
-        }
-        let out = req.send().await.map_err(|e| to_backend(Op::Put, name, e))?;
+            .set_client_request_token(opts.token.clone())
+            .set_secret_string(text)
+            .set_secret_binary(binary)
+            .set_tags(Some(tags(&opts.labels)))
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::Put, name, e))?;
         Ok(PutOutcome {
             created: true,
             version: out.version_id().map(str::to_string),
@@ -125,26 +140,22 @@ impl AwsSmBackend {
         value: &SecretValue,
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
-        let mut req = self
+        let (text, binary) = payload(value);
+        let out = self
             .client
             .put_secret_value()
             .secret_id(name)
-            .set_client_request_token(opts.token.clone());
-        req = match value.as_str() {
-            Some(s) => req.secret_string(s),
-            None => req.secret_binary(Blob::new(value.expose())),
-        };
-        let out = req.send().await.map_err(|e| to_backend(Op::Put, name, e))?;
+            .set_client_request_token(opts.token.clone())
+            .set_secret_string(text)
+            .set_secret_binary(binary)
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::Put, name, e))?;
         if !opts.labels.is_empty() {
-            let tags: Vec<Tag> = opts
-                .labels
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect();
             self.client
                 .tag_resource()
                 .secret_id(name)
-                .set_tags(Some(tags))
+                .set_tags(Some(tags(&opts.labels)))
                 .send()
                 .await
                 .map_err(|e| to_backend(Op::Put, name, e))?;
@@ -183,26 +194,8 @@ impl SecretBackend for AwsSmBackend {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            labels_in_list: true,
-            version_in_list: true,
-            max_page_size: 100,
-            max_value_bytes: MAX_VALUE_BYTES,
             max_batch_get: 20,
-            binary_values: true,
-            names: NameRules {
-                max_len: 512,
-                extra_chars: "/_+=.@-",
-            },
-            labels: LabelRules {
-                max_labels: 50,
-                max_key_len: 128,
-                max_value_len: 256,
-                lowercase_only: false,
-            },
-            create_only: true,
-            if_version: false,
-            idempotency_token: true,
-            soft_delete: true,
+            ..Capabilities::baseline()
         }
     }
 

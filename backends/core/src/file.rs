@@ -6,7 +6,7 @@ use crate::backend::SecretBackend;
 use crate::error::{BackendError, ErrorKind, Op, Result};
 use crate::fsio;
 use crate::types::*;
-use crate::value::{SecretValue, MAX_VALUE_BYTES};
+use crate::value::SecretValue;
 use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::{Deserialize, Serialize};
@@ -162,26 +162,9 @@ impl SecretBackend for FileBackend {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            labels_in_list: true,
-            version_in_list: true,
-            max_page_size: 100,
-            max_value_bytes: MAX_VALUE_BYTES,
-            max_batch_get: 1,
-            binary_values: true,
-            names: NameRules {
-                max_len: 512,
-                extra_chars: "/_+=.@-",
-            },
-            labels: LabelRules {
-                max_labels: 50,
-                max_key_len: 128,
-                max_value_len: 256,
-                lowercase_only: false,
-            },
-            create_only: true,
             if_version: true,
-            idempotency_token: true,
             soft_delete: false,
+            ..Capabilities::baseline()
         }
     }
 

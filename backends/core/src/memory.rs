@@ -5,7 +5,7 @@
 use crate::backend::SecretBackend;
 use crate::error::{BackendError, ErrorKind, Op, Result};
 use crate::types::*;
-use crate::value::{SecretValue, MAX_VALUE_BYTES};
+use crate::value::SecretValue;
 use async_trait::async_trait;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -112,26 +112,9 @@ impl MemoryBackend {
     /// Cloud-like defaults: 100 a page, 64 KiB, tags in list, everything conditional.
     pub fn default_capabilities() -> Capabilities {
         Capabilities {
-            labels_in_list: true,
-            version_in_list: true,
-            max_page_size: 100,
-            max_value_bytes: MAX_VALUE_BYTES,
             max_batch_get: 10,
-            binary_values: true,
-            names: NameRules {
-                max_len: 512,
-                extra_chars: "/_+=.@-",
-            },
-            labels: LabelRules {
-                max_labels: 50,
-                max_key_len: 128,
-                max_value_len: 256,
-                lowercase_only: false,
-            },
-            create_only: true,
             if_version: true,
-            idempotency_token: true,
-            soft_delete: true,
+            ..Capabilities::baseline()
         }
     }
 
@@ -172,7 +155,7 @@ impl MemoryBackend {
             ));
         }
         f.calls += 1;
-        let periodic = f.throttle_every > 0 && f.calls % f.throttle_every == 0;
+        let periodic = f.throttle_every > 0 && f.calls.is_multiple_of(f.throttle_every);
         if f.throttle > 0 || periodic {
             f.throttle = f.throttle.saturating_sub(usize::from(!periodic));
             return Err(self
@@ -194,7 +177,7 @@ impl MemoryBackend {
     fn lost_response(&self, name: &str) -> Result<()> {
         let mut f = self.faults.lock().expect("faults lock");
         f.writes += 1;
-        let periodic = f.lose_every > 0 && f.writes % f.lose_every == 0;
+        let periodic = f.lose_every > 0 && f.writes.is_multiple_of(f.lose_every);
         if f.lose_write_response > 0 || periodic {
             f.lose_write_response = f.lose_write_response.saturating_sub(usize::from(!periodic));
             return Err(self.err(

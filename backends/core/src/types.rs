@@ -176,6 +176,35 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// What a cloud secret manager usually offers (AWS's shape): 100 a page, 64 KiB values,
+    /// binary, 512-character names of letters, digits and `/_+=.@-`, 50 free-form labels,
+    /// labels and versions in list, create-only and idempotent writes, soft delete, no batch
+    /// reads and no if-version. Backends start here and change what differs.
+    pub fn baseline() -> Self {
+        Capabilities {
+            labels_in_list: true,
+            version_in_list: true,
+            max_page_size: 100,
+            max_value_bytes: crate::MAX_VALUE_BYTES,
+            max_batch_get: 1,
+            binary_values: true,
+            names: NameRules {
+                max_len: 512,
+                extra_chars: "/_+=.@-",
+            },
+            labels: LabelRules {
+                max_labels: 50,
+                max_key_len: 128,
+                max_value_len: 256,
+                lowercase_only: false,
+            },
+            create_only: true,
+            if_version: false,
+            idempotency_token: true,
+            soft_delete: true,
+        }
+    }
+
     /// Checks a write against these capabilities before any call is made.
     pub fn check_put(
         &self,
