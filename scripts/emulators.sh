@@ -5,7 +5,8 @@
 #                               write the endpoints to $EMU_DIR/env (source it)
 #   scripts/emulators.sh down   stop what `up` started
 #
-# EMU_DIR defaults to target/emulators. Emulators: moto (AWS Secrets Manager + KMS).
+# EMU_DIR defaults to target/emulators. Emulators: moto (AWS Secrets Manager + KMS) and an
+# OpenBao dev server (Vault KV v2 at secret/, root token "root", in memory).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 EMU_DIR="${EMU_DIR:-$root/target/emulators}"
@@ -47,14 +48,22 @@ up() {
   "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$EMU_DIR/moto.log" 2>&1 &
   echo $! >"$EMU_DIR/moto.pid"
   wait_http "http://127.0.0.1:$moto_port/moto-api/" moto "$EMU_DIR/moto.pid"
+  local bao_port
+  bao_port=$(free_port)
+  "$venv/bin/bao" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$bao_port" \
+    -dev-no-store-token >"$EMU_DIR/openbao.log" 2>&1 &
+  echo $! >"$EMU_DIR/openbao.pid"
+  wait_http "http://127.0.0.1:$bao_port/v1/sys/health" openbao "$EMU_DIR/openbao.pid"
   cat >"$EMU_DIR/env" <<ENV
 export SECRETSYNC_TEST_AWS_ENDPOINT=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
+export SECRETSYNC_TEST_VAULT_ADDR=http://127.0.0.1:$bao_port
+export SECRETSYNC_TEST_VAULT_TOKEN=root
 ENV
-  echo "emulators: moto on 127.0.0.1:$moto_port (endpoints in $EMU_DIR/env)"
+  echo "emulators: moto on 127.0.0.1:$moto_port, openbao on 127.0.0.1:$bao_port (endpoints in $EMU_DIR/env)"
 }
 
 down() {

@@ -33,9 +33,17 @@ pub async fn backend(url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
         "aws-sm" => bail!(
             "aws-sm:// backends are not built into this secretsync (build with --features aws)"
         ),
-        "gcp-sm" | "vault" | "vault+http" => {
-            bail!("{scheme}:// backends are not built into this secretsync (build with its cargo feature)")
+        #[cfg(feature = "vault")]
+        "vault" | "vault+http" => {
+            let parsed =
+                url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
+            Arc::new(secretsync_vault::VaultBackend::from_url(&parsed).await?)
         }
+        #[cfg(not(feature = "vault"))]
+        "vault" | "vault+http" => bail!(
+            "vault:// backends are not built into this secretsync (build with --features vault)"
+        ),
+        "gcp-sm" => bail!("gcp-sm:// is not supported by this version of secretsync yet"),
         other => bail!("unknown backend scheme {other:?} in {url:?}"),
     })
 }

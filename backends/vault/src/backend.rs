@@ -1,0 +1,644 @@
+//! The KV v2 backend.
+
+use crate::auth::Auth;
+use async_trait::async_trait;
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use futures::{StreamExt, TryStreamExt};
+use reqwest::{Method, StatusCode};
+use secretsync_core::error::Result;
+use secretsync_core::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Custom-metadata key holding the idempotency token of the last write.
+const TOKEN_KEY: &str = "secretsync-token";
+/// Custom-metadata key holding the version that write produced.
+const TOKEN_VERSION_KEY: &str = "secretsync-token-version";
+const PAGE: usize = 100;
+const METADATA_READS_IN_FLIGHT: usize = 16;
+
+/// Where the backend is and how to log in.
+#[derive(Debug, Clone)]
+pub struct VaultOptions {
+    /// Server address, e.g. `http://127.0.0.1:8200`.
+    pub addr: String,
+    /// KV v2 mount, e.g. `secret`.
+    pub mount: String,
+    /// Path under the mount that names are relative to (may be empty).
+    pub path: String,
+    /// Enterprise / OpenBao namespace.
+    pub namespace: Option<String>,
+    /// How to authenticate.
+    pub auth: Auth,
+}
+
+impl VaultOptions {
+    /// Reads a `vault://` or `vault+http://` URL.
+    pub fn from_url(url: &url::Url) -> Result<Self> {
+        let scheme = match url.scheme() {
+            "vault" => "https",
+            "vault+http" => "http",
+            other => return Err(config(format!("{other}:// is not a Vault URL"))),
+        };
+        let addr = match url.host_str().filter(|h| !h.is_empty()) {
+            Some(h) => format!(
+                "{scheme}://{h}{}",
+                url.port().map_or(String::new(), |p| format!(":{p}"))
+            ),
+            None => std::env::var("VAULT_ADDR")
+                .map_err(|_| config("the URL names no server and VAULT_ADDR is not set"))?,
+        };
+        let mut segs = url.path().trim_matches('/').splitn(2, '/');
+        let mount = segs
+            .next()
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| config("the URL names no KV mount: vault://HOST/MOUNT[/PATH]"))?;
+        let path = segs.next().unwrap_or("").trim_matches('/').to_string();
+        let (mut method, mut role, mut auth_mount, mut namespace) =
+            (None, None, None, std::env::var("VAULT_NAMESPACE").ok());
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "auth" => method = Some(v.into_owned()),
+                "role" => role = Some(v.into_owned()),
+                "auth_mount" => auth_mount = Some(v.into_owned()),
+                "namespace" => namespace = Some(v.into_owned()),
+                other => return Err(config(format!("unknown parameter {other:?}: vault URLs take auth, role, auth_mount and namespace"))),
+            }
+        }
+        let auth = Auth::from_params(method.as_deref(), role.as_deref(), auth_mount.as_deref())?;
+        Ok(VaultOptions {
+            addr: addr.trim_end_matches('/').to_string(),
+            mount: mount.into(),
+            path,
+            namespace,
+            auth,
+        })
+    }
+}
+
+/// The Vault / OpenBao KV v2 backend.
+#[derive(Clone)]
+pub struct VaultBackend {
+    http: reqwest::Client,
+    opts: VaultOptions,
+    token: String,
+}
+
+impl std::fmt::Debug for VaultBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "VaultBackend({}/{}/{}, {:?})",
+            self.opts.addr, self.opts.mount, self.opts.path, self.opts.auth
+        )
+    }
+}
+
+fn config(msg: impl Into<String>) -> BackendError {
+    BackendError::new(ErrorKind::Config, Op::List, msg).backend("vault")
+}
+
+/// Secret metadata as KV v2 returns it.
+struct Meta {
+    current: u64,
+    custom: Labels,
+    deleted: bool,
+}
+
+impl Meta {
+    fn from_json(d: &Value) -> Meta {
+        let current = d["current_version"].as_u64().unwrap_or(0);
+        let custom = d["custom_metadata"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let v = &d["versions"][current.to_string()];
+        let deleted = current == 0
+            || v["destroyed"].as_bool() == Some(true)
+            || v["deletion_time"].as_str().is_some_and(|t| !t.is_empty());
+        Meta {
+            current,
+            custom,
+            deleted,
+        }
+    }
+
+    /// The version id secretsync reports: the last write's token while its version is current.
+    fn reported_version(&self) -> String {
+        match (
+            self.custom.get(TOKEN_KEY),
+            self.custom.get(TOKEN_VERSION_KEY),
+        ) {
+            (Some(t), Some(v)) if *v == self.current.to_string() => t.clone(),
+            _ => self.current.to_string(),
+        }
+    }
+
+    fn labels(&self) -> Labels {
+        self.custom
+            .iter()
+            .filter(|(k, _)| *k != TOKEN_KEY && *k != TOKEN_VERSION_KEY)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl VaultBackend {
+    /// Opens the backend named by a URL, logging in if its auth method needs it.
+    pub async fn from_url(url: &url::Url) -> Result<Self> {
+        Self::new(VaultOptions::from_url(url)?).await
+    }
+
+    /// Opens the backend with explicit options.
+    pub async fn new(opts: VaultOptions) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
+        let mut b = VaultBackend {
+            http,
+            opts,
+            token: String::new(),
+        };
+        b.token = match b.opts.auth.login_request()? {
+            None => match &b.opts.auth {
+                Auth::Token(t) => t.clone(),
+                _ => unreachable!("only tokens need no login"),
+            },
+            Some((mount, body)) => {
+                let v = b
+                    .call(
+                        Method::POST,
+                        &["auth", &mount, "login"],
+                        None,
+                        Some(body),
+                        Op::List,
+                        "",
+                    )
+                    .await?;
+                v["auth"]["client_token"]
+                    .as_str()
+                    .ok_or_else(|| config(format!("login at auth/{mount} returned no token")))?
+                    .to_string()
+            }
+        };
+        Ok(b)
+    }
+
+    fn url(&self, segs: &[&str], rel: &str, list: bool) -> Result<reqwest::Url> {
+        let mut u = reqwest::Url::parse(&self.opts.addr)
+            .map_err(|e| config(format!("bad Vault address {}: {e}", self.opts.addr)))?;
+        {
+            let mut p = u
+                .path_segments_mut()
+                .map_err(|_| config("the Vault address cannot take a path"))?;
+            p.push("v1");
+            p.extend(segs);
+            p.extend(self.opts.path.split('/').filter(|s| !s.is_empty()));
+            p.extend(rel.split('/').filter(|s| !s.is_empty()));
+            if list {
+                p.push("");
+            }
+        }
+        if list {
+            u.set_query(Some("list=true"));
+        }
+        Ok(u)
+    }
+
+    /// One API call; `Ok(Value::Null)` for 404 and empty bodies.
+    async fn call(
+        &self,
+        method: Method,
+        segs: &[&str],
+        rel: Option<&str>,
+        body: Option<Value>,
+        op: Op,
+        name: &str,
+    ) -> Result<Value> {
+        let list = method == Method::GET
+            && segs.last() == Some(&"metadata")
+            && rel.is_some_and(|r| r.is_empty() || r.ends_with('/'));
+        let url = self.url(segs, rel.unwrap_or(""), list)?;
+        let mut req = self.http.request(method, url);
+        if !self.token.is_empty() {
+            req = req.header("X-Vault-Token", &self.token);
+        }
+        if let Some(ns) = &self.opts.namespace {
+            req = req.header("X-Vault-Namespace", ns);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let err = |kind, msg: String| BackendError::new(kind, op, msg).backend("vault").name(name);
+        let resp = req.send().await.map_err(|e| {
+            let kind = if e.is_builder() {
+                ErrorKind::Config
+            } else {
+                ErrorKind::Transient
+            };
+            err(kind, format!("cannot reach {}: {e}", self.opts.addr))
+        })?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .map(Duration::from_secs);
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| err(ErrorKind::Transient, format!("unreadable response: {e}")))?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(Value::Null);
+        }
+        if status.is_success() {
+            return Ok(if text.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::Null)
+            });
+        }
+        let msg = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| {
+                v["errors"].as_array().map(|e| {
+                    e.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+            })
+            .unwrap_or_default();
+        let kind = match status.as_u16() {
+            400 if msg.contains("check-and-set") => ErrorKind::Conflict,
+            400 | 405 | 413 => ErrorKind::InvalidInput,
+            401 => ErrorKind::Unauthenticated,
+            403 if msg.contains("permission denied") && self.token.is_empty() => {
+                ErrorKind::Unauthenticated
+            }
+            403 => ErrorKind::PermissionDenied,
+            409 => ErrorKind::Conflict,
+            412 | 500..=599 => ErrorKind::Transient,
+            429 => ErrorKind::Throttled,
+            _ => ErrorKind::InvalidInput,
+        };
+        Err(err(kind, format!("HTTP {}: {msg}", status.as_u16())).retry_after(retry_after))
+    }
+
+    fn check_name(&self, op: Op, name: &str) -> Result<()> {
+        self.capabilities().check_name("vault", op, name)?;
+        if name
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+        {
+            return Err(BackendError::new(
+                ErrorKind::InvalidInput,
+                op,
+                "Vault paths cannot have empty, '.' or '..' segments",
+            )
+            .backend("vault")
+            .name(name));
+        }
+        Ok(())
+    }
+
+    async fn metadata(&self, name: &str, op: Op) -> Result<Option<Meta>> {
+        let v = self
+            .call(
+                Method::GET,
+                &[&self.opts.mount, "metadata"],
+                Some(name),
+                None,
+                op,
+                name,
+            )
+            .await?;
+        Ok((!v.is_null()).then(|| Meta::from_json(&v["data"])))
+    }
+
+    /// Every name under `prefix`, sorted (LIST walks folders).
+    async fn names(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let start = prefix.rfind('/').map_or("", |i| &prefix[..=i]).to_string();
+        let mut dirs = vec![start];
+        while let Some(dir) = dirs.pop() {
+            let v = self
+                .call(
+                    Method::GET,
+                    &[&self.opts.mount, "metadata"],
+                    Some(&dir),
+                    None,
+                    Op::List,
+                    prefix,
+                )
+                .await?;
+            for key in v["data"]["keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let full = format!("{dir}{key}");
+                if full.ends_with('/') {
+                    if full.starts_with(prefix) || prefix.starts_with(&full) {
+                        dirs.push(full);
+                    }
+                } else if full.starts_with(prefix) {
+                    out.push(full);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn write_metadata(&self, name: &str, custom: &Labels) -> Result<()> {
+        self.call(
+            Method::POST,
+            &[&self.opts.mount, "metadata"],
+            Some(name),
+            Some(json!({ "custom_metadata": custom })),
+            Op::Put,
+            name,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecretBackend for VaultBackend {
+    fn info(&self) -> BackendInfo {
+        let host = self
+            .opts
+            .addr
+            .split("://")
+            .nth(1)
+            .unwrap_or(&self.opts.addr);
+        let scheme = if self.opts.addr.starts_with("http://") {
+            "vault+http"
+        } else {
+            "vault"
+        };
+        BackendInfo {
+            scheme: scheme.into(),
+            target: format!("{host}/{}/{}", self.opts.mount, self.opts.path),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            version_in_list: true,
+            max_page_size: PAGE,
+            per_secret_list_calls: true,
+            labels: LabelRules {
+                max_labels: 62,
+                max_key_len: 128,
+                max_value_len: 512,
+                lowercase_only: false,
+            },
+            if_version: true,
+            ..Capabilities::baseline()
+        }
+    }
+
+    async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
+        let names = self.names(prefix).await?;
+        let from = page
+            .as_ref()
+            .map_or(0, |p| names.partition_point(|n| n <= p));
+        let chunk: Vec<String> = names[from..].iter().take(PAGE).cloned().collect();
+        let next = (from + chunk.len() < names.len())
+            .then(|| chunk.last().cloned())
+            .flatten();
+        let metas: Vec<Option<SecretMeta>> = futures::stream::iter(chunk)
+            .map(|n| async move { self.head(&n).await })
+            .buffered(METADATA_READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(Page {
+            items: metas.into_iter().flatten().collect(),
+            next,
+        })
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
+        self.check_name(Op::Head, name)?;
+        Ok(self
+            .metadata(name, Op::Head)
+            .await?
+            .filter(|m| !m.deleted)
+            .map(|m| SecretMeta {
+                name: name.into(),
+                labels: m.labels(),
+                version: Some(m.reported_version()),
+                updated: None,
+            }))
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Secret>> {
+        self.check_name(Op::Get, name)?;
+        let v = self
+            .call(
+                Method::GET,
+                &[&self.opts.mount, "data"],
+                Some(name),
+                None,
+                Op::Get,
+                name,
+            )
+            .await?;
+        let data = &v["data"]["data"];
+        let Some(raw) = data["value"].as_str() else {
+            return Ok(None);
+        };
+        let value = if data["encoding"].as_str() == Some("base64") {
+            SecretValue::new(B64.decode(raw).map_err(|_| {
+                BackendError::new(
+                    ErrorKind::InvalidInput,
+                    Op::Get,
+                    "the value is marked base64 but is not",
+                )
+                .backend("vault")
+                .name(name)
+            })?)
+        } else {
+            SecretValue::from(raw)
+        };
+        let meta = v["data"]["metadata"].clone();
+        let m = Meta {
+            current: meta["version"].as_u64().unwrap_or(0),
+            custom: meta["custom_metadata"]
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            deleted: false,
+        };
+        Ok(Some(Secret {
+            name: name.into(),
+            value,
+            version: Some(m.reported_version()),
+        }))
+    }
+
+    async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
+        self.capabilities().check_put("vault", name, value, opts)?;
+        self.check_name(Op::Put, name)?;
+        let err = |kind, msg: &str| {
+            BackendError::new(kind, Op::Put, msg)
+                .backend("vault")
+                .name(name)
+        };
+        let meta = self.metadata(name, Op::Put).await?;
+        let current = meta.as_ref().map_or(0, |m| m.current);
+        let mut custom = meta.as_ref().map(|m| m.custom.clone()).unwrap_or_default();
+        // A repeated write: the token's version is still current, so it landed.
+        if let (Some(t), Some(m)) = (&opts.token, &meta) {
+            if m.custom.get(TOKEN_KEY) == Some(t)
+                && m.custom.get(TOKEN_VERSION_KEY) == Some(&m.current.to_string())
+            {
+                if opts.labels.iter().any(|(k, v)| custom.get(k) != Some(v)) {
+                    custom.extend(opts.labels.clone());
+                    self.write_metadata(name, &custom).await?;
+                }
+                return Ok(PutOutcome {
+                    created: m.current == 1,
+                    version: Some(t.clone()),
+                });
+            }
+        }
+        match (&opts.mode, &meta) {
+            (PutMode::CreateOnly, Some(m)) if !m.deleted => {
+                return Err(err(ErrorKind::AlreadyExists, "the secret already exists"))
+            }
+            (PutMode::IfVersion(_), None) => {
+                return Err(err(
+                    ErrorKind::NotFound,
+                    "no such secret to update conditionally",
+                ))
+            }
+            (PutMode::IfVersion(v), Some(m)) if *v != m.reported_version() => {
+                return Err(err(
+                    ErrorKind::Conflict,
+                    "the current version is not the one expected",
+                ))
+            }
+            _ => {}
+        }
+        let data = match value.as_str() {
+            Some(s) => json!({ "value": s }),
+            None => json!({ "value": B64.encode(value.expose()), "encoding": "base64" }),
+        };
+        let body = json!({ "options": { "cas": current }, "data": data });
+        let out = self
+            .call(
+                Method::POST,
+                &[&self.opts.mount, "data"],
+                Some(name),
+                Some(body),
+                Op::Put,
+                name,
+            )
+            .await?;
+        let version = out["data"]["version"]
+            .as_u64()
+            .ok_or_else(|| err(ErrorKind::Transient, "the write returned no version"))?;
+        // The value first, then its labels: an interruption between leaves a version that
+        // is not marked as ours, which the plan reports as drift rather than hiding.
+        custom.extend(opts.labels.clone());
+        match &opts.token {
+            Some(t) => {
+                custom.insert(TOKEN_KEY.into(), t.clone());
+                custom.insert(TOKEN_VERSION_KEY.into(), version.to_string());
+            }
+            None => {
+                custom.remove(TOKEN_KEY);
+                custom.remove(TOKEN_VERSION_KEY);
+            }
+        }
+        self.write_metadata(name, &custom).await?;
+        Ok(PutOutcome {
+            created: current == 0,
+            version: Some(opts.token.clone().unwrap_or_else(|| version.to_string())),
+        })
+    }
+
+    async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
+        self.check_name(Op::Delete, name)?;
+        let err = |kind, msg: &str| {
+            BackendError::new(kind, Op::Delete, msg)
+                .backend("vault")
+                .name(name)
+        };
+        let Some(meta) = self.metadata(name, Op::Delete).await? else {
+            return Err(err(ErrorKind::NotFound, "no such secret"));
+        };
+        match opts.mode {
+            DeleteMode::Force => {
+                self.call(
+                    Method::DELETE,
+                    &[&self.opts.mount, "metadata"],
+                    Some(name),
+                    None,
+                    Op::Delete,
+                    name,
+                )
+                .await?;
+            }
+            DeleteMode::Soft { .. } => {
+                return Err(err(
+                    ErrorKind::Unsupported,
+                    "Vault soft deletes have no recovery window; use the default delete",
+                ))
+            }
+            DeleteMode::Default if meta.deleted => {
+                return Err(err(
+                    ErrorKind::NotFound,
+                    "the current version is already deleted",
+                ))
+            }
+            DeleteMode::Default => {
+                self.call(
+                    Method::DELETE,
+                    &[&self.opts.mount, "data"],
+                    Some(name),
+                    None,
+                    Op::Delete,
+                    name,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn restore(&self, name: &str) -> Result<()> {
+        self.check_name(Op::Restore, name)?;
+        let meta = self.metadata(name, Op::Restore).await?.ok_or_else(|| {
+            BackendError::new(ErrorKind::NotFound, Op::Restore, "no such secret")
+                .backend("vault")
+                .name(name)
+        })?;
+        let body = json!({ "versions": [meta.current] });
+        self.call(
+            Method::POST,
+            &[&self.opts.mount, "undelete"],
+            Some(name),
+            Some(body),
+            Op::Restore,
+            name,
+        )
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,192 @@
+//! The Vault backend against a real OpenBao dev server, over HTTP. Needs the emulators
+//! (`scripts/emulators.sh up`); skips loudly without them, fails under CI=true.
+
+use secretsync_core::conformance::{self, emulator_endpoint};
+use secretsync_core::*;
+use secretsync_vault::{Auth, VaultBackend, VaultOptions};
+use std::sync::Arc;
+
+fn opts(addr: String, path: &str) -> VaultOptions {
+    let token = std::env::var("SECRETSYNC_TEST_VAULT_TOKEN").unwrap_or_else(|_| "root".into());
+    VaultOptions {
+        addr,
+        mount: "secret".into(),
+        path: path.into(),
+        namespace: None,
+        auth: Auth::Token(token),
+    }
+}
+
+async fn backend(path: &str) -> Option<(VaultBackend, String)> {
+    let addr = emulator_endpoint("SECRETSYNC_TEST_VAULT_ADDR")?;
+    Some((
+        VaultBackend::new(opts(addr.clone(), path)).await.unwrap(),
+        addr,
+    ))
+}
+
+/// An independent client: raw KV v2 reads over HTTP.
+async fn raw_get(addr: &str, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{addr}/v1/secret/data/{path}"))
+        .header("X-Vault-Token", "root")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn vault_conforms_on_openbao() {
+    let Some((b, _)) = backend("conformance").await else {
+        return;
+    };
+    conformance::run(Arc::new(b), &conformance::random_prefix("vault")).await;
+}
+
+#[tokio::test]
+async fn an_independent_client_reads_values_and_custom_metadata() {
+    let Some((b, addr)) = backend("apps/billing").await else {
+        return;
+    };
+    let name = format!("{}Token", conformance::random_prefix("vault"));
+    let mut labels = Labels::new();
+    labels.insert("managed-by".into(), "secretsync".into());
+    b.put(
+        &name,
+        &"s3cret".into(),
+        &PutOptions {
+            labels,
+            token: Some("t".repeat(48)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let v = raw_get(&addr, &format!("apps/billing/{name}")).await;
+    assert_eq!(v["data"]["data"]["value"], "s3cret");
+    assert_eq!(
+        v["data"]["metadata"]["custom_metadata"]["managed-by"],
+        "secretsync"
+    );
+    b.put(
+        &name,
+        &SecretValue::new(vec![0, 255]),
+        &PutOptions::default(),
+    )
+    .await
+    .unwrap();
+    let v = raw_get(&addr, &format!("apps/billing/{name}")).await;
+    assert_eq!(
+        (
+            v["data"]["data"]["value"].as_str(),
+            v["data"]["data"]["encoding"].as_str()
+        ),
+        (Some("AP8="), Some("base64"))
+    );
+}
+
+#[tokio::test]
+async fn check_and_set_detects_a_concurrent_writer() {
+    let Some((b, addr)) = backend("cas").await else {
+        return;
+    };
+    let name = format!("{}A", conformance::random_prefix("vault"));
+    b.put(&name, &"one".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    let seen = b.head(&name).await.unwrap().unwrap().version.unwrap();
+    // Someone else writes a version in between.
+    reqwest::Client::new()
+        .post(format!("{addr}/v1/secret/data/cas/{name}"))
+        .header("X-Vault-Token", "root")
+        .json(&serde_json::json!({"data": {"value": "theirs"}}))
+        .send()
+        .await
+        .unwrap();
+    let e = b
+        .put(
+            &name,
+            &"mine".into(),
+            &PutOptions {
+                mode: PutMode::IfVersion(seen),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert_eq!(
+        b.get(&name).await.unwrap().unwrap().value,
+        SecretValue::from("theirs"),
+        "never overwritten"
+    );
+}
+
+#[tokio::test]
+async fn soft_delete_and_restore() {
+    let Some((b, _)) = backend("soft").await else {
+        return;
+    };
+    let name = format!("{}A", conformance::random_prefix("vault"));
+    b.put(&name, &"v1".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    b.delete(&name, &DeleteOptions::default()).await.unwrap();
+    assert!(b.get(&name).await.unwrap().is_none());
+    assert!(b.head(&name).await.unwrap().is_none());
+    b.restore(&name).await.unwrap();
+    assert_eq!(
+        b.get(&name).await.unwrap().unwrap().value,
+        SecretValue::from("v1")
+    );
+    let e = b
+        .delete(
+            &name,
+            &DeleteOptions {
+                mode: DeleteMode::Soft { days: 7 },
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    b.delete(
+        &name,
+        &DeleteOptions {
+            mode: DeleteMode::Force,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn urls_and_bad_tokens_are_clear_errors() {
+    let Some((_, addr)) = backend("x").await else {
+        return;
+    };
+    let bad = VaultBackend::new(VaultOptions {
+        auth: Auth::Token("wrong".into()),
+        ..opts(addr.clone(), "x")
+    })
+    .await
+    .unwrap();
+    let e = bad.head("A").await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+    assert!(
+        !format!("{bad:?}").contains("wrong"),
+        "the token never shows"
+    );
+    let u = url::Url::parse("vault+http://127.0.0.1:1/").unwrap();
+    let e = VaultOptions::from_url(&u).unwrap_err();
+    assert!(e.to_string().contains("names no KV mount"), "{e}");
+    let u = url::Url::parse(&format!(
+        "{}/secret/app?auth=kubernetes",
+        addr.replace("http://", "vault+http://")
+    ))
+    .unwrap();
+    let e = VaultOptions::from_url(&u).unwrap_err();
+    assert!(e.to_string().contains("role"), "{e}");
+}
