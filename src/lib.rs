@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod declare;
+pub mod inject;
 pub mod model;
 pub mod output;
 pub mod registry;

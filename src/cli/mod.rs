@@ -9,6 +9,7 @@ mod list;
 mod migrate;
 mod quickstart;
 mod reconcile;
+mod run;
 mod set;
 mod sync;
 mod targets;
@@ -67,6 +68,12 @@ pub enum Command {
     Import(migrate::ImportArgs),
     /// Plan and apply environments in a loop (or --once), with metrics and health endpoints.
     Reconcile(reconcile::ReconcileArgs),
+    /// Run a command with an environment's secrets as environment variables.
+    Run(run::RunArgs),
+    /// Print an environment's secrets for other tools (dotenv, shell, JSON, Kubernetes Secret).
+    Export(run::ExportArgs),
+    /// Cache the local environment's values on this machine, for offline `run --env local`.
+    Pull(run::PullArgs),
     /// Manage who can open the store.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -83,6 +90,8 @@ pub enum Outcome {
     Findings,
     /// Done, but some items failed; the report says which (exit 1).
     Failed,
+    /// The exit code of a command secretsync ran.
+    Exit(u8),
 }
 
 impl From<Outcome> for ExitCode {
@@ -91,6 +100,7 @@ impl From<Outcome> for ExitCode {
             Outcome::Ok => ExitCode::SUCCESS,
             Outcome::Findings => ExitCode::from(2),
             Outcome::Failed => ExitCode::from(1),
+            Outcome::Exit(code) => ExitCode::from(code),
         }
     }
 }
@@ -214,6 +224,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Migrate(a) => migrate::run_migrate(&ctx, a).await,
         Command::Import(a) => migrate::run_import(&ctx, a).await,
         Command::Reconcile(a) => reconcile::run(&ctx, a).await,
+        Command::Run(a) => run::run(&ctx, a).await,
+        Command::Export(a) => run::run_export(&ctx, a).await,
+        Command::Pull(a) => run::run_pull(&ctx, a).await,
         Command::Key(k) => key::run(&ctx, k).await,
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
     }

@@ -1,0 +1,348 @@
+//! `run`, `export` and `pull`: secrets into programs, and nowhere else.
+
+mod common;
+
+use common::{text, Project, CANARY};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn project() -> (Project, tempfile::TempDir) {
+    let p = Project::init();
+    let cache = tempfile::tempdir().unwrap();
+    (p, cache)
+}
+
+fn cmd(p: &Project, cache: &tempfile::TempDir, args: &[&str]) -> assert_cmd::Command {
+    let mut c = p.cmd(args);
+    c.env("SECRETSYNC_CACHE_DIR", cache.path());
+    c
+}
+
+#[test]
+fn run_passes_values_and_the_exit_code() {
+    let (p, cache) = project();
+    p.set("TOKEN", "--type", "local", "tok-value");
+    p.set("TOKEN", "--type", "prod", "prod-value");
+    let out = cmd(
+        &p,
+        &cache,
+        &["run", "--", "sh", "-c", "printf %s \"$TOKEN\"; exit 7"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.stdout, b"tok-value");
+    let out = cmd(
+        &p,
+        &cache,
+        &[
+            "run",
+            "--env",
+            "prod",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$TOKEN\"",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"prod-value");
+    let out = cmd(&p, &cache, &["run", "--", "no-such-program-xyz"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("cannot run \"no-such-program-xyz\""),
+        "{}",
+        text(&out)
+    );
+    let out = cmd(&p, &cache, &["run", "--env", "prod"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a command is required");
+}
+
+#[test]
+fn binary_values_arrive_as_files() {
+    let (p, cache) = project();
+    std::fs::write(p.path("key.bin"), [0u8, 1, 2, 255]).unwrap();
+    p.ok(
+        &["set", "KEY", "--type", "local", "--from-file", "key.bin"],
+        None,
+    );
+    let out = cmd(&p, &cache, &["run", "--", "sh", "-c", "cat \"$KEY_FILE\""])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(out.stdout, [0u8, 1, 2, 255]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEY_FILE"));
+}
+
+fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "run did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn signals_reach_the_child_and_its_fate_is_the_exit_code() {
+    let (p, cache) = project();
+    p.set("TOKEN", "--type", "local", "tok-value");
+    for (script, want) in [
+        (
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+            42,
+        ),
+        ("echo ready; exec sleep 30", 128 + 15),
+    ] {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("secretsync"))
+            .current_dir(p.dir.path())
+            .env("XDG_CONFIG_HOME", p.home.path())
+            .env("SECRETSYNC_CACHE_DIR", cache.path())
+            .args(["run", "--", "sh", "-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ready");
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert_eq!(wait(&mut child).code(), Some(want), "{script}");
+    }
+}
+
+#[test]
+fn redaction_streams_across_writes_and_multi_line_values() {
+    let (p, cache) = project();
+    let cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----";
+    p.set("TOKEN", "--type", "local", CANARY);
+    p.set("CERT", "--type", "local", cert);
+    p.set("PIN", "--type", "local", "4711");
+    // The child writes the token in two pieces, with a pause between: two reads for us.
+    let script = "printf 'a %s' \"$(printf %s \"$TOKEN\" | head -c 9)\"; sleep 0.3; \
+                  printf '%s b\\n' \"$(printf %s \"$TOKEN\" | tail -c +10)\"; printf '%s\\n' \"$CERT\"; \
+                  printf 'pin %s\\n' \"$PIN\" >&2; printf 'err %s\\n' \"$TOKEN\" >&2";
+    let out = cmd(&p, &cache, &["run", "--redact", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout, "a [REDACTED:TOKEN] b\n[REDACTED:CERT]\n");
+    assert!(stderr.contains("err [REDACTED:TOKEN]"), "{stderr}");
+    assert!(
+        stderr.contains("pin 4711") && stderr.contains("not redacting PIN (shorter than 6 bytes)"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("canary") && !stderr.contains("canary"));
+}
+
+#[test]
+fn export_round_trips_through_sh_and_a_dotenv_parser() {
+    let (p, cache) = project();
+    let tricky = [
+        ("PLAIN", "simple"),
+        ("QUOTES", "it's a \"quote\""),
+        ("DOLLAR", "$HOME ${PATH} `date` $(id)"),
+        ("BACKSLASH", "a\\b\\\\c\\n"),
+        ("NEWLINES", "line1\nline2\n"),
+        ("UNICODE", "päss wörd ✓"),
+        ("SPACES", "  padded  "),
+    ];
+    for (n, v) in tricky {
+        p.ok(
+            &["set", n, "--type", "local", "--from-file", "-"],
+            Some(v.as_bytes()),
+        );
+    }
+    let out = cmd(
+        &p,
+        &cache,
+        &["export", "--env", "local", "--format", "shell"],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(p.path("vars.sh"), &out.stdout).unwrap();
+    for (n, v) in tricky {
+        let got = Command::new("sh")
+            .current_dir(p.dir.path())
+            .args(["-c", &format!(". ./vars.sh; printf %s \"${n}\"")])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(got.stdout).unwrap(), v, "shell {n}");
+    }
+    let out = cmd(
+        &p,
+        &cache,
+        &["export", "--env", "local", "--format", "dotenv"],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(p.path("vars.env"), &out.stdout).unwrap();
+    let parsed: std::collections::HashMap<String, String> =
+        dotenvy::from_path_iter(p.path("vars.env"))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+    for (n, v) in tricky {
+        assert_eq!(parsed.get(n).map(String::as_str), Some(v), "dotenv {n}");
+    }
+    let out = cmd(
+        &p,
+        &cache,
+        &["export", "--env", "local", "--format", "json"],
+    )
+    .output()
+    .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["DOLLAR"], "$HOME ${PATH} `date` $(id)");
+    let out = cmd(
+        &p,
+        &cache,
+        &[
+            "export",
+            "--env",
+            "local",
+            "--format",
+            "k8s-secret",
+            "--name",
+            "billing",
+        ],
+    )
+    .output()
+    .unwrap();
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        yaml.contains("kind: Secret")
+            && yaml.contains("name: billing")
+            && yaml.contains("  PLAIN: c2ltcGxl\n"),
+        "{yaml}"
+    );
+}
+
+#[test]
+fn export_refuses_a_terminal_without_force() {
+    let (p, cache) = project();
+    p.set("TOKEN", "--type", "local", CANARY);
+    let bin = assert_cmd::cargo::cargo_bin("secretsync");
+    let run = |extra: &str| {
+        let inner = format!(
+            "{} export --env local --format dotenv {extra}",
+            bin.display()
+        );
+        Command::new("script")
+            .args(["-qec", &inner, "/dev/null"])
+            .current_dir(p.dir.path())
+            .env("XDG_CONFIG_HOME", p.home.path())
+            .env("SECRETSYNC_CACHE_DIR", cache.path())
+            .output()
+            .unwrap()
+    };
+    let out = run("");
+    assert_ne!(out.status.code(), Some(0));
+    let t = text(&out);
+    assert!(
+        t.contains("refusing to print secret values to a terminal") && !t.contains("canary"),
+        "{t}"
+    );
+    let out = run("--force");
+    assert!(out.status.success() && text(&out).contains(CANARY));
+}
+
+#[test]
+fn pull_caches_local_values_for_offline_runs_and_refreshes_when_the_store_changes() {
+    let (p, cache) = project();
+    p.set("TOKEN", "--type", "local", "v1");
+    p.set("TOKEN", "--type", "prod", "prod-only");
+    let out = cmd(&p, &cache, &["pull"]).output().unwrap();
+    assert!(
+        out.status.success() && text(&out).contains("pulled 1 values of local"),
+        "{}",
+        text(&out)
+    );
+    let cached = walkdir::WalkDir::new(cache.path())
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_name() == "local.json")
+        .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(cached.path())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    assert!(
+        !std::fs::read_to_string(cached.path())
+            .unwrap()
+            .contains("prod-only"),
+        "only local values are cached"
+    );
+    let out = cmd(&p, &cache, &["pull", "--env", "prod"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("only environments of type local"));
+
+    // The store changes; then the identity is gone (offline, or no access): the cache serves.
+    p.set("TOKEN", "--type", "local", "v2");
+    let key = std::fs::read(p.identity_file()).unwrap();
+    std::fs::remove_file(p.identity_file()).unwrap();
+    let out = cmd(
+        &p,
+        &cache,
+        &["run", "--", "sh", "-c", "printf %s \"$TOKEN\""],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"v1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("using the local cache")
+            && err.contains("store changed since the cache was pulled"),
+        "{err}"
+    );
+
+    // With the key back, a run sees the new value and refreshes the cache.
+    std::fs::write(p.identity_file(), key).unwrap();
+    let out = cmd(
+        &p,
+        &cache,
+        &["run", "--", "sh", "-c", "printf %s \"$TOKEN\""],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"v2");
+    std::fs::remove_file(p.identity_file()).unwrap();
+    let out = cmd(
+        &p,
+        &cache,
+        &["run", "--", "sh", "-c", "printf %s \"$TOKEN\""],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"v2");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("store changed"),
+        "the cache was refreshed"
+    );
+}
