@@ -6,7 +6,8 @@
 #   scripts/emulators.sh down   stop what `up` started
 #
 # EMU_DIR defaults to target/emulators. Emulators: moto (AWS Secrets Manager + KMS) and an
-# OpenBao dev server (Vault KV v2 at secret/, root token "root", in memory).
+# OpenBao dev server (Vault KV v2 at secret/, root token "root", in memory), and for GCP
+# cloudbox's Secret Manager and drongo's Cloud KMS (see scripts/gcp_emulators.py).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 EMU_DIR="${EMU_DIR:-$root/target/emulators}"
@@ -36,6 +37,9 @@ install() {
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  # cloudbox declares Python >= 3.14; scripts/gcp_emulators.py makes it run on this Python.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --ignore-requires-python \
+    "$(sed -n 's/^# --ignore-requires-python: //p' "$req")"
   cp "$req" "$venv/.installed"
 }
 
@@ -54,6 +58,15 @@ up() {
     -dev-no-store-token >"$EMU_DIR/openbao.log" 2>&1 &
   echo $! >"$EMU_DIR/openbao.pid"
   wait_http "http://127.0.0.1:$bao_port/v1/sys/health" openbao "$EMU_DIR/openbao.pid"
+  local sm_port kms_port
+  sm_port=$(free_port)
+  "$venv/bin/python" "$root/scripts/gcp_emulators.py" secretmanager "$sm_port" >"$EMU_DIR/gcp-sm.log" 2>&1 &
+  echo $! >"$EMU_DIR/gcp-sm.pid"
+  wait_http "http://127.0.0.1:$sm_port/v1/projects/health/secrets?pageSize=1" gcp-sm "$EMU_DIR/gcp-sm.pid"
+  kms_port=$(free_port)
+  "$venv/bin/python" "$root/scripts/gcp_emulators.py" kms "$kms_port" >"$EMU_DIR/gcp-kms.log" 2>&1 &
+  echo $! >"$EMU_DIR/gcp-kms.pid"
+  wait_http "http://127.0.0.1:$kms_port/drongo/health" gcp-kms "$EMU_DIR/gcp-kms.pid"
   cat >"$EMU_DIR/env" <<ENV
 export SECRETSYNC_TEST_AWS_ENDPOINT=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=testing
@@ -62,8 +75,13 @@ export AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
 export SECRETSYNC_TEST_VAULT_ADDR=http://127.0.0.1:$bao_port
 export SECRETSYNC_TEST_VAULT_TOKEN=root
+export SECRETSYNC_TEST_GCP_SM_ENDPOINT=http://127.0.0.1:$sm_port
+export SECRETSYNC_TEST_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
+export SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT=http://127.0.0.1:$sm_port
+export SECRETSYNC_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
+export SECRETSYNC_GCP_AUTH=none
 ENV
-  echo "emulators: moto on 127.0.0.1:$moto_port, openbao on 127.0.0.1:$bao_port (endpoints in $EMU_DIR/env)"
+  echo "emulators: moto :$moto_port, openbao :$bao_port, gcp secret manager :$sm_port, gcp kms :$kms_port (endpoints in $EMU_DIR/env)"
 }
 
 down() {

@@ -43,7 +43,16 @@ pub async fn backend(url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
         "vault" | "vault+http" => bail!(
             "vault:// backends are not built into this secretsync (build with --features vault)"
         ),
-        "gcp-sm" => bail!("gcp-sm:// is not supported by this version of secretsync yet"),
+        #[cfg(feature = "gcp")]
+        "gcp-sm" => {
+            let parsed =
+                url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
+            Arc::new(secretsync_gcp::GcpSmBackend::from_url(&parsed).await?)
+        }
+        #[cfg(not(feature = "gcp"))]
+        "gcp-sm" => bail!(
+            "gcp-sm:// backends are not built into this secretsync (build with --features gcp)"
+        ),
         other => bail!("unknown backend scheme {other:?} in {url:?}"),
     })
 }
@@ -58,12 +67,16 @@ pub async fn recipient(id: &str) -> Result<Box<dyn Recipient>> {
     if let Some(key) = id.strip_prefix("aws-kms:") {
         return Ok(Box::new(secretsync_aws::AwsKmsRecipient::new(key).await?));
     }
+    #[cfg(feature = "gcp")]
+    if let Some(key) = id.strip_prefix("gcp-kms:") {
+        return Ok(Box::new(secretsync_gcp::GcpKmsRecipient::new(key).await?));
+    }
     if let Some((kind, _)) = id.split_once(':') {
         if kind == "aws-kms" || kind == "gcp-kms" {
             bail!("{kind} recipients are not built into this secretsync (build with its cargo feature)");
         }
     }
-    bail!("unknown recipient {id:?}: give an age public key (age1…) or aws-kms:KEY-ARN-OR-ALIAS")
+    bail!("unknown recipient {id:?}: give an age public key (age1…), aws-kms:KEY-ARN-OR-ALIAS or gcp-kms:projects/P/locations/L/keyRings/R/cryptoKeys/K")
 }
 
 /// The local age identities: from `identity_file` if given, else `SECRETSYNC_AGE_IDENTITY`, else
@@ -90,7 +103,7 @@ pub async fn identities(
     let matching = local
         .iter()
         .any(|i| recipients.iter().any(|r| i.matches(r)));
-    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
+    #[cfg_attr(not(any(feature = "aws", feature = "gcp")), allow(unused_mut))]
     let mut out: Vec<Box<dyn Identity>> = local
         .into_iter()
         .map(|i| Box::new(i) as Box<dyn Identity>)
@@ -98,10 +111,15 @@ pub async fn identities(
     if matching {
         return Ok(out);
     }
-    #[cfg(feature = "aws")]
+    #[cfg_attr(not(any(feature = "aws", feature = "gcp")), allow(unused_variables))]
     for r in recipients {
+        #[cfg(feature = "aws")]
         if let Some(key) = r.strip_prefix("aws-kms:") {
             out.push(Box::new(secretsync_aws::AwsKmsRecipient::new(key).await?));
+        }
+        #[cfg(feature = "gcp")]
+        if let Some(key) = r.strip_prefix("gcp-kms:") {
+            out.push(Box::new(secretsync_gcp::GcpKmsRecipient::new(key).await?));
         }
     }
     Ok(out)

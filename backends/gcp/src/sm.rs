@@ -1,0 +1,381 @@
+//! `gcp-sm://PROJECT[?endpoint=URL&auth=none]`: GCP Secret Manager.
+//!
+//! - list: `ListSecrets` pages (page size always set, so an emulator's "0" token cannot loop)
+//!   with labels and no values; names filtered by prefix on our side.
+//! - put: `CreateSecret` (automatic replication, labels) when absent, then `AddSecretVersion`
+//!   with the payload's CRC32C, then the labels. `AddSecretVersion` is not idempotent and the
+//!   client will not retry it, so before adding a version the latest one is read back: if it
+//!   already holds this value (an earlier attempt landed and its response was lost), it is
+//!   reused instead of adding a duplicate.
+//! - versions: GCP numbers versions itself; the token of the last write and the version it
+//!   produced are kept in labels, and the token is reported as the version id while that version
+//!   is the latest. Listing shows no versions (`version_in_list: false`): drift needs `--verify`
+//!   or `head`, and costs nothing when not asked for.
+//! - delete: GCP deletes a secret and all its versions at once; there is no soft delete.
+
+use crate::config::GcpOptions;
+use crate::errors::to_backend;
+use async_trait::async_trait;
+use google_cloud_gax::retry_policy::NeverRetry;
+use google_cloud_secretmanager_v1::client::SecretManagerService;
+use google_cloud_secretmanager_v1::model::{
+    replication::Automatic, Replication, Secret as GSecret, SecretPayload,
+};
+use secretsync_core::error::Result;
+use secretsync_core::*;
+use std::time::Duration;
+
+const TOKEN_LABEL: &str = "secretsync-token";
+const TOKEN_VERSION_LABEL: &str = "secretsync-token-version";
+const PAGE: i32 = 500;
+
+/// The Secret Manager backend of one project.
+#[derive(Debug, Clone)]
+pub struct GcpSmBackend {
+    client: SecretManagerService,
+    project: String,
+    target: String,
+}
+
+fn config(msg: impl Into<String>) -> BackendError {
+    BackendError::new(ErrorKind::Config, Op::List, msg).backend("gcp-sm")
+}
+
+fn version_number(version_name: &str) -> Option<u64> {
+    version_name.rsplit('/').next()?.parse().ok()
+}
+
+fn reported(labels: &Labels, latest: u64) -> String {
+    match (labels.get(TOKEN_LABEL), labels.get(TOKEN_VERSION_LABEL)) {
+        (Some(t), Some(v)) if *v == latest.to_string() => t.clone(),
+        _ => latest.to_string(),
+    }
+}
+
+fn user_labels(all: &std::collections::HashMap<String, String>) -> Labels {
+    all.iter()
+        .filter(|(k, _)| *k != TOKEN_LABEL && *k != TOKEN_VERSION_LABEL)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+impl GcpSmBackend {
+    /// Opens `gcp-sm://PROJECT`; the endpoint and anonymous auth may come from the URL or
+    /// `SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT` / `SECRETSYNC_GCP_AUTH=none`.
+    pub async fn from_url(url: &url::Url) -> Result<Self> {
+        let project = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| config("gcp-sm:// needs a project: gcp-sm://PROJECT"))?;
+        let opts = GcpOptions::from_parts(Some(url), "SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT")
+            .map_err(config)?;
+        Self::new(project, &opts).await
+    }
+
+    /// Opens the backend of `project`.
+    pub async fn new(project: &str, opts: &GcpOptions) -> Result<Self> {
+        let creds = opts
+            .credentials()
+            .await
+            .map_err(|e| config(e).retry_after(None))?;
+        let mut b = SecretManagerService::builder()
+            .with_credentials(creds)
+            .with_retry_policy(NeverRetry)
+            .with_attempt_timeout(Duration::from_secs(30));
+        if let Some(e) = &opts.endpoint {
+            b = b.with_endpoint(e.clone());
+        }
+        let client = b
+            .build()
+            .await
+            .map_err(|e| config(format!("cannot build the Secret Manager client: {e}")))?;
+        let target = match &opts.endpoint {
+            Some(e) => format!("{project}?endpoint={e}"),
+            None => project.to_string(),
+        };
+        Ok(Self {
+            client,
+            project: project.into(),
+            target,
+        })
+    }
+
+    fn path(&self, name: &str) -> String {
+        format!("projects/{}/secrets/{name}", self.project)
+    }
+
+    async fn secret(&self, name: &str, op: Op) -> Result<Option<GSecret>> {
+        match self
+            .client
+            .get_secret()
+            .set_name(self.path(name))
+            .send()
+            .await
+        {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => match to_backend(op, name, e) {
+                e if e.kind == ErrorKind::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// The latest enabled version's number and payload, if any.
+    async fn latest(&self, name: &str, op: Op) -> Result<Option<(u64, Vec<u8>)>> {
+        let req = self
+            .client
+            .access_secret_version()
+            .set_name(format!("{}/versions/latest", self.path(name)));
+        match req.send().await {
+            Ok(r) => {
+                let n = version_number(&r.name).unwrap_or(0);
+                Ok(Some((
+                    n,
+                    r.payload.map(|p| p.data.to_vec()).unwrap_or_default(),
+                )))
+            }
+            Err(e) => match to_backend(op, name, e) {
+                e if e.kind == ErrorKind::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn latest_number(&self, name: &str, op: Op) -> Result<Option<u64>> {
+        let req = self
+            .client
+            .get_secret_version()
+            .set_name(format!("{}/versions/latest", self.path(name)));
+        match req.send().await {
+            Ok(v) => Ok(version_number(&v.name)),
+            Err(e) => match to_backend(op, name, e) {
+                e if e.kind == ErrorKind::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    async fn set_labels(
+        &self,
+        name: &str,
+        labels: std::collections::HashMap<String, String>,
+    ) -> Result<()> {
+        let secret = GSecret::new().set_name(self.path(name)).set_labels(labels);
+        let mask = google_cloud_wkt::FieldMask::default().set_paths(["labels"]);
+        self.client
+            .update_secret()
+            .set_secret(secret)
+            .set_update_mask(mask)
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::Put, name, e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecretBackend for GcpSmBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            scheme: "gcp-sm".into(),
+            target: self.target.clone(),
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            version_in_list: false,
+            max_page_size: PAGE as usize,
+            names: NameRules {
+                max_len: 255,
+                extra_chars: "_-",
+            },
+            labels: LabelRules {
+                max_labels: 62,
+                max_key_len: 63,
+                max_value_len: 63,
+                lowercase_only: true,
+            },
+            soft_delete: false,
+            ..Capabilities::baseline()
+        }
+    }
+
+    async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
+        let out = self
+            .client
+            .list_secrets()
+            .set_parent(format!("projects/{}", self.project))
+            .set_page_size(PAGE)
+            .set_page_token(page.unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::List, prefix, e))?;
+        let items = out
+            .secrets
+            .iter()
+            .filter_map(|s| {
+                let id = s.name.rsplit('/').next()?;
+                id.starts_with(prefix).then(|| SecretMeta {
+                    name: id.to_string(),
+                    labels: user_labels(&s.labels),
+                    version: None,
+                    updated: None,
+                })
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next: Some(out.next_page_token).filter(|t| !t.is_empty()),
+        })
+    }
+
+    async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
+        self.capabilities().check_name("gcp-sm", Op::Head, name)?;
+        let Some(s) = self.secret(name, Op::Head).await? else {
+            return Ok(None);
+        };
+        let all: Labels = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let version = self
+            .latest_number(name, Op::Head)
+            .await?
+            .map(|n| reported(&all, n));
+        Ok(Some(SecretMeta {
+            name: name.into(),
+            labels: user_labels(&s.labels),
+            version,
+            updated: None,
+        }))
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<Secret>> {
+        self.capabilities().check_name("gcp-sm", Op::Get, name)?;
+        let Some((n, data)) = self.latest(name, Op::Get).await? else {
+            return Ok(None);
+        };
+        let labels: Labels = self
+            .secret(name, Op::Get)
+            .await?
+            .map(|s| s.labels.into_iter().collect())
+            .unwrap_or_default();
+        Ok(Some(Secret {
+            name: name.into(),
+            value: SecretValue::new(data),
+            version: Some(reported(&labels, n)),
+        }))
+    }
+
+    async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
+        self.capabilities().check_put("gcp-sm", name, value, opts)?;
+        let existing = self.secret(name, Op::Put).await?;
+        let mut labels = existing
+            .as_ref()
+            .map(|s| s.labels.clone())
+            .unwrap_or_default();
+        let token_matches = opts.token.is_some() && labels.get(TOKEN_LABEL) == opts.token.as_ref();
+        if opts.mode == PutMode::CreateOnly && existing.is_some() && !token_matches {
+            return Err(BackendError::new(
+                ErrorKind::AlreadyExists,
+                Op::Put,
+                "the secret already exists",
+            )
+            .backend("gcp-sm")
+            .name(name));
+        }
+        let created = existing.is_none();
+        if created {
+            let secret = GSecret::new()
+                .set_replication(Replication::new().set_automatic(Automatic::default()))
+                .set_labels(opts.labels.clone());
+            let r = self
+                .client
+                .create_secret()
+                .set_parent(format!("projects/{}", self.project))
+                .set_secret_id(name)
+                .set_secret(secret)
+                .send()
+                .await;
+            if let Err(e) = r {
+                let e = to_backend(Op::Put, name, e);
+                if e.kind != ErrorKind::AlreadyExists {
+                    return Err(e);
+                }
+            }
+        }
+        // Did an earlier attempt of this write land? Then reuse its version.
+        let latest = if created {
+            None
+        } else {
+            self.latest(name, Op::Put).await?
+        };
+        let landed = latest
+            .as_ref()
+            .filter(|(_, data)| data.as_slice() == value.expose())
+            .map(|(n, _)| *n);
+        let version = match landed {
+            Some(n) if opts.token.is_some() => n,
+            _ => {
+                let payload = SecretPayload::new()
+                    .set_data(value.expose().to_vec())
+                    .set_data_crc32c(i64::from(crc32c::crc32c(value.expose())));
+                let v = self
+                    .client
+                    .add_secret_version()
+                    .set_parent(self.path(name))
+                    .set_payload(payload)
+                    .send()
+                    .await
+                    .map_err(|e| to_backend(Op::Put, name, e))?;
+                version_number(&v.name).ok_or_else(|| {
+                    BackendError::new(
+                        ErrorKind::Transient,
+                        Op::Put,
+                        "the new version has no number",
+                    )
+                    .backend("gcp-sm")
+                    .name(name)
+                })?
+            }
+        };
+        labels.extend(opts.labels.clone());
+        match &opts.token {
+            Some(t) => {
+                labels.insert(TOKEN_LABEL.into(), t.clone());
+                labels.insert(TOKEN_VERSION_LABEL.into(), version.to_string());
+            }
+            None => {
+                labels.remove(TOKEN_LABEL);
+                labels.remove(TOKEN_VERSION_LABEL);
+            }
+        }
+        self.set_labels(name, labels).await?;
+        Ok(PutOutcome {
+            created,
+            version: Some(opts.token.clone().unwrap_or_else(|| version.to_string())),
+        })
+    }
+
+    async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
+        self.capabilities().check_name("gcp-sm", Op::Delete, name)?;
+        if let DeleteMode::Soft { .. } = opts.mode {
+            return Err(BackendError::new(
+                ErrorKind::Unsupported,
+                Op::Delete,
+                "GCP Secret Manager has no soft delete",
+            )
+            .backend("gcp-sm")
+            .name(name));
+        }
+        self.client
+            .delete_secret()
+            .set_name(self.path(name))
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::Delete, name, e))?;
+        Ok(())
+    }
+}

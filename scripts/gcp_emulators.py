@@ -1,0 +1,63 @@
+"""Launchers for the GCP emulators the tests use (run by scripts/emulators.sh).
+
+  python gcp_emulators.py secretmanager PORT   cloudbox 0.2.3's Secret Manager REST v1
+  python gcp_emulators.py kms PORT             drongo 0.8.0's Cloud KMS REST
+
+cloudbox declares Python >= 3.14 only because one annotation in cloudbox/core/store.py is
+evaluated eagerly; compiling cloudbox's modules with postponed annotations (PEP 563) lets it run
+on 3.11 unchanged. Its router serves `:access` only as POST while clients send
+`GET .../versions/{v}:access`, so a GET route is added ahead of `get_version` (which would
+otherwise take `latest:access` as a version id).
+
+drongo's handler writes headers and body in separate sends; without TCP_NODELAY every
+keep-alive request waits ~40 ms for the delayed ACK, so Nagle is turned off on its handler.
+"""
+
+import __future__
+import importlib.abc
+import importlib.machinery
+import sys
+
+
+class _PostponedAnnotations(importlib.machinery.SourceFileLoader):
+    """Compiles a module from source with `from __future__ import annotations` in force."""
+
+    def get_code(self, fullname):
+        source = self.get_data(self.path)
+        return compile(source, self.path, "exec", flags=__future__.annotations.compiler_flag, dont_inherit=True)
+
+
+class _CloudboxFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "cloudbox" and not name.startswith("cloudbox."):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
+            spec.loader = _PostponedAnnotations(name, spec.origin)
+        return spec
+
+
+def secretmanager(port: int) -> None:
+    sys.meta_path.insert(0, _CloudboxFinder())
+    import uvicorn
+    from cloudbox.services.secretmanager import app as sm
+
+    sm.app.add_api_route(
+        "/v1/projects/{project}/secrets/{secret_id}/versions/{version_id}:access",
+        sm.access_version,
+        methods=["GET"],
+    )
+    routes = sm.app.router.routes
+    routes.insert(0, routes.pop())
+    uvicorn.run(sm.app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def kms(port: int) -> None:
+    from drongo import server
+
+    server.DrongoHTTPRequestHandler.disable_nagle_algorithm = True
+    server.run(host="127.0.0.1", port=port)
+
+
+if __name__ == "__main__":
+    {"secretmanager": secretmanager, "kms": kms}[sys.argv[1]](int(sys.argv[2]))
