@@ -141,9 +141,7 @@ impl Identity for AgeIdentity {
         wrapped: &str,
         store_id: &str,
     ) -> Result<DataKey, KeyError> {
-        let ct = B64
-            .decode(wrapped.trim())
-            .map_err(|_| KeyError::new(recipient_id, "wrapped key is not valid base64"))?;
+        let ct = secretsync_core::recipient::decode_wrapped(recipient_id, wrapped)?;
         let pt = Zeroizing::new(age::decrypt(&self.secret, &ct).map_err(|e| {
             KeyError::new(recipient_id, format!("cannot unwrap the data key: {e}"))
         })?);

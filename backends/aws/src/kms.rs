@@ -96,9 +96,7 @@ impl Identity for AwsKmsRecipient {
         wrapped: &str,
         store_id: &str,
     ) -> Result<DataKey, KeyError> {
-        let blob = B64
-            .decode(wrapped.trim())
-            .map_err(|_| KeyError::new(recipient_id, "wrapped key is not valid base64"))?;
+        let blob = secretsync_core::recipient::decode_wrapped(recipient_id, wrapped)?;
         let out = self
             .client
             .decrypt()
@@ -111,7 +109,6 @@ impl Identity for AwsKmsRecipient {
         let pt = out
             .plaintext()
             .ok_or_else(|| KeyError::new(recipient_id, "KMS Decrypt returned no plaintext"))?;
-        DataKey::try_from_slice(pt.as_ref())
-            .ok_or_else(|| KeyError::new(recipient_id, "KMS returned a key of the wrong length"))
+        DataKey::unwrapped(recipient_id, pt.as_ref())
     }
 }

@@ -29,6 +29,20 @@ impl DataKey {
     pub fn expose(&self) -> &[u8; DATA_KEY_LEN] {
         &self.0
     }
+
+    /// A key a recipient returned, refusing a wrong length.
+    pub fn unwrapped(recipient: &str, bytes: &[u8]) -> Result<Self, KeyError> {
+        Self::try_from_slice(bytes)
+            .ok_or_else(|| KeyError::new(recipient, "the unwrapped data key has the wrong length"))
+    }
+}
+
+/// Decodes a wrapped key as the store keeps it (base64).
+pub fn decode_wrapped(recipient: &str, wrapped: &str) -> Result<Vec<u8>, KeyError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(wrapped.trim())
+        .map_err(|_| KeyError::new(recipient, "the wrapped key is not valid base64"))
 }
 
 impl fmt::Debug for DataKey {

@@ -88,9 +88,7 @@ impl Identity for GcpKmsRecipient {
         wrapped: &str,
         store_id: &str,
     ) -> Result<DataKey, KeyError> {
-        let ct = B64
-            .decode(wrapped.trim())
-            .map_err(|_| KeyError::new(recipient_id, "wrapped key is not valid base64"))?;
+        let ct = secretsync_core::recipient::decode_wrapped(recipient_id, wrapped)?;
         let out = self
             .client
             .decrypt()
@@ -100,8 +98,6 @@ impl Identity for GcpKmsRecipient {
             .send()
             .await
             .map_err(|e| KeyError::new(recipient_id, format!("Cloud KMS Decrypt failed: {e}")))?;
-        DataKey::try_from_slice(&out.plaintext).ok_or_else(|| {
-            KeyError::new(recipient_id, "Cloud KMS returned a key of the wrong length")
-        })
+        DataKey::unwrapped(recipient_id, &out.plaintext)
     }
 }
