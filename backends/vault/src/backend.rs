@@ -190,7 +190,8 @@ impl VaultBackend {
         Ok(b)
     }
 
-    fn url(&self, segs: &[&str], rel: &str, list: bool) -> Result<reqwest::Url> {
+    /// `/v1/SEGS…` and, for KV calls (`rel` given), the backend's path and `rel`.
+    fn url(&self, segs: &[&str], rel: Option<&str>, list: bool) -> Result<reqwest::Url> {
         let mut u = reqwest::Url::parse(&self.opts.addr)
             .map_err(|e| config(format!("bad Vault address {}: {e}", self.opts.addr)))?;
         {
@@ -199,8 +200,10 @@ impl VaultBackend {
                 .map_err(|_| config("the Vault address cannot take a path"))?;
             p.push("v1");
             p.extend(segs);
-            p.extend(self.opts.path.split('/').filter(|s| !s.is_empty()));
-            p.extend(rel.split('/').filter(|s| !s.is_empty()));
+            if let Some(rel) = rel {
+                p.extend(self.opts.path.split('/').filter(|s| !s.is_empty()));
+                p.extend(rel.split('/').filter(|s| !s.is_empty()));
+            }
             if list {
                 p.push("");
             }
@@ -224,7 +227,7 @@ impl VaultBackend {
         let list = method == Method::GET
             && segs.last() == Some(&"metadata")
             && rel.is_some_and(|r| r.is_empty() || r.ends_with('/'));
-        let url = self.url(segs, rel.unwrap_or(""), list)?;
+        let url = self.url(segs, rel, list)?;
         let mut req = self.http.request(method, url);
         if !self.token.is_empty() {
             req = req.header("X-Vault-Token", &self.token);

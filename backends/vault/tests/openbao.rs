@@ -190,3 +190,101 @@ async fn urls_and_bad_tokens_are_clear_errors() {
     let e = VaultOptions::from_url(&u).unwrap_err();
     assert!(e.to_string().contains("role"), "{e}");
 }
+
+#[tokio::test]
+async fn approle_login_works_and_a_bad_secret_id_is_refused() {
+    let Some(addr) = emulator_endpoint("SECRETSYNC_TEST_VAULT_ADDR") else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let root = |m: reqwest::Method, p: &str| {
+        http.request(m, format!("{addr}/v1/{p}"))
+            .header("X-Vault-Token", "root")
+    };
+    // Enable AppRole once (a second enable answers 400, which is fine), a policy, and a role.
+    root(reqwest::Method::POST, "sys/auth/approle")
+        .json(&serde_json::json!({"type": "approle"}))
+        .send()
+        .await
+        .unwrap();
+    let policy = r#"path "secret/*" { capabilities = ["create", "read", "update", "delete", "list", "patch"] }"#;
+    root(reqwest::Method::PUT, "sys/policies/acl/secretsync")
+        .json(&serde_json::json!({"policy": policy}))
+        .send()
+        .await
+        .unwrap();
+    let role = conformance::random_prefix("role")
+        .trim_end_matches('_')
+        .to_string();
+    root(reqwest::Method::POST, &format!("auth/approle/role/{role}"))
+        .json(&serde_json::json!({"token_policies": ["secretsync"]}))
+        .send()
+        .await
+        .unwrap();
+    let role_id: serde_json::Value = root(
+        reqwest::Method::GET,
+        &format!("auth/approle/role/{role}/role-id"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let secret_id: serde_json::Value = root(
+        reqwest::Method::POST,
+        &format!("auth/approle/role/{role}/secret-id"),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let auth = Auth::AppRole {
+        role_id: role_id["data"]["role_id"].as_str().unwrap().into(),
+        secret_id: secret_id["data"]["secret_id"].as_str().unwrap().into(),
+        mount: "approle".into(),
+    };
+    assert!(
+        !format!("{auth:?}").contains(secret_id["data"]["secret_id"].as_str().unwrap()),
+        "the secret id never shows"
+    );
+    let b = VaultBackend::new(VaultOptions {
+        auth: auth.clone(),
+        ..opts(addr.clone(), "approle")
+    })
+    .await
+    .unwrap();
+    let name = format!("{}A", conformance::random_prefix("vault"));
+    b.put(&name, &"via-approle".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        b.get(&name).await.unwrap().unwrap().value,
+        SecretValue::from("via-approle")
+    );
+
+    let Auth::AppRole { role_id, mount, .. } = auth else {
+        unreachable!()
+    };
+    let bad = Auth::AppRole {
+        role_id,
+        secret_id: "not-the-secret-id".into(),
+        mount,
+    };
+    let e = VaultBackend::new(VaultOptions {
+        auth: bad,
+        ..opts(addr, "approle")
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            e.kind,
+            ErrorKind::InvalidInput | ErrorKind::PermissionDenied | ErrorKind::Unauthenticated
+        ),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("not-the-secret-id"));
+}
