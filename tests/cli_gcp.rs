@@ -51,7 +51,7 @@ async fn an_environment_replicates_into_secret_manager() {
     );
     assert!(out.contains("drift is not checked"), "{out}");
 
-    // A version added outside secretsync: invisible to the listing, found by --verify.
+    // A version added outside secretsync: invisible to the listing.
     http.post(format!(
         "{ep}/v1/projects/{project}/secrets/billing_DB:addVersion"
     ))
@@ -59,6 +59,31 @@ async fn an_environment_replicates_into_secret_manager() {
     .send()
     .await
     .unwrap();
+    // --check-drift finds it from metadata alone, reading no value.
+    let out = p.code(
+        &[
+            "plan",
+            "--env",
+            "prod-gcp",
+            "--check-drift",
+            "--detailed-exitcode",
+            "--json",
+        ],
+        None,
+        2,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let env = &j["environments"][0];
+    assert_eq!(
+        env["summary"]["drift"], 1,
+        "found from metadata: {}",
+        env["plan"]
+    );
+    let calls = env["api_calls"].as_array().unwrap();
+    assert!(
+        calls.iter().all(|c| c["op"] == "list" || c["op"] == "head"),
+        "no value read: {calls:?}"
+    );
     let out = p.code(
         &[
             "plan",

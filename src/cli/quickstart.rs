@@ -156,6 +156,7 @@ backend = "file://./replica/prod-eu"
         max_deletes: 10,
         adopt: false,
         verify: false,
+        check_drift: false,
         on_drift: crate::sync::DriftPolicy::Report,
         concurrency: 8,
     };

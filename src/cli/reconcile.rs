@@ -48,6 +48,10 @@ pub struct ReconcileArgs {
     /// What to do with drift: report (default) or revert. Adopting into the store needs a person.
     #[arg(long, value_enum, default_value_t = DriftPolicy::Report)]
     pub on_drift: DriftPolicy,
+    /// Where the listing shows no versions (GCP), read each managed secret's metadata to find
+    /// versions written outside secretsync.
+    #[arg(long)]
+    pub check_drift: bool,
     /// Backend calls in flight at once, per environment.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
@@ -209,6 +213,7 @@ async fn round(
         max_deletes: args.max_deletes,
         adopt: false,
         verify: false,
+        check_drift: args.check_drift,
         on_drift: args.on_drift,
         concurrency: args.concurrency,
     };

@@ -31,9 +31,13 @@ pub struct SyncArgs {
     /// Take over same-named secrets that secretsync did not write (or another store owns).
     #[arg(long)]
     pub adopt: bool,
-    /// Read managed values to compare them (for backends whose listing shows no versions).
+    /// Read managed values to compare them with what secretsync wrote.
     #[arg(long)]
     pub verify: bool,
+    /// Where the listing shows no versions (GCP), read each managed secret's metadata (not its
+    /// value) to find versions written outside secretsync.
+    #[arg(long)]
+    pub check_drift: bool,
     /// What to do with secrets changed outside secretsync.
     #[arg(long, value_enum, default_value_t = DriftPolicy::Report)]
     pub on_drift: DriftPolicy,
@@ -49,6 +53,7 @@ impl SyncArgs {
             max_deletes: self.max_deletes,
             adopt: self.adopt,
             verify: self.verify,
+            check_drift: self.check_drift,
             on_drift: self.on_drift,
             concurrency: self.concurrency,
         }

@@ -25,7 +25,7 @@ pub fn render_plan(p: &Plan) -> String {
         out.push_str(&format!("  refused: {r}\n"));
     }
     if p.drift_unchecked {
-        out.push_str("  note: this backend's listing shows no versions, so drift is not checked; --verify reads the values to check it\n");
+        out.push_str("  note: this backend's listing shows no versions, so drift is not checked; --check-drift reads each secret's metadata to check it (--verify reads the values)\n");
     }
     out.push_str(&format!(
         "Plan: {} to create, {} to update, {} to delete, {} drifted, {} refused, {} unchanged{}.\n",

@@ -65,8 +65,11 @@ pub struct PlanOptions {
     pub max_deletes: usize,
     /// Take over same-named secrets that are not ours.
     pub adopt: bool,
-    /// Read managed values to compare, for backends whose list shows no versions.
+    /// Read managed values to compare (also catches a value changed with its labels kept).
     pub verify: bool,
+    /// For backends whose listing shows no versions: read each managed secret's metadata (not
+    /// its value) to compare versions.
+    pub check_drift: bool,
     /// What to do with drift.
     pub on_drift: DriftPolicy,
     /// Reads in flight at once (for `--verify`).
@@ -80,6 +83,7 @@ impl Default for PlanOptions {
             max_deletes: 10,
             adopt: false,
             verify: false,
+            check_drift: false,
             on_drift: DriftPolicy::Report,
             concurrency: 8,
         }
@@ -226,6 +230,9 @@ pub async fn plan(
         .into_iter()
         .map(|m| (m.name.clone(), m))
         .collect();
+    if opts.check_drift && !caps.version_in_list {
+        fill_versions(backend, &mut listed, fpr, opts.concurrency).await?;
+    }
     let mut items = Vec::with_capacity(desired.len());
     for (secret, value) in desired {
         let name = format!("{prefix}{secret}");
@@ -288,7 +295,7 @@ pub async fn plan(
         why
     });
 
-    let drift_unchecked = !caps.version_in_list && !opts.verify;
+    let drift_unchecked = !caps.version_in_list && !opts.verify && !opts.check_drift;
     if opts.verify || opts.on_drift == DriftPolicy::Adopt {
         read_values(backend, &mut items, fpr, opts).await?;
     }
@@ -370,6 +377,31 @@ fn drift(item: &mut PlanItem, opts: &PlanOptions, why: &str) {
         DriftPolicy::Revert => format!("{why}; reverting to the canonical value"),
         DriftPolicy::Adopt => format!("{why}; adopting the backend's value into the store"),
     };
+}
+
+/// `--check-drift`: the current version of each secret of ours, from its metadata.
+async fn fill_versions(
+    backend: &dyn SecretBackend,
+    listed: &mut BTreeMap<String, SecretMeta>,
+    fpr: &Fingerprinter,
+    concurrency: usize,
+) -> Result<(), BackendError> {
+    let ours: Vec<String> = listed
+        .values()
+        .filter(|m| fpr.owner(m) == Owner::Us)
+        .map(|m| m.name.clone())
+        .collect();
+    let heads: Vec<Option<SecretMeta>> = futures::stream::iter(ours)
+        .map(|n| async move { backend.head(&n).await })
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    for h in heads.into_iter().flatten() {
+        if let Some(m) = listed.get_mut(&h.name) {
+            m.version = h.version;
+        }
+    }
+    Ok(())
 }
 
 /// `--verify` and drift adoption: read the managed values and compare their fingerprints.

@@ -387,6 +387,26 @@ async fn verify_finds_drift_a_backend_listing_cannot_show() {
         Action::Unchanged,
         "without versions the listing cannot tell"
     );
+    let check = PlanOptions {
+        check_drift: true,
+        ..Default::default()
+    };
+    let p = plan(
+        "prod",
+        b.as_ref(),
+        "app/",
+        desired(&[("A", "mine")]),
+        &f,
+        &check,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        p.items[0].action,
+        Action::Drift,
+        "--check-drift finds it from metadata"
+    );
+    assert!(!p.drift_unchecked);
     let verify = PlanOptions {
         verify: true,
         ..Default::default()
