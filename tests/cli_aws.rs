@@ -293,3 +293,36 @@ async fn migrate_from_moto_to_a_file_backend_verifies_every_secret_and_reruns_cl
     );
     assert_eq!(again["verified"]["equal"], 96);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pruned_secret_can_be_restored_and_is_then_unchanged() {
+    let Some(_) = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT") else {
+        return;
+    };
+    let prefix = secretsync_core::conformance::random_prefix("rst").replace('_', "/");
+    let p = aws_project(&prefix);
+    p.set("Keep", "--type", "prod", "k");
+    p.set("Gone", "--type", "prod", "g");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    p.ok(&["delete", "Gone"], None);
+    p.ok(&["apply", "--env", "prod-eu", "--prune"], None);
+    // Back in the store, the name is pending deletion in AWS: apply says so and how to fix it.
+    p.set("Gone", "--type", "prod", "g");
+    let out = p.code(&["apply", "--env", "prod-eu"], None, 1);
+    assert!(
+        out.contains("scheduled for deletion") && out.contains("secretsync restore --env ENV NAME"),
+        "{out}"
+    );
+    let out = p.ok(&["restore", "--env", "prod-eu", "Gone"], None);
+    assert!(out.contains(&format!("restored {prefix}Gone")), "{out}");
+    p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        0,
+    );
+    let out = p.code(&["restore", "--env", "prod-eu", "Never"], None, 1);
+    assert!(
+        out.contains("not_found") || out.contains("NotFound") || out.contains("ResourceNotFound"),
+        "{out}"
+    );
+}

@@ -62,6 +62,8 @@ pub enum Command {
     Plan(sync::PlanArgs),
     /// Replicate the canonical values into environments' backends.
     Apply(sync::ApplyArgs),
+    /// Undo soft deletes of an environment's secrets (AWS recovery window, Vault delete).
+    Restore(sync::RestoreArgs),
     /// Copy secrets from one backend to another, with ownership labels, then verify.
     Migrate(migrate::MigrateArgs),
     /// Bring a backend's secrets into the canonical store.
@@ -221,6 +223,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Check(a) => check::run(&ctx, a),
         Command::Plan(a) => sync::run_plan(&ctx, a).await,
         Command::Apply(a) => sync::run_apply(&ctx, a).await,
+        Command::Restore(a) => sync::run_restore(&ctx, a).await,
         Command::Migrate(a) => migrate::run_migrate(&ctx, a).await,
         Command::Import(a) => migrate::run_import(&ctx, a).await,
         Command::Reconcile(a) => reconcile::run(&ctx, a).await,

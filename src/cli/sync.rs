@@ -232,3 +232,44 @@ fn progress(ctx: &Ctx, quiet: bool, len: u64) -> ProgressBar {
     }
     bar
 }
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The environment whose backend holds the deleted secrets.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Secrets to restore (names in the store; the environment's prefix is added).
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+/// `secretsync restore`: undoes soft deletes (AWS's recovery window, Vault's delete) of an
+/// environment's secrets, e.g. after a prune or to re-create a name pending deletion.
+pub async fn run_restore(ctx: &Ctx, args: RestoreArgs) -> Result<Outcome> {
+    let cfg = ctx.config()?;
+    let env = cfg.env(&args.env)?;
+    let target = targets::open(&cfg, &env, 4).await?;
+    let mut failed = false;
+    let mut results = Vec::new();
+    for n in &args.names {
+        let name = format!("{}{n}", target.prefix);
+        match target.backend.restore(&name).await {
+            Ok(()) => results.push(json!({"name": name, "restored": true})),
+            Err(e) => {
+                failed = true;
+                if !ctx.json {
+                    eprintln!("error: {e}");
+                }
+                results.push(json!({"name": name, "restored": false, "error": {"kind": e.kind.as_str(), "message": e.to_string()}}));
+            }
+        }
+    }
+    if ctx.json {
+        crate::output::json(&json!({ "env": env.name(), "results": results }))?;
+    } else {
+        for r in results.iter().filter(|r| r["restored"] == true) {
+            println!("restored {}", r["name"].as_str().unwrap_or_default());
+        }
+    }
+    Ok(if failed { Outcome::Failed } else { Outcome::Ok })
+}

@@ -176,7 +176,7 @@ impl AwsSmBackend {
         BackendError::new(
             ErrorKind::Conflict,
             op,
-            "the secret is scheduled for deletion: restore it (secretsync restore) or wait for the deletion to finish",
+            "the secret is scheduled for deletion: restore it (`secretsync restore --env ENV NAME`) or wait for the deletion to finish",
         )
         .backend("aws-sm")
         .name(name)
