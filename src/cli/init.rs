@@ -56,6 +56,7 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Outcome> {
         Store::load(&cfg.store_path)?
     };
     ignore_lock_file(&cfg.store_path)?;
+    let merge_attr = add_merge_attribute(&cfg.store_path)?;
 
     let report = Report {
         config: config_path.display().to_string(),
@@ -96,6 +97,9 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Outcome> {
             identity.public()
         );
     }
+    if merge_attr {
+        println!("added the store's merge driver to .gitattributes; enable it once per clone with\n  git config merge.secretsync.driver \"secretsync merge-file %O %A %B\"");
+    }
     if store_created {
         println!("next: declare secrets in {CONFIG_FILE}, then `secretsync set NAME --type dev`");
     }
@@ -126,6 +130,27 @@ fn identity(ctx: &Ctx) -> Result<(AgeIdentity, String, bool)> {
     )?;
     let id = age_key::create_identity_file(&path)?;
     Ok((id, path.display().to_string(), true))
+}
+
+/// Adds `STORE merge=secretsync` to the `.gitattributes` beside the store; true when added.
+fn add_merge_attribute(store: &Path) -> Result<bool> {
+    let (Some(dir), Some(name)) = (store.parent(), store.file_name()) else {
+        return Ok(false);
+    };
+    let line = format!("{} merge=secretsync", name.to_string_lossy());
+    let ga = dir.join(".gitattributes");
+    let text = std::fs::read_to_string(&ga).unwrap_or_default();
+    if text.lines().any(|l| l.trim() == line) {
+        return Ok(false);
+    }
+    let sep = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    std::fs::write(&ga, format!("{text}{sep}{line}\n"))
+        .with_context(|| format!("cannot update {}", ga.display()))?;
+    Ok(true)
 }
 
 /// Adds the store's lock file to the `.gitignore` beside it.

@@ -6,6 +6,7 @@ mod history;
 mod init;
 mod key;
 mod list;
+mod merge;
 mod migrate;
 mod quickstart;
 mod reconcile;
@@ -79,6 +80,8 @@ pub enum Command {
     /// Manage who can open the store.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Git merge driver for the store: a three-way merge block by block (see README).
+    MergeFile(merge::MergeArgs),
     /// Run the main job end to end in a temporary folder, on the embedded defaults.
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -231,6 +234,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Export(a) => run::run_export(&ctx, a).await,
         Command::Pull(a) => run::run_pull(&ctx, a).await,
         Command::Key(k) => key::run(&ctx, k).await,
+        Command::MergeFile(a) => merge::run(&ctx, a),
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
     }
 }

@@ -11,7 +11,7 @@ pub const FORMAT: u32 = 1;
 /// The AEAD every value is sealed with.
 pub const CIPHER: &str = "xchacha20poly1305";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StoreFile {
     pub secretsync: Header,
@@ -21,7 +21,7 @@ pub(crate) struct StoreFile {
     pub secrets: BTreeMap<String, SecretEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Header {
     pub format: u32,
@@ -33,14 +33,14 @@ pub(crate) struct Header {
     pub fingerprint_key: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WrappedKey {
     pub added: DateTime<Utc>,
     pub wrapped: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SecretEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,7 +49,7 @@ pub(crate) struct SecretEntry {
     pub values: BTreeMap<String, ValueEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ValueEntry {
     pub version: u64,
@@ -59,7 +59,7 @@ pub(crate) struct ValueEntry {
     pub history: Vec<HistoryEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HistoryEntry {
     pub version: u64,

@@ -7,6 +7,7 @@
 pub mod age_key;
 pub mod crypto;
 mod format;
+pub mod merge;
 pub use secretsync_core::fsio;
 
 use crate::model::{plan_set, EnvRef, EnvType, SecretName, Selector, TypeSet};
@@ -345,13 +346,17 @@ impl Store {
         }))
     }
 
-    fn write(&self) -> Result<()> {
+    fn render(&self) -> Result<String> {
         let body = toml::to_string(&self.file)
             .map_err(|e| StoreError::Invalid(format!("cannot serialize the store: {e}")))?;
-        let text = format!(
+        Ok(format!(
             "# secretsync canonical store: names and selectors in clear, every value sealed.\n\
              # Change it with `secretsync set/delete/key`, not by hand.\n\n{body}"
-        );
+        ))
+    }
+
+    fn write(&self) -> Result<()> {
+        let text = self.render()?;
         fsio::write_atomic(&self.path, text.as_bytes(), None)
             .map_err(|e| StoreError::Io(self.path.clone(), e))
     }
