@@ -346,3 +346,35 @@ fn pull_caches_local_values_for_offline_runs_and_refreshes_when_the_store_change
         "the cache was refreshed"
     );
 }
+
+#[test]
+fn run_warns_about_missing_declared_secrets_and_check_refuses() {
+    let (p, cache) = project();
+    p.append_config("[secrets.TOKEN]\n[secrets.DB]\n");
+    p.set("TOKEN", "--type", "local", "tok-value");
+    let out = cmd(&p, &cache, &["run", "--", "true"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("warning: local has no value for declared DB"));
+    let out = cmd(
+        &p,
+        &cache,
+        &["run", "--check", "--", "sh", "-c", "echo ran"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("ran"),
+        "the command must not run"
+    );
+    p.set("DB", "--type", "local", "pg");
+    let out = cmd(
+        &p,
+        &cache,
+        &["run", "--check", "--", "sh", "-c", "echo ran"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"ran\n");
+}

@@ -101,13 +101,46 @@ pub struct RunArgs {
     /// Shortest value --redact replaces (shorter ones would match ordinary text).
     #[arg(long, default_value_t = DEFAULT_MIN_LEN, value_name = "BYTES")]
     pub redact_min_len: usize,
+    /// Refuse to run (exit 2) when a declared secret has no value for the environment;
+    /// without it, missing secrets are only warned about.
+    #[arg(long)]
+    pub check: bool,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
+/// Declared secrets with no value among `values` (empty when there is no config to declare).
+fn missing_declared(ctx: &Ctx, values: &[(String, SecretValue)]) -> Vec<String> {
+    let Ok(cfg) = ctx.config() else {
+        return Vec::new();
+    };
+    let Ok(declared) = ctx.declared(&cfg) else {
+        return Vec::new();
+    };
+    declared
+        .into_iter()
+        .map(|d| d.name.to_string())
+        .filter(|n| !values.iter().any(|(v, _)| v == n))
+        .collect()
+}
+
 pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Outcome> {
     let values = values(ctx, &args.source).await?;
+    if args.source.from.is_none() {
+        let missing = missing_declared(ctx, &values);
+        if !missing.is_empty() {
+            let env = &args.source.env;
+            if args.check {
+                eprintln!("error: {env} has no value for declared {}; not running (set them, or drop --check)", missing.join(", "));
+                return Ok(Outcome::Findings);
+            }
+            eprintln!(
+                "warning: {env} has no value for declared {}",
+                missing.join(", ")
+            );
+        }
+    }
     let files = tempfile::Builder::new()
         .prefix("secretsync-run-")
         .tempdir()?;
@@ -143,13 +176,14 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Outcome> {
     } else {
         None
     };
+    let watched = watch_signals()?;
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot run {:?}", args.command[0]))?;
     let pid = child
         .id()
         .context("the command exited before it could be watched")?;
-    let forwarders = forward_signals(pid, std::io::stdin().is_terminal())?;
+    let forwarders = forward_signals(watched, pid, std::io::stdin().is_terminal());
     let pumps = match redactors {
         Some((out_r, err_r)) => {
             let (o, e) = (
@@ -198,33 +232,55 @@ async fn pump(
     to.flush().await
 }
 
-/// Passes SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGINT on to the child. On a terminal
-/// SIGINT is not passed on: the terminal already sent it to the child.
-fn forward_signals(pid: u32, interactive: bool) -> Result<Vec<tokio::task::JoinHandle<()>>> {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
+/// The signals `run` passes on to the child.
+type Watched = Vec<(nix::sys::signal::Signal, tokio::signal::unix::Signal)>;
+
+/// Starts watching SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGINT. Done before the child
+/// is spawned, so a signal that arrives at once is not fatal to secretsync (it is held and
+/// passed on).
+fn watch_signals() -> Result<Watched> {
+    use nix::sys::signal::Signal;
     use tokio::signal::unix::{signal, SignalKind};
-    let kinds = [
+    [
         (SignalKind::terminate(), Signal::SIGTERM),
         (SignalKind::hangup(), Signal::SIGHUP),
         (SignalKind::quit(), Signal::SIGQUIT),
         (SignalKind::user_defined1(), Signal::SIGUSR1),
         (SignalKind::user_defined2(), Signal::SIGUSR2),
         (SignalKind::interrupt(), Signal::SIGINT),
-    ];
-    let mut tasks = Vec::new();
-    for (kind, sig) in kinds {
-        let mut s = signal(kind).with_context(|| format!("cannot watch {sig}"))?;
-        let pass = !(interactive && sig == Signal::SIGINT);
-        tasks.push(tokio::spawn(async move {
-            while s.recv().await.is_some() {
-                if pass {
-                    let _ = kill(Pid::from_raw(pid as i32), sig);
+    ]
+    .into_iter()
+    .map(|(kind, sig)| {
+        Ok((
+            sig,
+            signal(kind).with_context(|| format!("cannot watch {sig}"))?,
+        ))
+    })
+    .collect()
+}
+
+/// Passes the watched signals on to the child `pid`. On a terminal SIGINT is not passed on: the
+/// terminal already sent it to the child.
+fn forward_signals(
+    watched: Watched,
+    pid: u32,
+    interactive: bool,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    watched
+        .into_iter()
+        .map(|(sig, mut s)| {
+            let pass = !(interactive && sig == Signal::SIGINT);
+            tokio::spawn(async move {
+                while s.recv().await.is_some() {
+                    if pass {
+                        let _ = kill(Pid::from_raw(pid as i32), sig);
+                    }
                 }
-            }
-        }));
-    }
-    Ok(tasks)
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Args)]
