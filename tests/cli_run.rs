@@ -378,3 +378,26 @@ fn run_warns_about_missing_declared_secrets_and_check_refuses() {
     .unwrap();
     assert_eq!(out.stdout, b"ran\n");
 }
+
+#[test]
+fn the_store_key_is_not_passed_to_the_program() {
+    let (p, cache) = project();
+    p.set("TOKEN", "--type", "local", "tok-value");
+    let key = std::fs::read_to_string(p.identity_file()).unwrap();
+    std::fs::remove_file(p.identity_file()).unwrap();
+    let out = cmd(
+        &p,
+        &cache,
+        &[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "printf '%s|%s' \"$TOKEN\" \"${SECRETSYNC_AGE_IDENTITY:-unset}\"",
+        ],
+    )
+    .env("SECRETSYNC_AGE_IDENTITY", key)
+    .output()
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tok-value|unset");
+}

@@ -146,6 +146,8 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Outcome> {
         .tempdir()?;
     let mut cmd = tokio::process::Command::new(&args.command[0]);
     cmd.args(&args.command[1..]);
+    // The key that opens the whole store is not the program's business: it gets its values only.
+    cmd.env_remove(crate::store::age_key::IDENTITY_ENV);
     for (name, v) in &values {
         match v.as_str().filter(|s| !s.contains('\0')) {
             Some(s) => {
