@@ -202,6 +202,7 @@ async fn round(
     let cfg = ctx.config()?;
     let store = ctx.unlocked(&cfg).await?;
     let fpr = Fingerprinter::new(store.fingerprint_key()?, store.id());
+    let declared = ctx.declared(&cfg)?;
     let mut envs = targets::select(&cfg, &args.envs, args.envs.is_empty())?;
     if let Some(shard) = args.shard {
         envs.retain(|e| in_shard(e.name(), shard));
@@ -217,13 +218,13 @@ async fn round(
         on_drift: args.on_drift,
         concurrency: args.concurrency,
     };
-    let (cfg, store, fpr, sync_args) = (&cfg, &store, &fpr, &sync_args);
+    let (cfg, store, fpr, sync_args, declared) = (&cfg, &store, &fpr, &sync_args, &declared);
     let out = futures::stream::iter(envs)
         .filter(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
         .map(|env: EnvRef| async move {
             let started = Instant::now();
             let name = env.name().to_string();
-            match plan_env(cfg, store, &env, sync_args).await {
+            match plan_env(cfg, store, &env, sync_args, declared).await {
                 Ok((plan, target, _)) => {
                     let report = sync::apply(&plan, target.backend.clone(), fpr, sync_args.concurrency, &|_| {}).await;
                     let calls: Vec<_> = target.counter.snapshot().into_iter().collect();

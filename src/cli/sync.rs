@@ -78,12 +78,14 @@ pub struct ApplyArgs {
     pub quiet: bool,
 }
 
-/// Plans one environment: its canonical values against its backend.
+/// Plans one environment: its canonical values against its backend. `declared` (scanned once
+/// by the caller, not per environment) names the declared secrets it has no value for.
 pub async fn plan_env(
     cfg: &Config,
     store: &Unlocked,
     env: &EnvRef,
     args: &SyncArgs,
+    declared: &[crate::declare::Declared],
 ) -> Result<(Plan, Target, Vec<String>)> {
     let target = targets::open(cfg, env, args.concurrency).await?;
     let desired: Vec<(String, secretsync_core::SecretValue)> = store
@@ -91,7 +93,6 @@ pub async fn plan_env(
         .into_iter()
         .map(|(n, v)| (n.to_string(), v))
         .collect();
-    let declared = crate::declare::declared(cfg)?;
     let missing: Vec<String> = declared
         .iter()
         .filter(|d| !desired.iter().any(|(n, _)| n == d.name.as_str()))
@@ -123,11 +124,12 @@ fn warn_missing(ctx: &Ctx, env: &EnvRef, missing: &[String]) {
 pub async fn run_plan(ctx: &Ctx, args: PlanArgs) -> Result<Outcome> {
     let cfg = ctx.config()?;
     let envs = targets::select(&cfg, &args.sync.envs, args.sync.all)?;
+    let declared = ctx.declared(&cfg)?;
     let store = ctx.unlocked(&cfg).await?;
     let mut docs = Vec::new();
     let mut changes = false;
     for env in &envs {
-        let (plan, target, missing) = plan_env(&cfg, &store, env, &args.sync).await?;
+        let (plan, target, missing) = plan_env(&cfg, &store, env, &args.sync, &declared).await?;
         changes |= plan.has_changes();
         if ctx.json {
             docs.push(json!({ "plan": plan, "summary": plan.summary(), "missing_declared": missing, "api_calls": targets::api_calls(&target.counter) }));
@@ -149,11 +151,12 @@ pub async fn run_plan(ctx: &Ctx, args: PlanArgs) -> Result<Outcome> {
 pub async fn run_apply(ctx: &Ctx, args: ApplyArgs) -> Result<Outcome> {
     let cfg = ctx.config()?;
     let envs = targets::select(&cfg, &args.sync.envs, args.sync.all)?;
+    let declared = ctx.declared(&cfg)?;
     let mut store = ctx.unlocked(&cfg).await?;
     let (mut failed, mut attention) = (false, false);
     let mut docs = Vec::new();
     for env in &envs {
-        let (plan, target, missing) = plan_env(&cfg, &store, env, &args.sync).await?;
+        let (plan, target, missing) = plan_env(&cfg, &store, env, &args.sync, &declared).await?;
         if args.sync.on_drift == DriftPolicy::Adopt && adopt_drift(ctx, &cfg, env, &plan).await? {
             store = ctx.unlocked(&cfg).await?;
         }
