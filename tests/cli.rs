@@ -480,3 +480,24 @@ fn usage_errors_exit_1_and_help_exits_0() {
     assert!(help.contains("Usage: secretsync"), "{help}");
     assert!(p.ok(&["--version"], None).starts_with("secretsync "));
 }
+
+#[test]
+fn init_uses_the_key_in_the_environment_and_creates_no_file() {
+    let alice = Project::init();
+    let key = std::fs::read_to_string(alice.identity_file()).unwrap();
+    let ci = Project::empty();
+    let out = ci
+        .cmd(&["init", "--json"])
+        .env("SECRETSYNC_AGE_IDENTITY", &key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let j = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(j["identity"], "$SECRETSYNC_AGE_IDENTITY");
+    assert_eq!(j["identity_created"], false);
+    assert!(
+        key.contains(j["recipient"].as_str().unwrap()),
+        "the store is opened by that key"
+    );
+    assert!(!ci.identity_file().exists(), "no identity file is written");
+}

@@ -108,28 +108,31 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Outcome> {
 
 /// The user's identity: the one already configured, else a new identity file.
 fn identity(ctx: &Ctx) -> Result<(AgeIdentity, String, bool)> {
-    if let Some(p) = &ctx.identity_file {
-        if !p.exists() {
-            let id = age_key::create_identity_file(p)?;
-            return Ok((id, p.display().to_string(), true));
-        }
-    }
-    if let Some(id) = registry::local_identities(ctx.identity_file.as_deref())?
-        .into_iter()
-        .next()
+    let create = |path: &Path| -> Result<(AgeIdentity, String, bool)> {
+        Ok((
+            age_key::create_identity_file(path)?,
+            path.display().to_string(),
+            true,
+        ))
+    };
+    let found = match &ctx.identity_file {
+        Some(p) if !p.exists() => return create(p),
+        Some(p) => Some((
+            p.display().to_string(),
+            registry::local_identities(Some(p))?,
+        )),
+        None => age_key::load_identities()?.map(|(src, ids)| (src.to_string(), ids)),
+    };
+    // An identity source always holds at least one key (parsing refuses an empty one).
+    if let Some((from, id)) =
+        found.and_then(|(from, ids)| ids.into_iter().next().map(|id| (from, id)))
     {
-        let from = match (&ctx.identity_file, age_key::load_identities()?) {
-            (Some(p), _) => p.display().to_string(),
-            (None, Some((src, _))) => src.to_string(),
-            (None, None) => "?".into(),
-        };
         return Ok((id, from, false));
     }
     let path = age_key::default_identity_path().context(
         "cannot find your config folder for the identity file; set SECRETSYNC_AGE_IDENTITY",
     )?;
-    let id = age_key::create_identity_file(&path)?;
-    Ok((id, path.display().to_string(), true))
+    create(&path)
 }
 
 /// Adds `STORE merge=secretsync` to the `.gitattributes` beside the store; true when added.
