@@ -81,8 +81,8 @@ impl Default for Metrics {
 impl Metrics {
     /// A fresh registry with every metric.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("secretsync");
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("secretsync"),
             runs: Family::default(),
             actions: Family::default(),
             failures: Family::default(),
@@ -90,44 +90,43 @@ impl Metrics {
             duration: Family::default(),
             last_success: Family::default(),
             api_calls: Family::default(),
-            registry: Registry::default(),
         };
-        registry.register(
+        m.registry.register(
             "reconcile_runs",
             "Reconcile rounds per environment, by result",
             m.runs.clone(),
         );
-        registry.register(
+        m.registry.register(
             "reconcile_actions",
             "Plan actions applied (or found), by kind",
             m.actions.clone(),
         );
-        registry.register(
+        m.registry.register(
             "reconcile_item_failures",
             "Items whose write or delete failed",
             m.failures.clone(),
         );
-        registry.register(
+        m.registry.register(
             "reconcile_drifted_secrets",
             "Secrets changed outside secretsync, at the last round",
             m.drifted.clone(),
         );
-        registry.register(
+        m.registry.register(
             "reconcile_duration_seconds",
             "Duration of the last round",
             m.duration.clone(),
         );
-        registry.register(
+        m.registry.register(
             "reconcile_last_success_timestamp_seconds",
             "Unix time of the last round that ended in sync",
             m.last_success.clone(),
         );
-        registry.register(
+        m.registry.register(
             "backend_api_calls",
             "Backend API calls, by backend, operation and outcome",
             m.api_calls.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 
     /// Records one environment's round.

@@ -74,10 +74,7 @@ impl GcpSmBackend {
 
     /// Opens the backend of `project`.
     pub async fn new(project: &str, opts: &GcpOptions) -> Result<Self> {
-        let creds = opts
-            .credentials()
-            .await
-            .map_err(|e| config(e).retry_after(None))?;
+        let creds = opts.credentials().await.map_err(config)?;
         let mut b = SecretManagerService::builder()
             .with_credentials(creds)
             .with_retry_policy(NeverRetry)
