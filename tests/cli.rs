@@ -501,3 +501,28 @@ fn init_uses_the_key_in_the_environment_and_creates_no_file() {
     );
     assert!(!ci.identity_file().exists(), "no identity file is written");
 }
+
+#[test]
+fn a_writer_blocked_by_another_fails_clearly_and_writes_nothing() {
+    let p = Project::init();
+    p.set("A", "--type", "dev", "before");
+    let store = p.path("secrets.enc.toml");
+    let before = std::fs::read(&store).unwrap();
+    let held = secretsync_core::fsio::lock(&store).unwrap();
+    let out = p
+        .cmd(&["set", "A", "--type", "dev"])
+        .env("SECRETSYNC_LOCK_TIMEOUT", "0.3")
+        .write_stdin("after")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("another secretsync process is writing this store"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(before, std::fs::read(&store).unwrap());
+    drop(held);
+    p.set("A", "--type", "dev", "after");
+    assert_eq!(p.get("A", "--type", "dev"), "after");
+}
