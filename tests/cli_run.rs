@@ -213,6 +213,17 @@ fn export_round_trips_through_sh_and_a_dotenv_parser() {
     let out = cmd(
         &p,
         &cache,
+        &["export", "--env", "local", "--format", "k8s-secret"],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("  name: demo-local\n"),
+        "the default name is APP-ENV"
+    );
+    let out = cmd(
+        &p,
+        &cache,
         &[
             "export",
             "--env",

@@ -250,6 +250,27 @@ fn import_brings_a_backends_secrets_into_the_store() {
     }
     let p = Project::init();
     let from = format!("file://{}", src.path().display());
+    let before = std::fs::read(p.path("secrets.enc.toml")).unwrap();
+    let out = p.code(
+        &[
+            "import",
+            "--from",
+            &from,
+            "--prefix",
+            "legacy/",
+            "--type",
+            "dev",
+            "--dry-run",
+        ],
+        None,
+        2,
+    );
+    assert!(out.contains("would import 2 secrets"), "{out}");
+    assert_eq!(
+        before,
+        std::fs::read(p.path("secrets.enc.toml")).unwrap(),
+        "a dry run writes nothing"
+    );
     let out = p.code(
         &[
             "import",
