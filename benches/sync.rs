@@ -101,6 +101,7 @@ async fn engine(
 ) {
     let fpr = Fingerprinter::new(
         SecretValue::from("bench-fingerprint-key-0123456789"),
+        vec![],
         "bench",
     );
     static SCENARIO: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -22,6 +22,8 @@ pub enum ConfigError {
     Io(PathBuf, #[source] std::io::Error),
     #[error("{0}: {1}")]
     Parse(PathBuf, String),
+    #[error("{0}")]
+    Overlap(String),
     #[error("unknown environment {name:?}: use a type (production, development, preview, local; or prod, dev, pr) or one declared in {path} ({known}); declare it under [environments.{name}] with a type and backend")]
     UnknownEnv {
         name: String,
@@ -42,6 +44,9 @@ struct RawConfig {
     go: Option<GoSection>,
     #[serde(default)]
     environments: BTreeMap<EnvName, Environment>,
+    /// Let environments on one backend use nested prefixes (`app/` and `app/staging/`).
+    #[serde(default)]
+    allow_nested_prefixes: bool,
 }
 
 /// A secret declared in the manifest.
@@ -139,6 +144,13 @@ impl Config {
             ));
         }
         let dir = path.parent().unwrap_or(Path::new("."));
+        check_overlaps(
+            path,
+            text,
+            dir,
+            &raw.environments,
+            raw.allow_nested_prefixes,
+        )?;
         Ok(Config {
             path: path.into(),
             app: raw.app,
@@ -214,6 +226,99 @@ app = "{app}"
     }
 }
 
+/// What identifies the place a backend URL writes to: scheme, host, path and the query options
+/// that select an account, region or namespace (not those that only choose how to log in).
+fn backend_target(url: &str, dir: &Path) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let scheme = scheme.strip_suffix("+http").unwrap_or(scheme);
+    if scheme == "file" {
+        let p = dir.join(rest.trim_start_matches("./"));
+        let mut norm = PathBuf::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    norm.pop();
+                }
+                std::path::Component::CurDir => {}
+                c => norm.push(c),
+            }
+        }
+        return format!("file://{}", norm.display());
+    }
+    let Ok(u) = url::Url::parse(&format!("x://{rest}")) else {
+        return url.to_string();
+    };
+    let mut q: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| matches!(k.as_ref(), "region" | "endpoint" | "profile" | "namespace"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    q.sort();
+    format!(
+        "{scheme}://{}:{}{}?{q:?}",
+        u.host_str().unwrap_or_default(),
+        u.port().unwrap_or_default(),
+        u.path().trim_end_matches('/')
+    )
+}
+
+/// The 1-based line of `[environments.NAME]` in the config text, for errors.
+fn env_line(text: &str, name: &str) -> usize {
+    let quoted = format!("[environments.\"{name}\"]");
+    let plain = format!("[environments.{name}]");
+    text.lines()
+        .position(|l| {
+            let l = l.trim();
+            l.starts_with(&plain) || l.starts_with(&quoted)
+        })
+        .map_or(0, |i| i + 1)
+}
+
+/// Refuses two environments on the same backend target whose prefixes are equal (they would
+/// overwrite each other's secrets every sync) or nest (one's listing holds the other's secrets),
+/// unless `allow_nested_prefixes` says the nesting is meant. Ownership labels keep nested
+/// environments apart either way; equal prefixes are never allowed.
+fn check_overlaps(
+    path: &Path,
+    text: &str,
+    dir: &Path,
+    envs: &BTreeMap<EnvName, Environment>,
+    allow_nested: bool,
+) -> Result<(), ConfigError> {
+    let with_backend: Vec<(&EnvName, String, &str)> = envs
+        .iter()
+        .filter_map(|(n, e)| {
+            let b = e.backend.as_deref()?;
+            Some((n, backend_target(b, dir), e.prefix.as_deref().unwrap_or("")))
+        })
+        .collect();
+    for (i, (a, ta, pa)) in with_backend.iter().enumerate() {
+        for (b, tb, pb) in &with_backend[i + 1..] {
+            if ta != tb {
+                continue;
+            }
+            let where_ = format!(
+                "{}:{}: environments {a} (line {}) and {b} (line {})",
+                path.display(),
+                env_line(text, b.as_str()),
+                env_line(text, a.as_str()),
+                env_line(text, b.as_str())
+            );
+            if pa == pb {
+                return Err(ConfigError::Overlap(format!(
+                    "{where_} write to the same backend with the same prefix {pa:?}, so each would overwrite the other's secrets: give each its own prefix (e.g. prefix = \"{a}/\" and prefix = \"{b}/\")"
+                )));
+            }
+            if !allow_nested && (pa.starts_with(*pb) || pb.starts_with(*pa)) {
+                return Err(ConfigError::Overlap(format!(
+                    "{where_} write to the same backend with nested prefixes {pa:?} and {pb:?}, so one's listing holds the other's secrets: give them prefixes that do not nest (e.g. \"app/{a}/\" and \"app/{b}/\"), or set `allow_nested_prefixes = true` at the top of the file if the nesting is meant (each environment then still touches only the secrets it wrote)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +391,86 @@ prefix = "billing/"
             assert!(err.starts_with("/app/secretsync.toml"), "{err}");
             assert!(err.contains(want), "want {want:?} in {err}");
         }
+    }
+
+    #[test]
+    fn environments_on_one_backend_must_not_share_or_nest_prefixes() {
+        let env = |name: &str, backend: &str, prefix: &str| {
+            format!("[environments.{name}]\ntype = \"prod\"\nbackend = \"{backend}\"\nprefix = \"{prefix}\"\n")
+        };
+        let aws = "aws-sm://?region=eu-west-1";
+        let cfg = |allow: bool, envs: &[String]| {
+            let head = if allow {
+                "allow_nested_prefixes = true\n"
+            } else {
+                ""
+            };
+            format!("app = \"a\"\n{head}{}", envs.concat())
+        };
+        // Equal prefixes: always refused, naming both and the fix.
+        for allow in [false, true] {
+            let err = parse(&cfg(
+                allow,
+                &[env("prod-eu", aws, "app/"), env("staging", aws, "app/")],
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("prod-eu") && err.contains("staging") && err.contains("same prefix"),
+                "{err}"
+            );
+            let line = if allow { 7 } else { 6 };
+            assert!(
+                err.starts_with(&format!("/app/secretsync.toml:{line}:")),
+                "{err}"
+            );
+        }
+        // Nested (the empty prefix nests with everything): refused unless opted in.
+        let nested = [
+            env("prod-eu", aws, ""),
+            env(
+                "staging",
+                "aws-sm://?region=eu-west-1&auth=x",
+                "app/staging/",
+            ),
+        ];
+        let err = parse(&cfg(false, &nested)).unwrap_err().to_string();
+        assert!(
+            err.contains("nested prefixes") && err.contains("allow_nested_prefixes"),
+            "{err}"
+        );
+        parse(&cfg(true, &nested)).unwrap();
+        // Another region, another file, or disjoint prefixes: fine.
+        parse(&cfg(
+            false,
+            &[
+                env("a", aws, "app/"),
+                env("b", "aws-sm://?region=us-east-1", "app/"),
+            ],
+        ))
+        .unwrap();
+        parse(&cfg(
+            false,
+            &[
+                env("a", "file://./x.json", ""),
+                env("b", "file://./y.json", ""),
+            ],
+        ))
+        .unwrap();
+        parse(&cfg(
+            false,
+            &[env("a", aws, "app/a/"), env("b", aws, "app/b/")],
+        ))
+        .unwrap();
+        // Relative and absolute spellings of one file are the same target.
+        assert!(parse(&cfg(
+            false,
+            &[
+                env("a", "file://./x.json", ""),
+                env("b", "file:///app/x.json", "")
+            ]
+        ))
+        .is_err());
     }
 
     #[test]

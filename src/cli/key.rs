@@ -22,7 +22,13 @@ pub enum KeyCommand {
         recipient: String,
     },
     /// Replace the data key: re-seal every value and re-wrap for every recipient.
-    Rotate,
+    Rotate {
+        /// Replace the fingerprint key as well (after removing a recipient: the old key could
+        /// confirm guesses of future values against the backends' labels). The next apply
+        /// rewrites every secret once with new labels.
+        #[arg(long)]
+        fingerprint: bool,
+    },
 }
 
 pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
@@ -63,26 +69,29 @@ pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
             w.commit()?;
             report(ctx, "removed", recipient.trim())?;
             if !ctx.json {
-                println!("note: run `secretsync key rotate` so that a copy of the old data key opens no future value");
+                println!("note: run `secretsync key rotate --fingerprint` so that a copy of the old keys opens no future value and confirms no guess against the backends' labels");
             }
         }
-        KeyCommand::Rotate => {
+        KeyCommand::Rotate { fingerprint } => {
             let mut w = ctx.writer(&cfg).await?;
             let mut recipients = Vec::new();
             for (id, _) in w.recipients() {
                 recipients.push(registry::recipient(&id).await?);
             }
-            let n = w.rotate(&recipients).await?;
+            let n = w.rotate(&recipients, fingerprint).await?;
             w.commit()?;
             if ctx.json {
                 crate::output::json(
-                    &json!({"rotated": true, "values": n, "recipients": recipients.len()}),
+                    &json!({"rotated": true, "values": n, "recipients": recipients.len(), "fingerprint_key": fingerprint}),
                 )?;
             } else {
                 println!(
                     "rotated the data key: re-sealed {n} values for {} recipients",
                     recipients.len()
                 );
+                if fingerprint {
+                    println!("rotated the fingerprint key: the next apply rewrites each secret once with new labels");
+                }
             }
         }
     }

@@ -42,7 +42,7 @@ pub struct MigrateArgs {
 pub async fn run_migrate(ctx: &Ctx, args: MigrateArgs) -> Result<Outcome> {
     let cfg = ctx.config().context("migrate stamps what it writes with a store's ownership labels: run it in a secretsync project")?;
     let store = ctx.unlocked(&cfg).await?;
-    let fpr = Fingerprinter::new(store.fingerprint_key()?, store.id());
+    let fpr = Fingerprinter::of(&store)?;
     let base = cfg.path.parent().unwrap_or(&ctx.cwd).to_path_buf();
     let (src, src_calls) = targets::open_url(&args.from, &base, args.concurrency).await?;
     let (dst, dst_calls) = targets::open_url(&args.to, &base, args.concurrency).await?;

@@ -98,7 +98,7 @@ pub async fn plan_env(
         .filter(|d| !desired.iter().any(|(n, _)| n == d.name.as_str()))
         .map(|d| d.name.to_string())
         .collect();
-    let fpr = Fingerprinter::new(store.fingerprint_key()?, store.id());
+    let fpr = Fingerprinter::of(store)?;
     let plan = sync::plan(
         env.name(),
         target.backend.as_ref(),
@@ -160,7 +160,7 @@ pub async fn run_apply(ctx: &Ctx, args: ApplyArgs) -> Result<Outcome> {
         if args.sync.on_drift == DriftPolicy::Adopt && adopt_drift(ctx, &cfg, env, &plan).await? {
             store = ctx.unlocked(&cfg).await?;
         }
-        let fpr = Fingerprinter::new(store.fingerprint_key()?, store.id());
+        let fpr = Fingerprinter::of(&store)?;
         let changes = plan.items.iter().filter(|i| i.is_change()).count() as u64;
         let bar = progress(ctx, args.quiet, changes);
         let report = sync::apply(

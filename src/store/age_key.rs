@@ -182,14 +182,8 @@ impl std::fmt::Display for IdentitySource {
 /// default identity file. `Ok(None)` when there is none.
 pub fn load_identities() -> Result<Option<(IdentitySource, Vec<AgeIdentity>)>, KeyError> {
     if let Ok(v) = std::env::var(IDENTITY_ENV) {
-        if v.trim_start().starts_with("AGE-SECRET-KEY-") || v.trim_start().starts_with('#') {
-            return Ok(Some((
-                IdentitySource::Env,
-                AgeIdentity::parse_all(&v, IDENTITY_ENV)?,
-            )));
-        }
-        let path = PathBuf::from(v);
-        return read_identity_file(&path).map(|ids| Some((IdentitySource::File(path), ids)));
+        let v = Zeroizing::new(v);
+        return identities_from_env(&v).map(|(src, ids)| Some((src, ids)));
     }
     match default_identity_path() {
         Some(p) if p.exists() => {
@@ -197,6 +191,31 @@ pub fn load_identities() -> Result<Option<(IdentitySource, Vec<AgeIdentity>)>, K
         }
         _ => Ok(None),
     }
+}
+
+/// Reads `SECRETSYNC_AGE_IDENTITY`: the key itself, or a path to an identity file. Its value may
+/// be a secret key, so no error ever repeats any of it.
+fn identities_from_env(v: &str) -> Result<(IdentitySource, Vec<AgeIdentity>), KeyError> {
+    let t = v.trim_start();
+    if t.starts_with("AGE-SECRET-KEY-") || t.starts_with('#') {
+        let ids = AgeIdentity::parse_all(v, &format!("${IDENTITY_ENV}"))?;
+        return Ok((IdentitySource::Env, ids));
+    }
+    let looks_like_key = v.to_ascii_uppercase().contains("AGE-SECRET-KEY");
+    let path = PathBuf::from(v);
+    if looks_like_key || !path.is_file() {
+        let why = if looks_like_key {
+            "holds something like an age secret key, but not in the form AGE-SECRET-KEY-1… at the \
+             start (quoted? lowercase? a NAME= prefix?)"
+        } else {
+            "is neither an age secret key (AGE-SECRET-KEY-1…) nor the path of a readable identity file"
+        };
+        return Err(KeyError::new(
+            format!("${IDENTITY_ENV}"),
+            format!("{why}; its value is not shown, since it may be a key. Set it to the key alone, or to the path of a file that holds it"),
+        ));
+    }
+    read_identity_file(&path).map(|ids| (IdentitySource::File(path), ids))
 }
 
 fn read_identity_file(path: &Path) -> Result<Vec<AgeIdentity>, KeyError> {
@@ -238,6 +257,36 @@ pub fn create_identity_file(path: &Path) -> Result<AgeIdentity, KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_identity_in_the_environment_is_never_echoed() {
+        let id = AgeIdentity::generate();
+        let key = id.to_file_text();
+        let key_line = key
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .unwrap();
+        let body = &key_line["AGE-SECRET-KEY-".len()..];
+        for bad in [
+            format!("\"{key_line}\""),
+            key_line.to_lowercase(),
+            format!("X={key_line}"),
+            format!("{key_line}garbage"),
+            body.to_string(),
+        ] {
+            let err = identities_from_env(&bad).unwrap_err().to_string();
+            for piece in [&body[..12], &body[body.len() - 12..]] {
+                assert!(
+                    !err.to_uppercase().contains(&piece.to_uppercase()),
+                    "the error repeats the key: {err}"
+                );
+            }
+            assert!(err.contains("SECRETSYNC_AGE_IDENTITY"), "{err}");
+        }
+        let (src, ids) = identities_from_env(key_line).unwrap();
+        assert!(matches!(src, IdentitySource::Env));
+        assert_eq!(ids[0].public(), id.public());
+    }
 
     #[tokio::test]
     async fn wrap_unwrap_is_bound_to_the_store_and_the_identity() {

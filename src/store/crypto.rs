@@ -50,6 +50,24 @@ pub fn fingerprint_key_aad(store_id: &str) -> Vec<u8> {
     format!("secretsync/fingerprint-key/v1\0{store_id}").into_bytes()
 }
 
+/// Associated data of a retired (rotated-out) fingerprint key.
+pub fn retired_fingerprint_key_aad(store_id: &str) -> Vec<u8> {
+    format!("secretsync/retired-fingerprint-key/v1\0{store_id}").into_bytes()
+}
+
+/// The public id of a fingerprint key: a hash that reveals nothing about the key.
+pub fn fingerprint_key_id(key: &SecretValue) -> String {
+    let mut h = Sha256::new();
+    h.update(b"secretsync/fingerprint-key-id/v1\0");
+    h.update(key.expose());
+    hex::encode(&h.finalize()[..8])
+}
+
+/// True for a store id of the shape secretsync makes: 32 lowercase hex digits.
+pub fn is_store_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Seals `plaintext` as base64(nonce || ciphertext).
 pub fn seal(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Result<String, AeadError> {
     let cipher = XChaCha20Poly1305::new(key.expose().into());

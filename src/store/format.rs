@@ -29,8 +29,17 @@ pub(crate) struct Header {
     pub cipher: String,
     /// A short hash of the data key, to tell a wrong key from a tampered value.
     pub key_id: String,
-    /// The key of value fingerprints, sealed under the data key; survives key rotation.
+    /// The key of value fingerprints, sealed under the data key; survives data-key rotation.
     pub fingerprint_key: String,
+    /// The public id of the fingerprint key (checked against the key when it is opened). The
+    /// backends carry it on every managed secret, witnessing which key the store had. Absent in
+    /// stores written before it existed; filled in by their next write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint_key_id: Option<String>,
+    /// Fingerprint keys replaced by `key rotate --fingerprint`, sealed under the data key, so
+    /// that secrets written under them are still recognised as this store's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_fingerprint_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

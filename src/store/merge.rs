@@ -347,7 +347,7 @@ mod tests {
                 Box::new(id.parse::<crate::store::age_key::AgeRecipient>().unwrap()) as _
             })
             .collect();
-        w.rotate(&rec).await.unwrap();
+        w.rotate(&rec, false).await.unwrap();
         w.commit().unwrap();
         let rotated = r.text();
         r.restore(&base);

@@ -150,7 +150,7 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(dir.into(), e))?;
         }
-        let _lock = fsio::lock(path)?;
+        let _lock = fsio::lock_async(path).await?;
         if path.exists() {
             return Err(StoreError::Exists(path.into()));
         }
@@ -167,6 +167,10 @@ impl Store {
                 &crypto::fingerprint_key_aad(&store_id),
                 fp_key.expose(),
             )?,
+            fingerprint_key_id: Some(crypto::fingerprint_key_id(&SecretValue::new(
+                fp_key.expose().to_vec(),
+            ))),
+            retired_fingerprint_keys: Vec::new(),
         };
         let mut file = StoreFile {
             secretsync: header,
@@ -217,6 +221,12 @@ impl Store {
             return Err(bad(format!(
                 "store format {} is not supported by this secretsync (it reads format {FORMAT}); upgrade secretsync",
                 h.format
+            )));
+        }
+        if !crypto::is_store_id(&h.store_id) {
+            return Err(bad(format!(
+                "store_id {:?} is not a store id (32 lowercase hex digits): the header was edited. Restore the file from version control",
+                h.store_id
             )));
         }
         if h.cipher != format::CIPHER {
@@ -302,7 +312,7 @@ impl Store {
 
     /// Locks the store against other writers, reads it fresh, and unlocks it.
     pub async fn open_for_write(path: &Path, identities: &[Box<dyn Identity>]) -> Result<Unlocked> {
-        let lock = fsio::lock(path)?;
+        let lock = fsio::lock_async(path).await?;
         let store = Store::load(path)?;
         let key = store.unwrap_key(identities).await?;
         Ok(Unlocked {
@@ -758,17 +768,25 @@ impl Unlocked {
         Ok(())
     }
 
-    /// Replaces the data key: re-seals every value (and its history) and the fingerprint key,
-    /// and wraps the new key for `recipients` (which must be the store's recipients).
-    pub async fn rotate(&mut self, recipients: &[Box<dyn Recipient>]) -> Result<usize> {
+    /// Replaces the data key: re-seals every value (and its history) and the fingerprint keys,
+    /// and wraps the new key for `recipients` (which must be the store's recipients). With
+    /// `new_fingerprint_key`, the fingerprint key is replaced too and the old one retired (kept,
+    /// sealed, so secrets written under it are still recognised), so that a removed recipient
+    /// cannot confirm guesses of future values against the backends' labels.
+    pub async fn rotate(
+        &mut self,
+        recipients: &[Box<dyn Recipient>],
+        new_fingerprint_key: bool,
+    ) -> Result<usize> {
         let store_id = self.id().to_string();
         let fp_aad = crypto::fingerprint_key_aad(&store_id);
-        let fp = crypto::open(&self.key, &fp_aad, &self.file.secretsync.fingerprint_key).map_err(
-            |_| StoreError::Tampered {
-                path: self.path.clone(),
-                what: "the fingerprint key".into(),
-            },
-        )?;
+        let retired_aad = crypto::retired_fingerprint_key_aad(&store_id);
+        let (mut fp, mut retired) = self.fingerprint_keys()?;
+        if new_fingerprint_key {
+            let fresh = crypto::new_data_key();
+            retired.insert(0, fp);
+            fp = SecretValue::new(fresh.expose().to_vec());
+        }
         let mut plain = Vec::new();
         for (name, entry) in &self.file.secrets {
             for (sel, e) in &entry.values {
@@ -794,9 +812,15 @@ impl Unlocked {
             let entry = self.store.file.secrets.get_mut(&name).expect("exists");
             entry.values.insert(sel.to_string(), e);
         }
+        let retired = retired
+            .iter()
+            .map(|k| seal(&self.key, &retired_aad, k.expose()))
+            .collect::<Result<Vec<_>>>()?;
         let h = &mut self.store.file.secretsync;
         h.key_id = crypto::key_id(&self.key);
         h.fingerprint_key = seal(&self.key, &fp_aad, fp.expose())?;
+        h.fingerprint_key_id = Some(crypto::fingerprint_key_id(&fp));
+        h.retired_fingerprint_keys = retired;
         self.store.file.recipients = wrapped;
         Ok(count)
     }
@@ -816,23 +840,53 @@ impl Unlocked {
         Ok(out)
     }
 
-    /// The key of value fingerprints (stable across data-key rotation).
-    pub fn fingerprint_key(&self) -> Result<SecretValue> {
-        let aad = crypto::fingerprint_key_aad(self.id());
-        crypto::open(&self.key, &aad, &self.file.secretsync.fingerprint_key).map_err(|_| {
-            StoreError::Tampered {
-                path: self.path.clone(),
-                what: "the fingerprint key".into(),
-            }
-        })
+    /// The key of value fingerprints (stable across data-key rotation), checked against the id
+    /// the header records, and the retired ones, newest first.
+    pub fn fingerprint_keys(&self) -> Result<(SecretValue, Vec<SecretValue>)> {
+        let h = &self.file.secretsync;
+        let tampered = |what: &str| StoreError::Tampered {
+            path: self.path.clone(),
+            what: what.into(),
+        };
+        let current = crypto::open(
+            &self.key,
+            &crypto::fingerprint_key_aad(self.id()),
+            &h.fingerprint_key,
+        )
+        .map_err(|_| tampered("the fingerprint key"))?;
+        if h.fingerprint_key_id
+            .as_ref()
+            .is_some_and(|id| *id != crypto::fingerprint_key_id(&current))
+        {
+            return Err(tampered("the fingerprint key id"));
+        }
+        let aad = crypto::retired_fingerprint_key_aad(self.id());
+        let retired = h
+            .retired_fingerprint_keys
+            .iter()
+            .map(|k| {
+                crypto::open(&self.key, &aad, k).map_err(|_| tampered("a retired fingerprint key"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((current, retired))
     }
 
-    /// Writes the changes atomically and releases the lock.
-    pub fn commit(self) -> Result<()> {
+    /// The current fingerprint key.
+    pub fn fingerprint_key(&self) -> Result<SecretValue> {
+        Ok(self.fingerprint_keys()?.0)
+    }
+
+    /// Writes the changes atomically and releases the lock. A store written before fingerprint
+    /// key ids existed gets its id recorded.
+    pub fn commit(mut self) -> Result<()> {
         if self.lock.is_none() {
             return Err(StoreError::Invalid(
                 "store was not opened for writing".into(),
             ));
+        }
+        if self.file.secretsync.fingerprint_key_id.is_none() {
+            let id = crypto::fingerprint_key_id(&self.fingerprint_key()?);
+            self.store.file.secretsync.fingerprint_key_id = Some(id);
         }
         self.store.write()
     }

@@ -331,7 +331,7 @@ async fn rotation_reseals_everything_and_keeps_the_fingerprint_key() {
         .iter()
         .map(|(id, _)| Box::new(id.parse::<age_key::AgeRecipient>().unwrap()) as Box<dyn Recipient>)
         .collect();
-    assert_eq!(w.rotate(&recips).await.unwrap(), 1);
+    assert_eq!(w.rotate(&recips, false).await.unwrap(), 1);
     w.commit().unwrap();
     let after = std::fs::read_to_string(&f.path).unwrap();
     assert_ne!(
@@ -381,4 +381,64 @@ async fn invalid_files_are_refused_with_the_reason() {
     tamper(&f, |raw| raw.replace("format = 1", "format = 9"));
     let err = Store::load(&f.path).unwrap_err().to_string();
     assert!(err.contains("upgrade secretsync"), "{err}");
+}
+
+#[tokio::test]
+async fn fingerprint_key_rotation_retires_the_old_key_and_records_ids() {
+    let f = fixture().await;
+    set(&f, "A", "prod", "a1").await;
+    let u = Store::load(&f.path).unwrap().unlock(&f.ids).await.unwrap();
+    let (old, retired) = u.fingerprint_keys().unwrap();
+    assert!(retired.is_empty());
+    let text_before = std::fs::read_to_string(&f.path).unwrap();
+    assert!(text_before.contains(&format!(
+        "fingerprint_key_id = \"{}\"",
+        crypto::fingerprint_key_id(&old)
+    )));
+    let mut w = Store::open_for_write(&f.path, &f.ids).await.unwrap();
+    let recips: Vec<Box<dyn Recipient>> = w
+        .recipients()
+        .iter()
+        .map(|(id, _)| Box::new(id.parse::<age_key::AgeRecipient>().unwrap()) as Box<dyn Recipient>)
+        .collect();
+    w.rotate(&recips, true).await.unwrap();
+    w.commit().unwrap();
+    let u = Store::load(&f.path).unwrap().unlock(&f.ids).await.unwrap();
+    let (new, retired) = u.fingerprint_keys().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(retired, vec![old]);
+    // Both survive a second (data-key only) rotation.
+    let mut w = Store::open_for_write(&f.path, &f.ids).await.unwrap();
+    w.rotate(&recips, false).await.unwrap();
+    w.commit().unwrap();
+    let u = Store::load(&f.path).unwrap().unlock(&f.ids).await.unwrap();
+    assert_eq!(u.fingerprint_keys().unwrap().0, new);
+    assert_eq!(u.fingerprint_keys().unwrap().1.len(), 1);
+}
+
+#[tokio::test]
+async fn an_edited_fingerprint_key_id_is_refused() {
+    let f = fixture().await;
+    let text = std::fs::read_to_string(&f.path).unwrap();
+    let start = text.find("fingerprint_key_id = \"").unwrap() + "fingerprint_key_id = \"".len();
+    let mut edited = text.clone();
+    edited.replace_range(start..start + 16, "0000000000000000");
+    std::fs::write(&f.path, edited).unwrap();
+    let u = Store::load(&f.path).unwrap().unlock(&f.ids).await.unwrap();
+    let err = u.fingerprint_keys().unwrap_err();
+    assert!(matches!(err, StoreError::Tampered { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_store_id_that_is_not_an_id_is_refused_on_load() {
+    // Regression: the store id was used raw in the cache path.
+    let f = fixture().await;
+    let text = std::fs::read_to_string(&f.path).unwrap();
+    let id = Store::load(&f.path).unwrap().id().to_string();
+    std::fs::write(&f.path, text.replace(&id, "../../../tmp/x")).unwrap();
+    let err = Store::load(&f.path).unwrap_err().to_string();
+    assert!(
+        err.contains("store_id") && err.contains("32 lowercase hex"),
+        "{err}"
+    );
 }

@@ -156,6 +156,7 @@ pub async fn apply(
     on_done: &(dyn Fn(&ItemResult) + Sync),
 ) -> ApplyReport {
     let backend = backend.as_ref();
+    let fpr = &fpr.for_env(&plan.env);
     let mut results: Vec<ItemResult> =
         futures::stream::iter(plan.items.iter().filter(|i| i.is_change()))
             .map(|item| async move {

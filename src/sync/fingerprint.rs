@@ -1,20 +1,28 @@
-//! Ownership labels and value fingerprints.
+//! Ownership labels, value fingerprints and write tokens.
 //!
-//! Every secret secretsync writes carries `managed-by=secretsync`, `secretsync-store=<store id>`
-//! and `secretsync-fp=<fingerprint>`: the first 32 hex digits of HMAC-SHA256 over the backend
-//! name and the value, keyed by the store's fingerprint key (sealed in the store, stable across
-//! data-key rotation). Equal fingerprints mean equal values, so a plan decides from list
-//! metadata alone; the label reveals nothing about the value.
+//! Every secret secretsync writes carries:
+//! - `managed-by=secretsync` and `secretsync-store=<store id>`;
+//! - `secretsync-env=<environment>`: the environment that wrote it. Prune, drift and adoption act
+//!   only on the environment's own secrets, so two environments that share a backend never touch
+//!   each other's;
+//! - `secretsync-fp=<fingerprint>`: the first 32 hex digits of HMAC-SHA256 over the backend name
+//!   and the value, keyed by the store's fingerprint key. Equal fingerprints mean equal values, so a
+//!   plan decides from list metadata alone; the label reveals nothing about the value;
+//! - `secretsync-key=<key id>`: the public id of the fingerprint key that wrote it. The backends
+//!   witness which key the store had: a store that cannot open that key (a replaced store) is
+//!   refused (see [`Fingerprinter::continuity`]).
 //!
-//! A write's idempotency token is the fingerprint followed by 16 hex digits of nonce. Backends
-//! that honour tokens make it the version id, so the current version tells whether it is the
-//! one secretsync wrote for that fingerprint (anything else is drift), while a retried write
-//! reuses its token and never adds a second version.
+//! A write's idempotency token is 16 hex digits of nonce followed by 32 hex digits of a MAC of
+//! (name, fingerprint, nonce) under the fingerprint key. Backends that honour tokens make it the
+//! version id, so the current version tells whether secretsync wrote it for that fingerprint
+//! (anything else is drift), and only a holder of the key can make or check one: the public
+//! fingerprint label alone proves nothing. A retried write reuses its token and never adds a
+//! second version.
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secretsync_core::{Labels, SecretMeta, SecretValue};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 /// Label naming the tool.
 pub const MANAGED_BY: &str = "managed-by";
@@ -22,59 +30,187 @@ pub const MANAGED_BY: &str = "managed-by";
 pub const MANAGED_BY_VALUE: &str = "secretsync";
 /// Label naming the owning store.
 pub const STORE_LABEL: &str = "secretsync-store";
+/// Label naming the environment that wrote the secret.
+pub const ENV_LABEL: &str = "secretsync-env";
 /// Label holding the value's fingerprint.
 pub const FP_LABEL: &str = "secretsync-fp";
+/// Label holding the id of the fingerprint key that wrote the secret.
+pub const KEY_LABEL: &str = "secretsync-key";
 
 const FP_HEX: usize = 32;
+const NONCE_HEX: usize = 16;
 
-/// Who owns a secret found in a backend.
+/// Who owns a secret found in a backend, as seen from one environment of one store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
-    /// This store.
+    /// This store and this environment.
     Us,
+    /// This store, written before secretsync recorded the environment: never pruned, relabelled
+    /// when written.
+    Legacy,
+    /// This store, another environment (its label).
+    OtherEnv(String),
     /// Another secretsync store (its id).
     OtherStore(String),
     /// Not written by secretsync.
     Unmanaged,
 }
 
-/// Computes fingerprints and ownership labels for one store.
-pub struct Fingerprinter {
+/// A fingerprint key with its public id.
+#[derive(Clone)]
+pub struct FpKey {
+    id: String,
     key: SecretValue,
+}
+
+impl FpKey {
+    /// Wraps a key and computes its id.
+    pub fn new(key: SecretValue) -> Self {
+        Self {
+            id: crate::store::crypto::fingerprint_key_id(&key),
+            key,
+        }
+    }
+
+    /// Its public id (16 hex digits).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.expose())
+            .expect("HMAC takes any key length");
+        for p in parts {
+            mac.update(p);
+            mac.update(b"\0");
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+/// The value of the environment label for `env`: the name itself when every backend accepts it
+/// as a label value (lowercase letters, digits, `-`, `_`; at most 63), else `h-` and a hash.
+pub fn env_label(env: &str) -> String {
+    let plain = !env.is_empty()
+        && env.len() <= 63
+        && env
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if plain {
+        env.to_string()
+    } else {
+        let h = Sha256::digest(format!("secretsync/env/v1\0{env}").as_bytes());
+        format!("h-{}", hex::encode(&h[..12]))
+    }
+}
+
+/// Computes fingerprints, tokens and ownership labels for one environment of one store.
+pub struct Fingerprinter {
+    current: FpKey,
+    retired: Vec<FpKey>,
     store_id: String,
+    env: String,
 }
 
 impl std::fmt::Debug for Fingerprinter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Fingerprinter({})", self.store_id)
+        write!(
+            f,
+            "Fingerprinter(store {}, env {}, key {})",
+            self.store_id, self.env, self.current.id
+        )
     }
 }
 
+/// A managed secret carries a fingerprint-key id this store cannot open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} was written by store {store_id} under fingerprint key {found}, which this store cannot open (its keys: {known}). The store file was replaced or is older than the one that wrote the backend: use the store from version control's main branch. If every key was lost and the store was re-created on purpose, move the old secrets away or delete them, then apply again")]
+pub struct ContinuityError {
+    /// The backend name of the witness.
+    pub name: String,
+    /// The store id.
+    pub store_id: String,
+    /// The key id found on it.
+    pub found: String,
+    /// The key ids this store can open.
+    pub known: String,
+}
+
 impl Fingerprinter {
-    /// A fingerprinter for the store `store_id` with its fingerprint key.
-    pub fn new(key: SecretValue, store_id: &str) -> Self {
+    /// The fingerprinter of an unlocked store: its current and retired fingerprint keys.
+    pub fn of(store: &crate::store::Unlocked) -> Result<Self, crate::store::StoreError> {
+        let (current, retired) = store.fingerprint_keys()?;
+        Ok(Self::new(current, retired, store.id()))
+    }
+
+    /// A fingerprinter for store `store_id`, with its current fingerprint key and the retired
+    /// ones it can still open (from earlier fingerprint-key rotations). Plan and apply use it
+    /// through [`Fingerprinter::for_env`] for the environment they sync.
+    pub fn new(current: SecretValue, retired: Vec<SecretValue>, store_id: &str) -> Self {
         Self {
-            key,
+            current: FpKey::new(current),
+            retired: retired.into_iter().map(FpKey::new).collect(),
             store_id: store_id.into(),
+            env: String::new(),
         }
     }
 
-    /// The store's id.
-    pub fn store_id(&self) -> &str {
-        &self.store_id
+    /// The same keys, labelling and owning as environment `env`.
+    pub fn for_env(&self, env: &str) -> Self {
+        Self {
+            current: self.current.clone(),
+            retired: self.retired.clone(),
+            store_id: self.store_id.clone(),
+            env: env_label(env),
+        }
+    }
+
+    /// The id of the current fingerprint key.
+    pub fn key_id(&self) -> &str {
+        self.current.id()
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &FpKey> {
+        std::iter::once(&self.current).chain(&self.retired)
     }
 
     /// The fingerprint of `value` stored as `name`: 32 lowercase hex digits.
     pub fn fingerprint(&self, name: &str, value: &SecretValue) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.expose())
-            .expect("HMAC takes any key length");
-        mac.update(b"secretsync/fp/v1\0");
-        mac.update(name.as_bytes());
-        mac.update(b"\0");
-        mac.update(value.expose());
-        let mut out = hex::encode(mac.finalize().into_bytes());
+        let mac = self
+            .current
+            .mac(&[b"secretsync/fp/v1", name.as_bytes(), value.expose()]);
+        let mut out = hex::encode(mac);
         out.truncate(FP_HEX);
         out
+    }
+
+    /// A fresh write token for `name` with fingerprint `fp`: a nonce and a MAC only a holder
+    /// of the fingerprint key can make (48 characters, within AWS's 32–64).
+    pub fn new_token(&self, name: &str, fp: &str) -> String {
+        let mut nonce = [0u8; NONCE_HEX / 2];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let nonce = hex::encode(nonce);
+        let tag = token_tag(&self.current, name, fp, &nonce);
+        format!("{nonce}{tag}")
+    }
+
+    /// True when version id `version` is a token this store made for `name` with fingerprint
+    /// `fp` (under its current or a retired fingerprint key).
+    pub fn version_is(&self, version: &str, name: &str, fp: &str) -> bool {
+        if version.len() != NONCE_HEX + FP_HEX || !version.is_char_boundary(NONCE_HEX) {
+            return false;
+        }
+        let (nonce, tag) = version.split_at(NONCE_HEX);
+        self.keys().any(|k| {
+            let want = token_tag(k, name, fp, nonce);
+            // Constant-time enough: equal lengths, compare every byte.
+            want.len() == tag.len()
+                && want
+                    .bytes()
+                    .zip(tag.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        })
     }
 
     /// The labels a write of a value with fingerprint `fp` carries.
@@ -82,7 +218,9 @@ impl Fingerprinter {
         [
             (MANAGED_BY, MANAGED_BY_VALUE),
             (STORE_LABEL, self.store_id.as_str()),
+            (ENV_LABEL, self.env.as_str()),
             (FP_LABEL, fp),
+            (KEY_LABEL, self.current.id()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -95,11 +233,53 @@ impl Fingerprinter {
             return Owner::Unmanaged;
         }
         match meta.labels.get(STORE_LABEL) {
-            Some(s) if *s == self.store_id => Owner::Us,
+            Some(s) if *s == self.store_id => match meta.labels.get(ENV_LABEL) {
+                Some(e) if *e == self.env => Owner::Us,
+                Some(e) => Owner::OtherEnv(e.clone()),
+                None => Owner::Legacy,
+            },
             Some(s) => Owner::OtherStore(s.clone()),
             None => Owner::Unmanaged,
         }
     }
+
+    /// Checks that every secret of this store in `listed` (any environment) was written under a
+    /// fingerprint key this store can open: the backend witnesses the store's key history, so a
+    /// store made by someone who could not open the previous one is refused.
+    pub fn continuity<'a>(
+        &self,
+        listed: impl IntoIterator<Item = &'a SecretMeta>,
+    ) -> Result<(), ContinuityError> {
+        for meta in listed {
+            if meta.labels.get(STORE_LABEL) != Some(&self.store_id) {
+                continue;
+            }
+            let Some(found) = meta.labels.get(KEY_LABEL) else {
+                continue;
+            };
+            if !self.keys().any(|k| k.id() == found) {
+                return Err(ContinuityError {
+                    name: meta.name.clone(),
+                    store_id: self.store_id.clone(),
+                    found: found.clone(),
+                    known: self.keys().map(|k| k.id()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn token_tag(key: &FpKey, name: &str, fp: &str, nonce: &str) -> String {
+    let mac = key.mac(&[
+        b"secretsync/token/v1",
+        name.as_bytes(),
+        fp.as_bytes(),
+        nonce.as_bytes(),
+    ]);
+    let mut out = hex::encode(mac);
+    out.truncate(FP_HEX);
+    out
 }
 
 /// The fingerprint label of a secret, if any.
@@ -107,24 +287,13 @@ pub fn label_fp(meta: &SecretMeta) -> Option<&str> {
     meta.labels.get(FP_LABEL).map(String::as_str)
 }
 
-/// A fresh idempotency token for a write of a value with fingerprint `fp`.
-pub fn new_token(fp: &str) -> String {
-    let mut nonce = [0u8; 8];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    format!("{fp}{}", hex::encode(nonce))
-}
-
-/// True when version id `version` was written by secretsync for fingerprint `fp`.
-pub fn version_is(version: &str, fp: &str) -> bool {
-    version.len() == FP_HEX + 16 && version.starts_with(fp)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn fpr(store: &str) -> Fingerprinter {
-        Fingerprinter::new(SecretValue::from("k".repeat(32).as_str()), store)
+        Fingerprinter::new(SecretValue::from("k".repeat(32).as_str()), vec![], store)
+            .for_env("prod")
     }
 
     #[test]
@@ -138,21 +307,53 @@ mod tests {
         assert_eq!(a, f.fingerprint("app/A", &"v".into()));
         assert_ne!(a, f.fingerprint("app/B", &"v".into()), "bound to the name");
         assert_ne!(a, f.fingerprint("app/A", &"w".into()));
-        let other_key = Fingerprinter::new(SecretValue::from("x".repeat(32).as_str()), "s1");
+        let other_key =
+            Fingerprinter::new(SecretValue::from("x".repeat(32).as_str()), vec![], "s1")
+                .for_env("p");
         assert_ne!(a, other_key.fingerprint("app/A", &"v".into()), "keyed");
     }
 
     #[test]
-    fn tokens_carry_the_fingerprint_and_differ_per_write() {
-        let fp = fpr("s").fingerprint("n", &"v".into());
-        let (t1, t2) = (new_token(&fp), new_token(&fp));
+    fn tokens_are_keyed_name_and_fp_bound_and_differ_per_write() {
+        let f = fpr("s");
+        let fp = f.fingerprint("n", &"v".into());
+        let (t1, t2) = (f.new_token("n", &fp), f.new_token("n", &fp));
         assert_ne!(t1, t2);
-        assert!(version_is(&t1, &fp) && t1.len() == 48);
-        assert!(!version_is("1", &fp) && !version_is(&t1, &"0".repeat(32)));
+        assert_eq!(t1.len(), 48);
+        assert!(f.version_is(&t1, "n", &fp));
+        assert!(!f.version_is(&t1, "m", &fp), "bound to the name");
+        assert!(!f.version_is(&t1, "n", &"0".repeat(32)), "bound to the fp");
+        assert!(!f.version_is("1", "n", &fp));
+        assert!(
+            !f.version_is(&"é".repeat(24), "n", &fp),
+            "no panic on UTF-8"
+        );
+        // The old, forgeable shape: the public fingerprint plus any 16 hex digits.
+        let forged = format!("{fp}0123456789abcdef");
+        assert!(!f.version_is(&forged, "n", &fp));
+        // A token made with another key does not verify.
+        let other = Fingerprinter::new(SecretValue::from("x".repeat(32).as_str()), vec![], "s")
+            .for_env("p");
+        assert!(!f.version_is(&other.new_token("n", &fp), "n", &fp));
     }
 
     #[test]
-    fn ownership_is_read_from_labels() {
+    fn retired_keys_still_verify_their_tokens() {
+        let old = fpr("s");
+        let fp = old.fingerprint("n", &"v".into());
+        let tok = old.new_token("n", &fp);
+        let rotated = Fingerprinter::new(
+            SecretValue::from("z".repeat(32).as_str()),
+            vec![SecretValue::from("k".repeat(32).as_str())],
+            "s",
+        )
+        .for_env("prod");
+        assert!(rotated.version_is(&tok, "n", &fp));
+        assert_ne!(rotated.key_id(), old.key_id());
+    }
+
+    #[test]
+    fn ownership_is_read_from_labels_per_environment() {
         let f = fpr("store-a");
         let meta = |labels: Labels| SecretMeta {
             name: "n".into(),
@@ -161,9 +362,45 @@ mod tests {
         };
         assert_eq!(f.owner(&meta(f.labels("ab"))), Owner::Us);
         assert_eq!(
+            f.owner(&meta(f.for_env("staging").labels("ab"))),
+            Owner::OtherEnv("staging".into())
+        );
+        let mut legacy = f.labels("ab");
+        legacy.remove(ENV_LABEL);
+        assert_eq!(f.owner(&meta(legacy)), Owner::Legacy);
+        assert_eq!(
             f.owner(&meta(fpr("store-b").labels("ab"))),
             Owner::OtherStore("store-b".into())
         );
         assert_eq!(f.owner(&meta(Labels::new())), Owner::Unmanaged);
+    }
+
+    #[test]
+    fn env_labels_fit_every_backend() {
+        assert_eq!(env_label("prod-eu"), "prod-eu");
+        let h = env_label("Prod.EU");
+        assert!(h.starts_with("h-") && h.len() == 26);
+        assert_ne!(env_label("Prod"), env_label("prod"));
+        assert_ne!(env_label(&"a".repeat(64)), env_label(&"a".repeat(63)));
+    }
+
+    #[test]
+    fn continuity_refuses_an_unknown_key_of_this_store() {
+        let f = fpr("s");
+        let meta = |labels: Labels| SecretMeta {
+            name: "app/A".into(),
+            labels,
+            ..Default::default()
+        };
+        let forged = Fingerprinter::new(SecretValue::from("f".repeat(32).as_str()), vec![], "s")
+            .for_env("prod");
+        let other_store =
+            Fingerprinter::new(SecretValue::from("f".repeat(32).as_str()), vec![], "t")
+                .for_env("prod");
+        assert!(f.continuity([&meta(f.labels("ab"))]).is_ok());
+        assert!(f.continuity([&meta(other_store.labels("ab"))]).is_ok());
+        let err = f.continuity([&meta(forged.labels("ab"))]).unwrap_err();
+        assert_eq!(err.found, forged.key_id());
+        assert!(err.to_string().contains("app/A"));
     }
 }

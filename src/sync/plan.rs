@@ -2,7 +2,7 @@
 //! holds, decided from list metadata alone (values are read only with `--verify`, or to adopt
 //! drift into the store).
 
-use super::fingerprint::{label_fp, new_token, version_is, Fingerprinter, Owner};
+use super::fingerprint::{label_fp, ContinuityError, Fingerprinter, Owner};
 use futures::{StreamExt, TryStreamExt};
 use secretsync_core::{list_all, BackendError, SecretBackend, SecretMeta, SecretValue};
 use serde::Serialize;
@@ -196,6 +196,12 @@ pub enum PlanError {
     InvalidNames { backend: String, names: Vec<String> },
     #[error(transparent)]
     Backend(#[from] BackendError),
+    #[error("refusing to sync into {backend}: {source}")]
+    Continuity {
+        backend: String,
+        #[source]
+        source: ContinuityError,
+    },
 }
 
 /// Plans environment `env` whose canonical values are `desired`, replicated under `prefix`.
@@ -207,6 +213,7 @@ pub async fn plan(
     fpr: &Fingerprinter,
     opts: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    let fpr = &fpr.for_env(env);
     let caps = backend.capabilities();
     let info = backend.info();
     let bad: Vec<String> = desired
@@ -230,6 +237,11 @@ pub async fn plan(
         .into_iter()
         .map(|m| (m.name.clone(), m))
         .collect();
+    fpr.continuity(listed.values())
+        .map_err(|source| PlanError::Continuity {
+            backend: info.to_string(),
+            source,
+        })?;
     if opts.check_drift && !caps.version_in_list {
         fill_versions(backend, &mut listed, fpr, opts.concurrency).await?;
     }
@@ -244,7 +256,7 @@ pub async fn plan(
             reason: String::new(),
             blocked: false,
             fp: Some(fp.clone()),
-            token: Some(new_token(&fp)),
+            token: Some(fpr.new_token(&name, &fp)),
             expected_version: None,
             label_fp: None,
             value: Some(value),
@@ -260,23 +272,20 @@ pub async fn plan(
         ));
     }
     // What is left in the listing is not in the canonical set: ours may be pruned.
+    // Only this environment's own secrets: never another environment's, even on a shared or
+    // nested prefix, and never one written before secretsync recorded the environment.
     for meta in listed.into_values() {
-        if fpr.owner(&meta) != Owner::Us {
-            continue;
-        }
+        let (action, reason) = match fpr.owner(&meta) {
+            Owner::Us if opts.prune => (Action::Delete, "managed by this environment, no longer in the store"),
+            Owner::Us => (Action::Orphan, "managed by this environment, no longer in the store (--prune deletes it)"),
+            Owner::Legacy => (Action::Orphan, "written by this store before secretsync recorded environments, so never pruned; delete it by hand if no environment uses it"),
+            _ => continue,
+        };
         items.push(PlanItem {
             name: meta.name.clone(),
             secret: None,
-            action: if opts.prune {
-                Action::Delete
-            } else {
-                Action::Orphan
-            },
-            reason: if opts.prune {
-                "managed by this store, no longer in it".into()
-            } else {
-                "managed by this store, no longer in it (--prune deletes it)".into()
-            },
+            action,
+            reason: reason.into(),
             blocked: false,
             fp: None,
             token: None,
@@ -326,26 +335,43 @@ fn classify(
     if if_version {
         item.expected_version = meta.version.clone();
     }
-    match fpr.owner(meta) {
-        Owner::Unmanaged | Owner::OtherStore(_) => {
+    let owner = fpr.owner(meta);
+    match owner {
+        Owner::Unmanaged | Owner::OtherStore(_) | Owner::OtherEnv(_) => {
             item.action = Action::Adopt;
             item.blocked = !opts.adopt;
-            item.reason = match fpr.owner(meta) {
+            item.reason = match owner {
                 Owner::OtherStore(id) => format!("exists and is managed by another store ({id})"),
+                Owner::OtherEnv(e) => {
+                    format!("exists and is managed by environment {e} of this store")
+                }
                 _ => "exists and was not written by secretsync".into(),
             };
             if item.blocked {
                 item.reason.push_str("; --adopt takes it over");
             }
         }
+        Owner::Legacy => {
+            // Its version token predates keyed tokens and proves nothing: rewrite the canonical
+            // value with this environment's labels.
+            item.label_fp = label_fp(meta).map(str::to_string);
+            item.action = Action::Update;
+            item.reason =
+                "written before secretsync recorded environments; rewriting it with this environment's labels"
+                    .into();
+        }
         Owner::Us => {
             let lfp = label_fp(meta);
             item.label_fp = lfp.map(str::to_string);
-            let value_is_desired = meta.version.as_deref().is_some_and(|v| version_is(v, fp));
+            let name = item.name.as_str();
+            let value_is_desired = meta
+                .version
+                .as_deref()
+                .is_some_and(|v| fpr.version_is(v, name, fp));
             let as_written = meta
                 .version
                 .as_deref()
-                .is_none_or(|v| lfp.is_some_and(|l| version_is(v, l)));
+                .is_none_or(|v| lfp.is_some_and(|l| fpr.version_is(v, name, l)));
             if value_is_desired && lfp != Some(fp) {
                 // Our write landed but its labels did not: finish it with the same token.
                 item.action = Action::Update;
@@ -388,7 +414,7 @@ async fn fill_versions(
 ) -> Result<(), BackendError> {
     let ours: Vec<String> = listed
         .values()
-        .filter(|m| fpr.owner(m) == Owner::Us)
+        .filter(|m| matches!(fpr.owner(m), Owner::Us | Owner::Legacy))
         .map(|m| m.name.clone())
         .collect();
     let heads: Vec<Option<SecretMeta>> = futures::stream::iter(ours)
@@ -440,7 +466,7 @@ async fn read_values(
             );
         }
         if item.action == Action::Drift && opts.on_drift == DriftPolicy::Adopt {
-            item.token = Some(new_token(&actual_fp));
+            item.token = Some(fpr.new_token(&item.name, &actual_fp));
             item.fp = Some(actual_fp);
             item.value = Some(actual);
         }

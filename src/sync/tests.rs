@@ -12,6 +12,7 @@ const CANARY: &str = "canary-engine-77aa";
 fn fpr(store: &str) -> Fingerprinter {
     Fingerprinter::new(
         SecretValue::from(format!("key-of-{store}-0123456789abcdef").as_str()),
+        vec![],
         store,
     )
 }
@@ -207,7 +208,7 @@ async fn an_interrupted_write_is_finished_not_reported_as_drift() {
     // The new value landed with our token, but the labels still name the old fingerprint.
     let fp_new = f.fingerprint("app/A", &"new".into());
     let old_labels = r.mem.head("app/A").await.unwrap().unwrap().labels;
-    let token = fingerprint::new_token(&fp_new);
+    let token = f.for_env("prod").new_token("app/A", &fp_new);
     r.mem
         .put(
             "app/A",
@@ -623,4 +624,200 @@ async fn a_conditional_update_whose_response_was_lost_is_not_a_conflict() {
     let rep = apply(&p, r.backend.clone(), &f, 1, &|_| {}).await;
     assert_eq!(rep.count(Status::Done), 1, "{:?}", rep.results);
     assert_eq!(r.mem.version_count("app/A"), 2);
+}
+
+/// Plans and applies as environment `env` under `prefix`.
+async fn sync_env(
+    r: &Rig,
+    f: &Fingerprinter,
+    env: &str,
+    prefix: &str,
+    want: &[(&str, &str)],
+    opts: &PlanOptions,
+) -> (Plan, ApplyReport) {
+    let p = plan(env, r.backend.as_ref(), prefix, desired(want), f, opts)
+        .await
+        .unwrap();
+    let rep = apply(&p, r.backend.clone(), f, 4, &|_| {}).await;
+    (p, rep)
+}
+
+#[tokio::test]
+async fn prune_never_deletes_another_environments_secrets_on_a_nested_prefix() {
+    // Regression: `prod-eu` on `app/` pruned `staging`'s `app/staging/DbPass`, because ownership
+    // was judged by the store id alone.
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    let prune = PlanOptions {
+        prune: true,
+        ..Default::default()
+    };
+    sync_env(
+        &r,
+        &f,
+        "staging",
+        "app/staging/",
+        &[("DbPass", "st")],
+        &prune,
+    )
+    .await;
+    let (p, rep) = sync_env(&r, &f, "prod-eu", "app/", &[("Api", "p")], &prune).await;
+    assert_eq!(p.summary().delete, 0, "{:?}", actions(&p));
+    assert_eq!(rep.count(Status::Failed), 0);
+    assert!(r.mem.head("app/staging/DbPass").await.unwrap().is_some());
+    // And the other way round: staging's prune leaves prod-eu alone (its listing is narrower,
+    // but a same-prefix pair must hold too).
+    let (p, _) = sync_env(&r, &f, "other", "app/", &[], &prune).await;
+    assert_eq!(p.summary().delete, 0, "{:?}", actions(&p));
+    assert!(r.mem.head("app/Api").await.unwrap().is_some());
+    // Two environments on one prefix never take over each other's secrets.
+    let (p, _) = sync_env(&r, &f, "other", "app/", &[("Api", "x")], &prune).await;
+    assert_eq!(actions(&p), vec![("app/Api".into(), Action::Adopt, true)]);
+    assert!(
+        p.items[0].reason.contains("environment prod-eu"),
+        "{}",
+        p.items[0].reason
+    );
+    assert_eq!(
+        r.mem.get("app/Api").await.unwrap().unwrap().value,
+        SecretValue::from("p")
+    );
+}
+
+#[tokio::test]
+async fn secrets_written_before_environment_labels_are_never_pruned_and_are_relabelled() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    // Written by an older secretsync: this store's labels, but no environment label.
+    for (n, v) in [("app/Keep", "k"), ("app/Gone", "g")] {
+        let value = SecretValue::from(v);
+        let mut labels = f.for_env("prod").labels(&f.fingerprint(n, &value));
+        labels.remove(fingerprint::ENV_LABEL);
+        r.mem
+            .put(
+                n,
+                &value,
+                &PutOptions {
+                    labels,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let prune = PlanOptions {
+        prune: true,
+        ..Default::default()
+    };
+    let (p, rep) = sync_env(&r, &f, "prod", "app/", &[("Keep", "k")], &prune).await;
+    let by_name = |n: &str| p.items.iter().find(|i| i.name == n).unwrap().action;
+    assert_eq!(by_name("app/Gone"), Action::Orphan, "never pruned");
+    assert_eq!(by_name("app/Keep"), Action::Update, "relabelled by a write");
+    assert_eq!(rep.count(Status::Failed), 0);
+    assert!(r.mem.head("app/Gone").await.unwrap().is_some());
+    let labels = r.mem.head("app/Keep").await.unwrap().unwrap().labels;
+    assert_eq!(
+        labels.get(fingerprint::ENV_LABEL).map(String::as_str),
+        Some("prod")
+    );
+    let p = plan_with(&r, &f, &[("Keep", "k")], &PlanOptions::default()).await;
+    assert_eq!(by_name_in(&p, "app/Keep"), Action::Unchanged);
+}
+
+fn by_name_in(p: &Plan, n: &str) -> Action {
+    p.items.iter().find(|i| i.name == n).unwrap().action
+}
+
+#[tokio::test]
+async fn a_version_forged_from_the_public_fingerprint_is_drift() {
+    // Regression: a version id of `<fp label>` + 16 hex digits counted as ours.
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    sync(&r, &f, &[("A", "good")], &PlanOptions::default()).await;
+    let labels = r.mem.head("app/A").await.unwrap().unwrap().labels;
+    let fp = labels[fingerprint::FP_LABEL].clone();
+    r.mem
+        .put(
+            "app/A",
+            &"attacker".into(),
+            &PutOptions {
+                labels,
+                token: Some(format!("{fp}0123456789abcdef")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let p = plan_with(&r, &f, &[("A", "good")], &PlanOptions::default()).await;
+    assert_eq!(actions(&p), vec![("app/A".into(), Action::Drift, true)]);
+    assert!(p.has_changes(), "plan --detailed-exitcode exits 2");
+}
+
+#[tokio::test]
+async fn a_store_with_a_fingerprint_key_the_backend_never_saw_is_refused() {
+    // Regression: a store forged from what the file shows (same store id, a new key) planned
+    // and applied its own values over the real ones.
+    let r = rig(MemoryBackend::new());
+    let real = fpr("s1");
+    sync(&r, &real, &[("A", "real")], &PlanOptions::default()).await;
+    let forged = Fingerprinter::new(
+        SecretValue::from("forged-key-0123456789abcdef012345"),
+        vec![],
+        "s1",
+    );
+    let err = plan(
+        "prod",
+        r.backend.as_ref(),
+        "app/",
+        desired(&[("A", "evil")]),
+        &forged,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, PlanError::Continuity { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("app/A") && msg.contains("cannot open"),
+        "{msg}"
+    );
+    // Another environment of the same store on the same backend witnesses it too.
+    assert!(plan(
+        "staging",
+        r.backend.as_ref(),
+        "app/",
+        desired(&[]),
+        &forged,
+        &PlanOptions::default()
+    )
+    .await
+    .is_err());
+    // A rotated fingerprint key that retires the real one is accepted, and rewrites the labels.
+    let rotated = Fingerprinter::new(
+        SecretValue::from("rotated-key-0123456789abcdef01234"),
+        vec![SecretValue::from("key-of-s1-0123456789abcdef")],
+        "s1",
+    );
+    let (p, rep) = sync_env(
+        &r,
+        &rotated,
+        "prod",
+        "app/",
+        &[("A", "real")],
+        &PlanOptions::default(),
+    )
+    .await;
+    assert_eq!(actions(&p), vec![("app/A".into(), Action::Update, false)]);
+    assert_eq!(rep.count(Status::Done), 1);
+    // Now the backend witnesses the new key: the old store (pre-rotation) is refused.
+    let old = plan(
+        "prod",
+        r.backend.as_ref(),
+        "app/",
+        desired(&[("A", "real")]),
+        &real,
+        &PlanOptions::default(),
+    )
+    .await;
+    assert!(matches!(old, Err(PlanError::Continuity { .. })));
 }
