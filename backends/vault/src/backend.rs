@@ -45,8 +45,16 @@ impl VaultOptions {
                 "{scheme}://{h}{}",
                 url.port().map_or(String::new(), |p| format!(":{p}"))
             ),
-            None => std::env::var("VAULT_ADDR")
-                .map_err(|_| config("the URL names no server and VAULT_ADDR is not set"))?,
+            None => {
+                let addr = std::env::var("VAULT_ADDR")
+                    .map_err(|_| config("the URL names no server and VAULT_ADDR is not set"))?;
+                if scheme == "https" && !addr.trim().to_ascii_lowercase().starts_with("https://") {
+                    return Err(config(format!(
+                        "VAULT_ADDR {addr:?} is not https://: the token and values would cross the network in clear. Use https, or opt into plain HTTP explicitly with a vault+http:// URL"
+                    )));
+                }
+                addr
+            }
         };
         let mut segs = url.path().trim_matches('/').splitn(2, '/');
         let mount = segs
@@ -147,6 +155,38 @@ impl Meta {
     }
 }
 
+/// The most bytes of a response body read (a KV listing of 100,000 names fits).
+pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// Redirects are followed only within the origin (scheme, host and port) they come from: the
+/// `X-Vault-Token` header and request bodies (values, AppRole secret ids) never go to another host
+/// or from https to http.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same && attempt.previous().len() < 5 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// Reads a response body, refusing one over [`MAX_RESPONSE_BYTES`].
+async fn read_bounded(mut resp: reqwest::Response) -> std::result::Result<String, String> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(format!("the body is over {MAX_RESPONSE_BYTES} bytes"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf).map_err(|_| "the body is not UTF-8".to_string())
+}
+
 impl VaultBackend {
     /// Opens the backend named by a URL, logging in if its auth method needs it.
     pub async fn from_url(url: &url::Url) -> Result<Self> {
@@ -158,6 +198,7 @@ impl VaultBackend {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(30))
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;
         let mut b = VaultBackend {
@@ -253,8 +294,19 @@ impl VaultBackend {
             .get("retry-after")
             .and_then(|v| v.to_str().ok()?.parse().ok())
             .map(Duration::from_secs);
-        let text = resp
-            .text()
+        if status.is_redirection() {
+            let to = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?")
+                .to_string();
+            return Err(err(
+                ErrorKind::Config,
+                format!("{} redirected to another origin ({to}); secretsync does not follow it, so the token and values stay with the server named in the URL. Point the URL at that server if it is yours", self.opts.addr),
+            ));
+        }
+        let text = read_bounded(resp)
             .await
             .map_err(|e| err(ErrorKind::Transient, format!("unreadable response: {e}")))?;
         if status == StatusCode::NOT_FOUND {

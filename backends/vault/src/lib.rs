@@ -22,4 +22,4 @@ mod auth;
 mod backend;
 
 pub use auth::Auth;
-pub use backend::{VaultBackend, VaultOptions};
+pub use backend::{VaultBackend, VaultOptions, MAX_RESPONSE_BYTES};
