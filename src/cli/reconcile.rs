@@ -28,7 +28,7 @@ pub struct ReconcileArgs {
     #[arg(long)]
     pub once: bool,
     /// Spread rounds by up to this fraction of --every, so replicas do not run in step.
-    #[arg(long, default_value_t = 0.1, value_name = "FRACTION")]
+    #[arg(long, default_value_t = 0.1, value_parser = parse_jitter, value_name = "FRACTION")]
     pub jitter: f64,
     /// Serve /metrics and /healthz on this address (e.g. 0.0.0.0:9898).
     #[arg(long, value_name = "ADDR")]
@@ -55,27 +55,33 @@ pub struct ReconcileArgs {
     /// Backend calls in flight at once, per environment.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
+    /// Read and compare every managed value on every Nth round (0: never). A plan trusts the
+    /// backends' version ids otherwise; a verifying round costs one value read per managed
+    /// secret. With --once, 1 verifies that run.
+    #[arg(long, default_value_t = 12, value_name = "N")]
+    pub verify_every: u64,
+    /// Give up on a round that takes longer than this; /healthz fails when no round has ended
+    /// within --every plus this.
+    #[arg(long, default_value = "15m", value_parser = parse_round_timeout, value_name = "DURATION")]
+    pub round_timeout: Duration,
 }
 
+/// `--every`: from 1s (anything shorter would hammer the backends) to 30 days.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("{s:?}: use ms, s, m or h")),
-    };
-    if secs <= 0.0 {
-        return Err("the interval must be positive".into());
+    secretsync_core::duration::parse(s, Duration::from_secs(1), Duration::from_secs(30 * 86400))
+}
+
+/// `--round-timeout`: from 1s to 1 day.
+fn parse_round_timeout(s: &str) -> Result<Duration, String> {
+    secretsync_core::duration::parse(s, Duration::from_secs(1), Duration::from_secs(86400))
+}
+
+/// `--jitter`: a fraction from 0 to 1.
+fn parse_jitter(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("{s:?} is not a fraction from 0 to 1 (e.g. 0.1)")),
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -100,11 +106,44 @@ pub fn in_shard(name: &str, (k, n): (u64, u64)) -> bool {
 }
 
 /// The loop's state for /healthz.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Health {
     rounds: u64,
     last_round_ok: Option<bool>,
-    last_error: Option<String>,
+    /// When the last round ended (or the loop started).
+    last_round_end: Instant,
+    /// How long a healthy loop may go without ending a round: --every (with jitter) plus the
+    /// round timeout, plus a little slack.
+    stale_after: Duration,
+}
+
+impl Health {
+    fn new(args: &ReconcileArgs) -> Self {
+        let every = args.every.as_secs_f64() * (1.0 + args.jitter);
+        Health {
+            rounds: 0,
+            last_round_ok: None,
+            last_round_end: Instant::now(),
+            stale_after: Duration::from_secs_f64(every)
+                + args.round_timeout
+                + Duration::from_secs(5),
+        }
+    }
+
+    /// The status code and body of /healthz: 503 when the loop is stuck. No error text: the
+    /// endpoint may be reachable from the network, and errors name backends and secrets.
+    fn report(&self) -> (u16, String) {
+        let age = self.last_round_end.elapsed();
+        let stuck = age > self.stale_after;
+        let body = json!({
+            "rounds": self.rounds,
+            "last_round_ok": self.last_round_ok,
+            "seconds_since_last_round": age.as_secs(),
+            "stuck": stuck,
+        })
+        .to_string();
+        (if stuck { 503 } else { 200 }, body)
+    }
 }
 
 /// One environment's outcome, for logs and `--json`.
@@ -119,7 +158,7 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
         bail!("reconcile does not adopt drift into the store unattended: use --on-drift report|revert, and `secretsync apply --on-drift adopt` by hand");
     }
     let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(Mutex::new(Health::default()));
+    let health = Arc::new(Mutex::new(Health::new(&args)));
     if let Some(addr) = &args.metrics_addr {
         serve(addr, metrics.clone(), health.clone()).await?;
     }
@@ -127,21 +166,28 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
     let wake = Arc::new(Notify::new());
     watch_signals(stop.clone(), wake.clone())?;
 
+    let mut number = 0u64;
     loop {
-        let round = round(ctx, &args, &metrics, &stop).await;
+        number += 1;
+        let verify = args.verify_every > 0 && number.is_multiple_of(args.verify_every);
+        let round = match tokio::time::timeout(
+            args.round_timeout,
+            round(ctx, &args, &metrics, &stop, verify),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::anyhow!(
+                "the round did not finish within --round-timeout {:?}; abandoned",
+                args.round_timeout
+            )),
+        };
         let outcome = {
             let mut h = health.lock().expect("health lock");
             h.rounds += 1;
-            match &round {
-                Ok(envs) => {
-                    h.last_round_ok = Some(envs.iter().all(|e| e.result == RunResult::Ok));
-                    h.last_error = None;
-                }
-                Err(e) => {
-                    h.last_round_ok = Some(false);
-                    h.last_error = Some(format!("{e:#}"));
-                }
-            }
+            h.last_round_end = Instant::now();
+            h.last_round_ok =
+                Some(matches!(&round, Ok(envs) if envs.iter().all(|e| e.result == RunResult::Ok)));
             round_outcome(&round)
         };
         match &round {
@@ -179,9 +225,12 @@ fn round_outcome(round: &Result<Vec<EnvOutcome>>) -> Outcome {
     match round {
         Err(_) => Outcome::Failed,
         Ok(envs)
-            if envs
-                .iter()
-                .any(|e| matches!(e.result, RunResult::Failed | RunResult::Error)) =>
+            if envs.iter().any(|e| {
+                matches!(
+                    e.result,
+                    RunResult::Failed | RunResult::Error | RunResult::Skipped
+                )
+            }) =>
         {
             Outcome::Failed
         }
@@ -198,10 +247,11 @@ async fn round(
     args: &ReconcileArgs,
     metrics: &Metrics,
     stop: &AtomicBool,
+    verify: bool,
 ) -> Result<Vec<EnvOutcome>> {
     let cfg = ctx.config()?;
     let store = ctx.unlocked(&cfg).await?;
-    let fpr = Fingerprinter::new(store.fingerprint_key()?, store.id());
+    let fpr = Fingerprinter::of(&store)?;
     let declared = ctx.declared(&cfg)?;
     let mut envs = targets::select(&cfg, &args.envs, args.envs.is_empty())?;
     if let Some(shard) = args.shard {
@@ -213,17 +263,21 @@ async fn round(
         prune: args.prune,
         max_deletes: args.max_deletes,
         adopt: false,
-        verify: false,
+        verify,
         check_drift: args.check_drift,
         on_drift: args.on_drift,
         concurrency: args.concurrency,
     };
     let (cfg, store, fpr, sync_args, declared) = (&cfg, &store, &fpr, &sync_args, &declared);
     let out = futures::stream::iter(envs)
-        .filter(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
         .map(|env: EnvRef| async move {
             let started = Instant::now();
             let name = env.name().to_string();
+            if stop.load(Ordering::SeqCst) {
+                // Never started: reported, and the round's exit is non-zero.
+                eprintln!("reconcile: {name}: skipped (stopping on a signal)");
+                return EnvOutcome { env: name, result: RunResult::Skipped, detail: json!({ "skipped": "stopping on a signal" }) };
+            }
             match plan_env(cfg, store, &env, sync_args, declared).await {
                 Ok((plan, target, _)) => {
                     let report = sync::apply(&plan, target.backend.clone(), fpr, sync_args.concurrency, &|_| {}).await;
@@ -261,7 +315,15 @@ async fn serve(addr: &str, metrics: Arc<Metrics>, health: Arc<Mutex<Health>>) ->
             "/metrics",
             get(move || {
                 let m = metrics.clone();
-                async move { ([("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")], m.encode()) }
+                async move {
+                    (
+                        [(
+                            "content-type",
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        m.encode(),
+                    )
+                }
             }),
         )
         .route(
@@ -269,10 +331,12 @@ async fn serve(addr: &str, metrics: Arc<Metrics>, health: Arc<Mutex<Health>>) ->
             get(move || {
                 let h = health.clone();
                 async move {
-                    let h = h.lock().expect("health lock");
-                    let body = json!({ "rounds": h.rounds, "last_round_ok": h.last_round_ok, "last_error": h.last_error }).to_string();
-                    // Alive while the loop runs; a failing round is reported, not fatal.
-                    (StatusCode::OK, body)
+                    // Alive while rounds keep ending; a failing round is reported, not fatal.
+                    let (code, body) = h.lock().expect("health lock").report();
+                    (
+                        StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                        body,
+                    )
                 }
             }),
         );
@@ -288,7 +352,8 @@ async fn serve(addr: &str, metrics: Arc<Metrics>, health: Arc<Mutex<Health>>) ->
     Ok(())
 }
 
-/// On SIGTERM or SIGINT: set `stop` and wake the loop.
+/// On SIGTERM or SIGINT: set `stop` and wake the loop, which finishes the writes in flight. A
+/// second signal exits at once (130), for a person who will not wait.
 fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
@@ -300,6 +365,12 @@ fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<()> {
         }
         stop.store(true, Ordering::SeqCst);
         wake.notify_one();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("reconcile: second signal; exiting now without waiting for writes in flight");
+        std::process::exit(130);
     });
     Ok(())
 }
@@ -311,13 +382,60 @@ mod tests {
     #[test]
     fn durations_and_shards_parse_with_clear_errors() {
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("5 minutes").is_err() && parse_duration("0s").is_err());
+        for bad in [
+            "99999999999999999999h",
+            "0.0000000001ms",
+            "-1s",
+            "NaN",
+            "inf",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_jitter("NaN").is_err() && parse_jitter("2").is_err());
         assert_eq!(parse_shard("2/8").unwrap(), (2, 8));
         for bad in ["8/8", "1", "a/2", "0/0"] {
             assert!(parse_shard(bad).unwrap_err().contains("K/N"), "{bad}");
         }
+    }
+
+    #[test]
+    fn skipped_environments_make_the_round_fail() {
+        let env = |result| EnvOutcome {
+            env: "e".into(),
+            result,
+            detail: json!({}),
+        };
+        assert!(matches!(
+            round_outcome(&Ok(vec![env(RunResult::Ok), env(RunResult::Skipped)])),
+            Outcome::Failed
+        ));
+        assert!(matches!(
+            round_outcome(&Ok(vec![env(RunResult::Ok)])),
+            Outcome::Ok
+        ));
+    }
+
+    #[test]
+    fn healthz_fails_when_no_round_ended_in_time_and_shows_no_error_text() {
+        let mut h = Health {
+            rounds: 3,
+            last_round_ok: Some(false),
+            last_round_end: Instant::now(),
+            stale_after: Duration::from_secs(60),
+        };
+        let (code, body) = h.report();
+        assert_eq!(code, 200);
+        assert!(!body.contains("error"), "{body}");
+        h.last_round_end = Instant::now() - Duration::from_secs(61);
+        let (code, body) = h.report();
+        assert_eq!(code, 503);
+        assert!(body.contains("\"stuck\":true"), "{body}");
     }
 
     #[test]

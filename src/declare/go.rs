@@ -74,8 +74,12 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
                 i = end;
             }
             b'/' if b.get(i + 1) == Some(&b'*') => {
-                let end = src[i + 2..].find("*/").map_or(b.len(), |n| i + 2 + n + 2);
-                let body = &src[i + 2..end.saturating_sub(2).max(i + 2)];
+                // An unterminated comment runs to the end of the file (slicing only at the
+                // ends of ASCII markers, so a multi-byte character never splits).
+                let (body, end) = match src[i + 2..].find("*/") {
+                    Some(n) => (&src[i + 2..i + 2 + n], i + 2 + n + 2),
+                    None => (&src[i + 2..], b.len()),
+                };
                 let nl = body.matches('\n').count();
                 out.push((Tok::Comment(body.trim()), line));
                 if nl > 0 {
@@ -354,6 +358,19 @@ mod tests {
             .into_iter()
             .map(|s| (s.name.to_string(), s.description, s.line))
             .collect())
+    }
+
+    #[test]
+    fn any_text_scans_without_panicking() {
+        // Regression: a file ending inside a comment with a multi-byte character panicked.
+        let src = "package p\n// é\nvar secrets struct {\n\tA string // ü\n}\n/* ünterminated é \"x\" `y` '\\é' 7é";
+        for end in (0..=src.len()).filter(|&e| src.is_char_boundary(e)) {
+            for start in (0..end).filter(|&s| src.is_char_boundary(s)) {
+                let _ = scan(&src[start..end]);
+            }
+        }
+        assert!(scan("/* é").unwrap().is_empty());
+        assert!(scan("/*é*/").unwrap().is_empty());
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub enum RunResult {
     Failed,
     /// The round could not plan at all.
     Error,
+    /// Not started: the loop was stopping on a signal.
+    Skipped,
 }
 
 impl RunResult {
@@ -55,6 +57,7 @@ impl RunResult {
             RunResult::Attention => "attention",
             RunResult::Failed => "failed",
             RunResult::Error => "error",
+            RunResult::Skipped => "skipped",
         }
     }
 }

@@ -106,7 +106,7 @@ impl FileBackend {
     }
 
     /// Runs `f` on the file's data under the write lock, and writes the result atomically.
-    fn update<T>(&self, op: Op, f: impl FnOnce(&mut FileData) -> Result<T>) -> Result<T> {
+    async fn update<T>(&self, op: Op, f: impl FnOnce(&mut FileData) -> Result<T>) -> Result<T> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 self.err(
@@ -117,8 +117,13 @@ impl FileBackend {
                 .source(e)
             })?;
         }
-        let _lock = fsio::lock(&self.path)
-            .map_err(|e| self.err(ErrorKind::Transient, op, e.to_string()))?;
+        let _lock = fsio::lock_async(&self.path).await.map_err(|e| {
+            let kind = match e {
+                fsio::LockError::Busy(..) => ErrorKind::Transient,
+                _ => ErrorKind::Config,
+            };
+            self.err(kind, op, e.to_string())
+        })?;
         let mut data = self.read(op)?;
         let out = f(&mut data)?;
         let text = Zeroizing::new(serde_json::to_vec_pretty(&data).expect("serializable"));
@@ -279,6 +284,7 @@ impl SecretBackend for FileBackend {
                 }
             }
         })
+        .await
     }
 
     async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
@@ -297,5 +303,6 @@ impl SecretBackend for FileBackend {
                 .err(ErrorKind::NotFound, Op::Delete, "no such secret")
                 .name(name)),
         })
+        .await
     }
 }

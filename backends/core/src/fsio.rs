@@ -27,13 +27,17 @@ pub fn lock_path(store: &Path) -> PathBuf {
     store.with_file_name(format!(".{name}.lock"))
 }
 
-/// Takes the store's write lock, waiting up to the configured time for another writer.
-pub fn lock(store: &Path) -> Result<StoreLock, LockError> {
-    let wait = std::env::var(LOCK_WAIT_ENV)
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .map(Duration::from_secs_f64)
-        .unwrap_or(DEFAULT_LOCK_WAIT);
+/// How long a writer waits: `SECRETSYNC_LOCK_TIMEOUT` (seconds, or a duration such as `90s`,
+/// from 0 to 1h) or the default. A value that is not such a duration is an error, never a panic.
+pub fn lock_wait() -> Result<Duration, LockError> {
+    match std::env::var(LOCK_WAIT_ENV) {
+        Ok(s) => crate::duration::parse(&s, Duration::ZERO, Duration::from_secs(3600))
+            .map_err(|e| LockError::BadWait(format!("{LOCK_WAIT_ENV}: {e}"))),
+        Err(_) => Ok(DEFAULT_LOCK_WAIT),
+    }
+}
+
+fn lock_file(store: &Path) -> Result<(PathBuf, File), LockError> {
     let path = lock_path(store);
     let file = OpenOptions::new()
         .create(true)
@@ -41,17 +45,47 @@ pub fn lock(store: &Path) -> Result<StoreLock, LockError> {
         .write(true)
         .open(&path)
         .map_err(|e| LockError::Io(path.clone(), e))?;
-    let start = Instant::now();
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(StoreLock { _file: file }),
-            Err(TryLockError::WouldBlock) if start.elapsed() < wait => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(TryLockError::WouldBlock) => return Err(LockError::Busy(path, wait)),
-            Err(TryLockError::Error(e)) => return Err(LockError::Io(path, e)),
-        }
+    Ok((path, file))
+}
+
+/// One try: `Ok(Some)` locked, `Ok(None)` held by another writer.
+fn try_once(path: &Path, file: &File) -> Result<bool, LockError> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(LockError::Io(path.into(), e)),
     }
+}
+
+const LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// Takes the store's write lock, waiting up to [`lock_wait`] for another writer. Blocks the
+/// thread: async code uses [`lock_async`].
+pub fn lock(store: &Path) -> Result<StoreLock, LockError> {
+    let wait = lock_wait()?;
+    let (path, file) = lock_file(store)?;
+    let start = Instant::now();
+    while !try_once(&path, &file)? {
+        if start.elapsed() >= wait {
+            return Err(LockError::Busy(path, wait));
+        }
+        std::thread::sleep(LOCK_POLL);
+    }
+    Ok(StoreLock { _file: file })
+}
+
+/// [`lock`] for async code: waits with the runtime's timer, never blocking a worker thread.
+pub async fn lock_async(store: &Path) -> Result<StoreLock, LockError> {
+    let wait = lock_wait()?;
+    let (path, file) = lock_file(store)?;
+    let start = Instant::now();
+    while !try_once(&path, &file)? {
+        if start.elapsed() >= wait {
+            return Err(LockError::Busy(path, wait));
+        }
+        tokio::time::sleep(LOCK_POLL).await;
+    }
+    Ok(StoreLock { _file: file })
 }
 
 /// A failure to take the write lock.
@@ -60,6 +94,9 @@ pub enum LockError {
     /// Another writer held the lock for the whole wait.
     #[error("another secretsync process is writing this store (lock {0} held for {1:?}); retry, or raise SECRETSYNC_LOCK_TIMEOUT")]
     Busy(PathBuf, Duration),
+    /// `SECRETSYNC_LOCK_TIMEOUT` is not a duration.
+    #[error("{0}")]
+    BadWait(String),
     /// The lock file could not be opened or locked.
     #[error("cannot lock {0}: {1}")]
     Io(PathBuf, std::io::Error),

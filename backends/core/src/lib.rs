@@ -4,6 +4,7 @@
 //! (`memory://`, `file://`).
 
 pub mod backend;
+pub mod duration;
 pub mod error;
 pub mod file;
 pub mod fsio;

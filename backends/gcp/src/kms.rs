@@ -41,7 +41,9 @@ impl GcpKmsRecipient {
             .map_err(|e| KeyError::new(&id, e))?;
         let mut b = KeyManagementService::builder()
             .with_credentials(creds)
-            .with_retry_policy(NeverRetry);
+            .with_retry_policy(NeverRetry)
+            // A KMS server that never answers must not hang a reconcile round.
+            .with_attempt_timeout(std::time::Duration::from_secs(30));
         if let Some(e) = &opts.endpoint {
             b = b.with_endpoint(e.clone());
         }
