@@ -412,3 +412,66 @@ fn the_store_key_is_not_passed_to_the_program() {
     .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "tok-value|unset");
 }
+
+#[test]
+fn run_from_a_backend_refuses_loader_variables_unless_declared() {
+    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
+    let (p, cache) = project();
+    let replica = p.path("replica.json");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let b = FileBackend::new(replica.clone());
+        for (n, v) in [("TOKEN", "tok"), ("NODE_OPTIONS", "--require=/tmp/evil.js")] {
+            b.put(n, &v.into(), &PutOptions::default()).await.unwrap();
+        }
+    });
+    let script = "printf '%s|%s' \"$TOKEN\" \"${NODE_OPTIONS:-unset}\"";
+    let args = [
+        "run",
+        "--from",
+        "file://replica.json",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ];
+    let out = cmd(&p, &cache, &args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "the program must not run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: ")
+            && err.contains("NODE_OPTIONS")
+            && err.contains("[secrets.NAME]"),
+        "{err}"
+    );
+    assert!(!err.contains("evil.js"), "the value is not shown: {err}");
+    p.append_config("\n[secrets.NODE_OPTIONS]\n");
+    let out = cmd(&p, &cache, &args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "tok|--require=/tmp/evil.js"
+    );
+}
+
+#[test]
+fn clean_env_passes_only_the_secrets_and_a_few_basics() {
+    let (p, cache) = project();
+    p.set("TOKEN", "--type", "local", "tok-value");
+    let script = "printf '%s|%s|%s' \"$TOKEN\" \"${OUTER_VAR:-unset}\" \"${PATH:+path}\"";
+    let out = cmd(
+        &p,
+        &cache,
+        &["run", "--clean-env", "--", "sh", "-c", script],
+    )
+    .env("OUTER_VAR", "outer")
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tok-value|unset|path");
+    let out = cmd(&p, &cache, &["run", "--", "sh", "-c", script])
+        .env("OUTER_VAR", "outer")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tok-value|outer|path");
+}

@@ -50,6 +50,22 @@ pub async fn values(ctx: &Ctx, src: &SourceArgs) -> Result<Vec<(String, SecretVa
                 ),
             }
         }
+        // A backend's names must not reach the loader or an interpreter unless the app says so.
+        let declared: Vec<String> = ctx
+            .config()
+            .map(|c| c.secrets.keys().map(|k| k.to_string()).collect())
+            .unwrap_or_default();
+        let hijack: Vec<&str> = names
+            .iter()
+            .map(|(_, rel)| rel.as_str())
+            .filter(|rel| crate::inject::hijacks_startup(rel) && !declared.iter().any(|d| d == rel))
+            .collect();
+        if !hijack.is_empty() {
+            bail!(
+                "{url} holds {}, which would change how the program starts (loader, shell or interpreter variables); refusing to pass it on. If the app really needs it, declare it under [secrets.NAME] in secretsync.toml",
+                hijack.join(", ")
+            );
+        }
         let full: Vec<String> = names.iter().map(|(f, _)| f.clone()).collect();
         let got = get_all(backend.as_ref(), &full, 8).await?;
         return Ok(names
@@ -101,6 +117,10 @@ pub struct RunArgs {
     /// Shortest value --redact replaces (shorter ones would match ordinary text).
     #[arg(long, default_value_t = DEFAULT_MIN_LEN, value_name = "BYTES")]
     pub redact_min_len: usize,
+    /// Give the command only its secrets and PATH, HOME, USER, LANG, TERM and TZ, instead of
+    /// this process's whole environment.
+    #[arg(long)]
+    pub clean_env: bool,
     /// Refuse to run (exit 2) when a declared secret has no value for the environment;
     /// without it, missing secrets are only warned about.
     #[arg(long)]
@@ -148,6 +168,14 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Outcome> {
     cmd.args(&args.command[1..]);
     // The key that opens the whole store is not the program's business: it gets its values only.
     cmd.env_remove(crate::store::age_key::IDENTITY_ENV);
+    if args.clean_env {
+        cmd.env_clear();
+        for k in crate::inject::CLEAN_ENV_KEEP {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+    }
     for (name, v) in &values {
         match v.as_str().filter(|s| !s.contains('\0')) {
             Some(s) => {

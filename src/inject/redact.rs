@@ -14,6 +14,9 @@ pub struct Redactor {
     names: Vec<String>,
     longest: usize,
     carry: Vec<u8>,
+    /// How many leading bytes of `carry` are already covered by an emitted marker (kept only
+    /// so that a value overlapping them is found whole).
+    hidden: usize,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -29,7 +32,7 @@ impl Redactor {
             secrets.iter().partition(|(_, v)| v.len() >= min_len.max(1));
         let ac = (!long.is_empty()).then(|| {
             AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
+                .match_kind(MatchKind::Standard)
                 .build(long.iter().map(|(_, v)| v.expose()))
                 .expect("patterns of bounded length always build")
         });
@@ -38,6 +41,7 @@ impl Redactor {
             names: long.iter().map(|(n, _)| n.clone()).collect(),
             longest: long.iter().map(|(_, v)| v.len()).max().unwrap_or(0),
             carry: Vec::new(),
+            hidden: 0,
         };
         (r, short.into_iter().map(|(n, _)| n.clone()).collect())
     }
@@ -59,28 +63,67 @@ impl Redactor {
         self.drain(all)
     }
 
-    /// Emits the buffer up to `safe` (matches starting before it are whole in the buffer).
+    /// Emits the buffer up to `safe`. Every byte of every value found is masked, also where
+    /// values overlap or touch: overlapping matches merge into one marker naming the values.
+    /// A match starting before `safe` is whole in the buffer.
     fn drain(&mut self, safe: usize) -> Vec<u8> {
         let Some(ac) = &self.ac else {
+            self.hidden = 0;
             return std::mem::take(&mut self.carry);
         };
         let buf = std::mem::take(&mut self.carry);
+        let mut matches: Vec<(usize, usize, usize)> = ac
+            .find_overlapping_iter(&buf)
+            .filter(|m| m.start() < safe.max(self.hidden))
+            .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
+            .collect();
+        matches.sort_unstable();
         let mut out = Vec::with_capacity(buf.len());
-        let mut pos = 0;
-        for m in ac.find_iter(&buf) {
-            if m.start() >= safe {
-                break;
+        let mut pos = self.hidden;
+        let mut i = 0;
+        while i < matches.len() {
+            // One run of overlapping or touching matches.
+            let (start, mut end) = (matches[i].0, matches[i].1);
+            let mut j = i + 1;
+            while j < matches.len() && matches[j].0 <= end {
+                end = end.max(matches[j].1);
+                j += 1;
             }
-            out.extend_from_slice(&buf[pos..m.start()]);
-            out.extend_from_slice(
-                format!("[REDACTED:{}]", self.names[m.pattern().as_usize()]).as_bytes(),
-            );
-            pos = m.end();
+            let run = &matches[i..j];
+            i = j;
+            if end <= pos {
+                continue;
+            }
+            if start >= pos {
+                out.extend_from_slice(&buf[pos..start]);
+                out.extend_from_slice(format!("[REDACTED:{}]", self.run_names(run)).as_bytes());
+            }
+            // else: the run continues a value already masked; swallow its tail.
+            pos = end;
         }
-        let keep_from = pos.max(safe);
-        out.extend_from_slice(&buf[pos..keep_from]);
-        self.carry = buf[keep_from..].to_vec();
+        if pos < safe {
+            out.extend_from_slice(&buf[pos..safe]);
+            pos = safe;
+        }
+        let keep = safe.min(buf.len());
+        self.hidden = pos - keep;
+        self.carry = buf[keep..].to_vec();
         out
+    }
+
+    /// The names of the values in a run that no other value of the run contains, in order.
+    fn run_names(&self, run: &[(usize, usize, usize)]) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for &(s, e, p) in run {
+            let inside = run
+                .iter()
+                .any(|&(s2, e2, _)| s2 <= s && e <= e2 && (s2, e2) != (s, e));
+            let name = self.names[p].as_str();
+            if !inside && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names.join("+")
     }
 }
 
@@ -125,6 +168,52 @@ mod tests {
         let (mut r, _) = Redactor::new(&secrets(), DEFAULT_MIN_LEN);
         let bytes: Vec<&[u8]> = text.as_bytes().chunks(1).collect();
         assert_eq!(run(&mut r, &bytes), want, "one byte at a time");
+    }
+
+    #[test]
+    fn overlapping_and_touching_values_are_masked_whole_at_every_split() {
+        // Regression: with A = "abcdefgh" and B = "efghijkl", "abcdefghijkl" printed "ijkl".
+        let secrets: Vec<(String, SecretValue)> = vec![
+            ("A".into(), "abcdefgh".into()),
+            ("B".into(), "efghijkl".into()),
+            ("C".into(), "zyxwvu".into()),
+        ];
+        let cases = [
+            ("< abcdefghijkl >", "< [REDACTED:A+B] >"),
+            ("<abcdefghzyxwvu>", "<[REDACTED:A][REDACTED:C]>"),
+            ("efghijklabcdefgh", "[REDACTED:B+A]"),
+            ("abcdefgh efghijkl", "[REDACTED:A] [REDACTED:B]"),
+        ];
+        // Split reads may name fewer of the overlapping values, or mark touching ones apart; no
+        // byte of any shows.
+        let masked = |s: &str| {
+            let mut out = String::new();
+            for (i, part) in s.split("[REDACTED:").enumerate() {
+                out.push_str(if i == 0 {
+                    part
+                } else {
+                    part.split_once(']').map_or(part, |p| p.1)
+                });
+                if i + 1 < s.split("[REDACTED:").count() && !out.ends_with('#') {
+                    out.push('#');
+                }
+            }
+            out
+        };
+        for (text, want) in cases {
+            let (mut r, _) = Redactor::new(&secrets, DEFAULT_MIN_LEN);
+            assert_eq!(run(&mut r, &[text.as_bytes()]), want);
+            for cut in 0..=text.len() {
+                let (mut r, _) = Redactor::new(&secrets, DEFAULT_MIN_LEN);
+                let (a, b) = text.as_bytes().split_at(cut);
+                let got = run(&mut r, &[a, b]);
+                assert_eq!(masked(&got), masked(want), "{text:?} split at {cut}: {got}");
+            }
+            let (mut r, _) = Redactor::new(&secrets, DEFAULT_MIN_LEN);
+            let bytes: Vec<&[u8]> = text.as_bytes().chunks(1).collect();
+            let got = run(&mut r, &bytes);
+            assert_eq!(masked(&got), masked(want), "{text:?} byte by byte: {got}");
+        }
     }
 
     #[test]
