@@ -21,7 +21,7 @@ pub async fn backend(url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
             if rest.is_empty() {
                 bail!("file:// needs a path, e.g. file://./replica or file:///var/lib/app/secrets.json");
             }
-            Arc::new(FileBackend::new(base.join(rest.trim_start_matches("./"))))
+            Arc::new(file_backend(url, base).expect("a file:// URL"))
         }
         #[cfg(feature = "aws")]
         "aws-sm" => {
@@ -55,6 +55,12 @@ pub async fn backend(url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
         ),
         other => bail!("unknown backend scheme {other:?} in {url:?}"),
     })
+}
+
+/// The file backend a `file://` URL names (relative paths from `base`); `None` for other URLs.
+pub fn file_backend(url: &str, base: &Path) -> Option<FileBackend> {
+    let rest = url.strip_prefix("file://")?;
+    Some(FileBackend::new(base.join(rest.trim_start_matches("./"))))
 }
 
 /// Builds the recipient for an id (`age1…`, `aws-kms:KEY`).

@@ -526,3 +526,66 @@ fn a_writer_blocked_by_another_fails_clearly_and_writes_nothing() {
     p.set("A", "--type", "dev", "after");
     assert_eq!(p.get("A", "--type", "dev"), "after");
 }
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    // Regression: `secretsync list | head -1` panicked with "failed printing to stdout".
+    let p = Project::init();
+    let values: Vec<(String, String)> = (0..3000)
+        .map(|i| (format!("SECRET_{i:05}"), "v".repeat(8)))
+        .collect();
+    common::bulk_set(&p, "production", &values);
+    for args in [&["list"][..], &["list", "--json"][..]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("secretsync"))
+            .current_dir(p.dir.path())
+            .env("XDG_CONFIG_HOME", p.home.path())
+            .env("HOME", p.home.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line, then close the pipe: the output is far larger than a pipe's buffer.
+        let mut first = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut first,
+        )
+        .unwrap();
+        assert!(!first.is_empty());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn bad_durations_are_clear_errors_never_panics() {
+    let p = Project::init();
+    for bad in ["-1", "NaN", "inf", "1e400", "99999999999999999999h"] {
+        let out = p
+            .cmd(&["set", "A", "--type", "prod"])
+            .env("SECRETSYNC_LOCK_TIMEOUT", bad)
+            .write_stdin("v")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
+        assert!(
+            err.starts_with("error: SECRETSYNC_LOCK_TIMEOUT"),
+            "{bad}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    for bad in ["99999999999999999999h", "0.0000000001ms", "-5s", "NaN"] {
+        let every = format!("--every={bad}");
+        let out = p.run(&["reconcile", "--once", &every], None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
+        assert!(
+            err.contains("--every") && !err.contains("panicked"),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -332,3 +332,133 @@ fn import_brings_a_backends_secrets_into_the_store() {
     );
     assert_eq!(p.get("Token", "--type", "dev"), "t2");
 }
+
+/// Forges a store from what `secrets.enc.toml` shows: the same store id, a fresh data key and
+/// fingerprint key wrapped for every listed recipient, and values of the attacker's choice.
+fn forge_store(p: &Project, values: &[(&str, &str)]) {
+    use secretsync::store::age_key::AgeRecipient;
+    use secretsync::store::crypto;
+    use secretsync_core::Recipient;
+    let path = p.path("secrets.enc.toml");
+    let real: toml::Value = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let id = real["secretsync"]["store_id"].as_str().unwrap().to_string();
+    let key = crypto::new_data_key();
+    let fp_key = crypto::new_data_key();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut text = format!(
+        "[secretsync]\nformat = 1\nstore_id = \"{id}\"\ncipher = \"xchacha20poly1305\"\nkey_id = \"{}\"\nfingerprint_key = \"{}\"\n\n",
+        crypto::key_id(&key),
+        crypto::seal(&key, &crypto::fingerprint_key_aad(&id), fp_key.expose()).unwrap()
+    );
+    for rid in real["recipients"].as_table().unwrap().keys() {
+        let r: AgeRecipient = rid.parse().unwrap();
+        let wrapped = rt.block_on(r.wrap(&key, &id)).unwrap();
+        text.push_str(&format!(
+            "[recipients.\"{rid}\"]\nadded = \"2026-01-01T00:00:00Z\"\nwrapped = \"{wrapped}\"\n\n"
+        ));
+    }
+    for (name, value) in values {
+        let aad = crypto::value_aad(&id, name, "production", 1);
+        text.push_str(&format!(
+            "[secrets.{name}.values.production]\nversion = 1\nupdated = \"2026-01-01T00:00:00Z\"\nsealed = \"{}\"\n\n",
+            crypto::seal(&key, &aad, value.as_bytes()).unwrap()
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+}
+
+#[test]
+fn a_store_forged_from_the_files_public_parts_is_refused_by_every_replicating_command() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    p.set("A", "--type", "prod", "real-value");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    forge_store(&p, &[("A", "evil-value"), ("B", "evil-b")]);
+    // The forged store opens: it is well formed and wrapped for the real recipient.
+    assert_eq!(p.get("A", "--type", "prod"), "evil-value");
+    let url = format!("file://{}", backend.path().display());
+    let copy = tempfile::tempdir().unwrap();
+    let copy_url = format!("file://{}", copy.path().display());
+    let refusals: Vec<Vec<&str>> = vec![
+        vec!["plan", "--env", "prod-eu"],
+        vec!["apply", "--env", "prod-eu"],
+        vec![
+            "apply",
+            "--env",
+            "prod-eu",
+            "--adopt",
+            "--on-drift",
+            "revert",
+        ],
+        vec!["reconcile", "--once"],
+        // migrate stamps the destination with the store's labels: witnessed there too.
+        vec!["migrate", "--from", &copy_url, "--to", &url],
+    ];
+    // Give migrate a source to copy from.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        FileBackend::new(copy.path())
+            .put("app/A", &"evil-value".into(), &PutOptions::default())
+            .await
+            .unwrap();
+    });
+    for args in &refusals {
+        let out = p.code(args, None, 1);
+        assert!(
+            out.contains("cannot open") && out.contains("store file was replaced"),
+            "{args:?}: {out}"
+        );
+    }
+    let b = FileBackend::new(backend.path());
+    let got = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(b.get("app/A"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.value.as_str(),
+        Some("real-value"),
+        "nothing was written"
+    );
+    assert!(tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(b.head("app/B"))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn plaintext_replicas_in_the_repository_are_ignored_or_warned_about() {
+    let p = Project::init();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(p.dir.path())
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "git {args:?}: {}", text(&ok));
+    };
+    git(&["init", "-q"]);
+    p.append_config(
+        "[secrets.A]\n[environments.prod-eu]\ntype = \"production\"\nbackend = \"file://./replica.json\"\n",
+    );
+    p.set("A", "--type", "prod", CANARY);
+    // Not ignored yet: apply writes, and warns.
+    let out = p.code(&["apply", "--env", "prod-eu"], None, 0);
+    assert!(
+        out.contains("warning: prod-eu replicates into") && out.contains("not ignored"),
+        "{out}"
+    );
+    // init adds the replica, the lock file and the temp files to .gitignore.
+    p.ok(&["init"], None);
+    let gi = std::fs::read_to_string(p.path(".gitignore")).unwrap();
+    for line in [
+        "/replica.json",
+        ".secretsync-*.tmp",
+        ".secrets.enc.toml.lock",
+    ] {
+        assert!(gi.lines().any(|l| l == line), "{line} missing from:\n{gi}");
+    }
+    let out = p.code(&["apply", "--env", "prod-eu"], None, 0);
+    assert!(!out.contains("warning"), "{out}");
+    assert!(!out.contains(CANARY));
+}

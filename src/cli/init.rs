@@ -55,7 +55,7 @@ pub async fn run(ctx: &Ctx, args: InitArgs) -> Result<Outcome> {
     } else {
         Store::load(&cfg.store_path)?
     };
-    ignore_lock_file(&cfg.store_path)?;
+    ignore_local_files(&cfg)?;
     let merge_attr = add_merge_attribute(&cfg.store_path)?;
 
     let report = Report {
@@ -141,38 +141,50 @@ fn add_merge_attribute(store: &Path) -> Result<bool> {
         return Ok(false);
     };
     let line = format!("{} merge=secretsync", name.to_string_lossy());
-    let ga = dir.join(".gitattributes");
-    let text = std::fs::read_to_string(&ga).unwrap_or_default();
-    if text.lines().any(|l| l.trim() == line) {
-        return Ok(false);
-    }
-    let sep = if text.is_empty() || text.ends_with('\n') {
-        ""
-    } else {
-        "\n"
-    };
-    std::fs::write(&ga, format!("{text}{sep}{line}\n"))
-        .with_context(|| format!("cannot update {}", ga.display()))?;
-    Ok(true)
+    Ok(!add_lines(&dir.join(".gitattributes"), &[line])?.is_empty())
 }
 
-/// Adds the store's lock file to the `.gitignore` beside it.
-fn ignore_lock_file(store: &Path) -> Result<()> {
-    let lock = fsio::lock_path(store);
-    let (Some(dir), Some(name)) = (lock.parent(), lock.file_name()) else {
-        return Ok(());
-    };
-    let gi = dir.join(".gitignore");
-    let name = name.to_string_lossy();
-    let text = std::fs::read_to_string(&gi).unwrap_or_default();
-    if text.lines().any(|l| l.trim() == name) {
-        return Ok(());
+/// Adds to the `.gitignore` beside the config what must never be committed: the store's lock
+/// file, the atomic-write temp files, and the plaintext replicas of `file://` environments
+/// inside the project. Returns the lines added.
+fn ignore_local_files(cfg: &Config) -> Result<Vec<String>> {
+    let dir = cfg.path.parent().unwrap_or(Path::new("."));
+    let mut lines = vec![".secretsync-*.tmp".to_string()];
+    if let Some(lock) = fsio::lock_path(&cfg.store_path).file_name() {
+        lines.push(lock.to_string_lossy().into_owned());
+    }
+    for e in cfg.environments.values() {
+        let Some(b) = e
+            .backend
+            .as_deref()
+            .and_then(|u| registry::file_backend(u, dir))
+        else {
+            continue;
+        };
+        if let Ok(rel) = b.path().strip_prefix(dir) {
+            lines.push(format!("/{}", rel.display()));
+        }
+    }
+    add_lines(&dir.join(".gitignore"), &lines)
+}
+
+/// Appends each of `lines` that `file` does not hold yet; returns those added.
+fn add_lines(file: &Path, lines: &[String]) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let new: Vec<String> = lines
+        .iter()
+        .filter(|l| !text.lines().any(|have| have.trim() == l.as_str()))
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return Ok(new);
     }
     let sep = if text.is_empty() || text.ends_with('\n') {
         ""
     } else {
         "\n"
     };
-    std::fs::write(&gi, format!("{text}{sep}{name}\n"))
-        .with_context(|| format!("cannot update {}", gi.display()))
+    std::fs::write(file, format!("{text}{sep}{}\n", new.join("\n")))
+        .with_context(|| format!("cannot update {}", file.display()))?;
+    Ok(new)
 }

@@ -156,6 +156,7 @@ pub async fn run_apply(ctx: &Ctx, args: ApplyArgs) -> Result<Outcome> {
     let (mut failed, mut attention) = (false, false);
     let mut docs = Vec::new();
     for env in &envs {
+        warn_unignored_replica(&cfg, env);
         let (plan, target, missing) = plan_env(&cfg, &store, env, &args.sync, &declared).await?;
         if args.sync.on_drift == DriftPolicy::Adopt && adopt_drift(ctx, &cfg, env, &plan).await? {
             store = ctx.unlocked(&cfg).await?;
@@ -223,6 +224,41 @@ async fn adopt_drift(ctx: &Ctx, cfg: &Config, env: &EnvRef, plan: &Plan) -> Resu
     }
     w.commit()?;
     Ok(true)
+}
+
+/// Warns when `env` replicates into a `file://` path that git would commit: the replica holds
+/// values in plain text. Silent where git is missing or the path is outside a work tree.
+fn warn_unignored_replica(cfg: &Config, env: &EnvRef) {
+    let EnvRef::Declared(name, _) = env else {
+        return;
+    };
+    let base = cfg.path.parent().unwrap_or(std::path::Path::new("."));
+    let Some(b) = cfg.environments[name]
+        .backend
+        .as_deref()
+        .and_then(|u| crate::registry::file_backend(u, base))
+    else {
+        return;
+    };
+    let path = b.path();
+    let Some(dir) = path.parent().filter(|d| d.is_dir()) else {
+        return;
+    };
+    let ignored = std::process::Command::new("git")
+        .arg("check-ignore")
+        .arg("-q")
+        .arg(path)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    // 0: ignored; 1: inside a work tree and not ignored; anything else: not a repository.
+    if matches!(ignored, Ok(s) if s.code() == Some(1)) {
+        eprintln!(
+            "warning: {name} replicates into {}, which is inside a git work tree and not ignored: its values are in plain text there. Add it to .gitignore (`secretsync init` does for replicas inside the project)",
+            path.display()
+        );
+    }
 }
 
 fn progress(ctx: &Ctx, quiet: bool, len: u64) -> ProgressBar {
