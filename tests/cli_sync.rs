@@ -462,3 +462,26 @@ fn plaintext_replicas_in_the_repository_are_ignored_or_warned_about() {
     assert!(!out.contains("warning"), "{out}");
     assert!(!out.contains(CANARY));
 }
+
+#[test]
+fn rotating_the_fingerprint_key_rewrites_each_secret_once_and_the_old_store_is_refused() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    p.set("A", "--type", "prod", "a1");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    let before = std::fs::read(p.path("secrets.enc.toml")).unwrap();
+    let out = p.ok(&["key", "rotate", "--fingerprint"], None);
+    assert!(out.contains("rotated the fingerprint key"), "{out}");
+    let j = json(&p.ok(&["plan", "--env", "prod-eu", "--json"], None));
+    assert_eq!(j["environments"][0]["summary"]["update"], 1, "{j}");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        0,
+    );
+    // The backend now witnesses the new key: the pre-rotation store is refused.
+    std::fs::write(p.path("secrets.enc.toml"), before).unwrap();
+    let out = p.code(&["plan", "--env", "prod-eu"], None, 1);
+    assert!(out.contains("cannot open"), "{out}");
+}
