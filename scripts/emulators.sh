@@ -71,15 +71,11 @@ up() {
 export SECRETSYNC_TEST_AWS_ENDPOINT=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
-export AWS_REGION=us-east-1
-export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
+export AWS_EC2_METADATA_DISABLED=true
 export SECRETSYNC_TEST_VAULT_ADDR=http://127.0.0.1:$bao_port
 export SECRETSYNC_TEST_VAULT_TOKEN=root
 export SECRETSYNC_TEST_GCP_SM_ENDPOINT=http://127.0.0.1:$sm_port
 export SECRETSYNC_TEST_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
-export SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT=http://127.0.0.1:$sm_port
-export SECRETSYNC_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
-export SECRETSYNC_GCP_AUTH=none
 ENV
   echo "emulators: moto :$moto_port, openbao :$bao_port, gcp secret manager :$sm_port, gcp kms :$kms_port (endpoints in $EMU_DIR/env)"
 }

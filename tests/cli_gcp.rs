@@ -15,7 +15,7 @@ async fn an_environment_replicates_into_secret_manager() {
     let project = random_prefix("proj")
         .trim_end_matches('_')
         .replace('_', "-");
-    let p = Project::init();
+    let p = Project::init_with(common::gcp_env(Some(&ep), None));
     p.append_config(&format!(
         "[secrets.DB]\n[environments.prod-gcp]\ntype = \"production\"\nbackend = \"gcp-sm://{project}?endpoint={ep}&auth=none\"\nprefix = \"billing_\"\n"
     ));
@@ -120,7 +120,7 @@ async fn an_environment_replicates_into_secret_manager() {
     );
 
     // A name GCP refuses is reported before any call.
-    let q = Project::init();
+    let q = Project::init_with(common::gcp_env(Some(&ep), None));
     q.append_config(&format!("[environments.bad]\ntype = \"production\"\nbackend = \"gcp-sm://{project}?endpoint={ep}&auth=none\"\nprefix = \"billing/\"\n"));
     q.set("DB", "--type", "prod", "x");
     let out = q.code(&["plan", "--env", "bad"], None, 1);
@@ -151,7 +151,7 @@ async fn a_store_wrapped_by_cloud_kms_opens_with_that_key_alone() {
     .await
     .unwrap();
     let key = format!("gcp-kms:projects/p/locations/global/keyRings/{ring}/cryptoKeys/store");
-    let p = Project::init();
+    let p = Project::init_with(common::gcp_env(None, Some(&ep)));
     p.set("Token", "--type", "prod", "from-cloud-kms");
     p.ok(&["key", "add", &key], None);
     let keys: serde_json::Value =

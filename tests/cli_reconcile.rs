@@ -5,7 +5,7 @@ mod common;
 
 use common::{Project, CANARY};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,13 +35,66 @@ fn once_applies_every_environment_and_exits_like_apply() {
         assert!(dir.path().join(format!("env-{i}/secrets.json")).exists());
     }
     let out = p.run(&["reconcile", "--once"], None);
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .matches("1 unchanged")
-            .count()
-            == 3
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("1 unchanged").count(), 3, "{err}");
+    common::assert_no_canary("reconcile", &out.stderr);
+}
+
+/// Changes env-0's replica of A behind secretsync's back.
+fn drift_env0(backends: &std::path::Path) {
+    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        FileBackend::new(backends.join("env-0"))
+            .put("app/A", &"changed by hand".into(), &PutOptions::default())
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn drift_exits_2_naming_the_environment_and_revert_repairs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project_with_envs(2, dir.path());
+    p.ok(
+        &[
+            "reconcile",
+            "--once",
+            "--parallel-envs",
+            "1",
+            "--jitter",
+            "0",
+        ],
+        None,
     );
-    assert!(!common::text(&out).contains("canary"));
+    drift_env0(dir.path());
+    let out = p.run(&["reconcile", "--once", "--json"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let envs = j["environments"].as_array().unwrap();
+    let env0 = envs.iter().find(|e| e["env"] == "env-0").unwrap();
+    assert_eq!(env0["result"], "attention", "{j}");
+    assert_eq!(env0["detail"]["summary"]["drift"], 1, "{j}");
+    let out = p.code(&["reconcile", "--once", "--on-drift", "revert"], None, 0);
+    assert!(
+        out.contains("env-0: 0 created, 0 updated, 0 deleted, 1 drifted, 0 failed"),
+        "{out}"
+    );
+    p.code(&["reconcile", "--once"], None, 0);
+}
+
+#[test]
+fn a_failing_environment_exits_1_and_the_others_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project_with_envs(2, dir.path());
+    // env-0's backend is a file where a folder is needed: every write fails.
+    std::fs::write(dir.path().join("env-0"), "not a folder").unwrap();
+    let out = p.code(&["reconcile", "--once"], None, 1);
+    assert!(
+        out.contains("reconcile: env-0: error: file: list: cannot read"),
+        "{out}"
+    );
+    assert!(out.contains("env-1: 1 created"), "{out}");
 }
 
 #[test]
@@ -72,6 +125,7 @@ fn shards_split_the_environments_between_replicas() {
 
 fn http_get(addr: &str, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
@@ -86,30 +140,20 @@ fn http_get(addr: &str, path: &str) -> String {
 fn the_loop_serves_metrics_and_health_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let p = project_with_envs(2, dir.path());
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("secretsync"))
-        .current_dir(p.dir.path())
-        .env("XDG_CONFIG_HOME", p.home.path())
-        .env_remove("SECRETSYNC_AGE_IDENTITY")
-        .args([
-            "reconcile",
-            "--every",
-            "1s",
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("reconcile exited early").unwrap();
-        if let Some(rest) = line.strip_prefix("reconcile: serving http://") {
-            break rest.split('/').next().unwrap().to_string();
-        }
-    };
-    let log =
-        std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let mut c = p.std_cmd(&[
+        "reconcile",
+        "--every",
+        "1s",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = common::spawn(&mut c);
+    let mut lines = common::Lines::new(child.stderr.take().unwrap());
+    let addr = lines.find(Duration::from_secs(60), |line| {
+        line.strip_prefix("reconcile: serving http://")
+            .map(|rest| rest.split('/').next().unwrap().to_string())
+    });
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let metrics = loop {
@@ -153,18 +197,8 @@ fn the_loop_serves_metrics_and_health_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "reconcile did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let log = log.join().unwrap();
+    let code = child.wait_for(Duration::from_secs(30));
+    let log = lines.rest(Duration::from_secs(5));
     assert!(code.success(), "exit {code:?}: {log}");
     assert!(log.contains("stopping (signal received)"), "{log}");
     assert!(!log.contains("canary"));

@@ -4,7 +4,7 @@ mod common;
 
 use common::{text, Project, CANARY};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn project() -> (Project, tempfile::TempDir) {
     let p = Project::init();
@@ -62,65 +62,122 @@ fn run_passes_values_and_the_exit_code() {
 }
 
 #[test]
-fn binary_values_arrive_as_files() {
+fn signals_reach_the_child_and_its_fate_is_the_exit_code() {
     let (p, cache) = project();
-    std::fs::write(p.path("key.bin"), [0u8, 1, 2, 255]).unwrap();
-    p.ok(
-        &["set", "KEY", "--type", "local", "--from-file", "key.bin"],
-        None,
-    );
-    let out = cmd(&p, &cache, &["run", "--", "sh", "-c", "cat \"$KEY_FILE\""])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(out.stdout, [0u8, 1, 2, 255]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("KEY_FILE"));
-}
-
-fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "run did not end");
-        std::thread::sleep(Duration::from_millis(50));
+    p.set("TOKEN", "--type", "local", "tok-value");
+    let mut cases: Vec<(String, &str, i32)> =
+        [("TERM", 42), ("INT", 43), ("HUP", 44), ("USR1", 45)]
+            .into_iter()
+            .map(|(sig, code)| {
+                (
+                    format!("trap 'exit {code}' {sig}; echo ready; while :; do sleep 0.1; done"),
+                    sig,
+                    code,
+                )
+            })
+            .collect();
+    cases.push(("echo ready; exec sleep 30".into(), "TERM", 128 + 15));
+    for (script, sig, want) in cases {
+        let mut c = p.std_cmd(&["run", "--", "sh", "-c", &script]);
+        c.env("SECRETSYNC_CACHE_DIR", cache.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped());
+        let mut child = common::spawn(&mut c);
+        // The child is ready (its trap is set) once it says so.
+        let mut lines = common::Lines::new(child.stdout.take().unwrap());
+        lines.find(Duration::from_secs(30), |l| (l == "ready").then_some(()));
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let code = child.wait_for(Duration::from_secs(30)).code();
+        assert_eq!(code, Some(want), "{sig}: {script}");
     }
 }
 
 #[test]
-fn signals_reach_the_child_and_its_fate_is_the_exit_code() {
+fn binary_values_arrive_as_private_files_removed_afterwards() {
     let (p, cache) = project();
-    p.set("TOKEN", "--type", "local", "tok-value");
-    for (script, want) in [
-        (
-            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
-            42,
-        ),
-        ("echo ready; exec sleep 30", 128 + 15),
-    ] {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("secretsync"))
-            .current_dir(p.dir.path())
-            .env("XDG_CONFIG_HOME", p.home.path())
-            .env("SECRETSYNC_CACHE_DIR", cache.path())
-            .args(["run", "--", "sh", "-c", script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
+    std::fs::write(p.path("key.bin"), [0u8, 159, 146, 150, 1]).unwrap();
+    p.ok(
+        &["set", "KEY", "--type", "local", "--from-file", "key.bin"],
+        None,
+    );
+    let script = "stat -c '%a' \"$KEY_FILE\"; echo \"$KEY_FILE\"; od -An -tu1 \"$KEY_FILE\"";
+    let out = cmd(&p, &cache, &["run", "--", "sh", "-c", script])
+        .output()
         .unwrap();
-        assert_eq!(line.trim(), "ready");
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert_eq!(wait(&mut child).code(), Some(want), "{script}");
-    }
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "600", "{stdout}");
+    assert!(
+        !std::path::Path::new(lines[1]).exists(),
+        "removed after the run: {}",
+        lines[1]
+    );
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["0", "159", "146", "150", "1"]
+    );
+}
+
+#[test]
+fn redact_min_len_sets_the_shortest_value_redacted() {
+    let (p, cache) = project();
+    p.set("PIN", "--type", "local", "4711");
+    let script = "echo \"pin $PIN\"";
+    let out = cmd(&p, &cache, &["run", "--redact", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pin 4711\n");
+    let out = cmd(
+        &p,
+        &cache,
+        &[
+            "run",
+            "--redact",
+            "--redact-min-len",
+            "4",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pin [REDACTED:PIN]\n");
+}
+
+#[test]
+fn run_and_export_from_a_backend_take_a_prefix() {
+    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
+    let (p, cache) = project();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let b = FileBackend::new(p.path("replica.json"));
+        for (n, v) in [("svc/TOKEN", "tok"), ("svc/DB", "db"), ("other/X", "x")] {
+            b.put(n, &v.into(), &PutOptions::default()).await.unwrap();
+        }
+    });
+    let script = "printf '%s|%s|%s' \"$TOKEN\" \"$DB\" \"${X:-unset}\"";
+    let from = ["--from", "file://replica.json", "--prefix", "svc/"];
+    let mut args = vec!["run"];
+    args.extend(from);
+    args.extend(["--", "sh", "-c", script]);
+    let out = cmd(&p, &cache, &args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tok|db|unset");
+    let mut args = vec!["export"];
+    args.extend(from);
+    args.extend(["--format", "json"]);
+    let out = cmd(&p, &cache, &args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j, serde_json::json!({"DB": "db", "TOKEN": "tok"}));
 }
 
 #[test]
@@ -258,13 +315,14 @@ fn export_refuses_a_terminal_without_force() {
         Command::new("script")
             .args(["-qec", &inner, "/dev/null"])
             .current_dir(p.dir.path())
-            .env("XDG_CONFIG_HOME", p.home.path())
+            .env_clear()
+            .envs(p.vars())
             .env("SECRETSYNC_CACHE_DIR", cache.path())
             .output()
             .unwrap()
     };
     let out = run("");
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
     assert!(
         t.contains("refusing to print secret values to a terminal") && !t.contains("canary"),

@@ -27,7 +27,7 @@ async fn an_environment_replicates_into_openbao_and_drift_is_seen() {
         return;
     };
     let app = secretsync_core::conformance::random_prefix("app");
-    let p = Project::init();
+    let p = Project::init_with(vec![("VAULT_TOKEN".into(), "root".into())]);
     p.append_config(&format!(
         "[secrets.DB]\n[environments.staging]\ntype = \"development\"\nbackend = \"{}/secret/{app}\"\nprefix = \"svc/\"\n",
         addr.replace("http://", "vault+http://")

@@ -20,8 +20,14 @@ pub struct AwsKmsRecipient {
 }
 
 impl AwsKmsRecipient {
-    /// The recipient for `key` (without the `aws-kms:` prefix).
+    /// The recipient for `key` (without the `aws-kms:` prefix), with the standard chain.
     pub async fn new(key: &str) -> Result<Self, KeyError> {
+        Self::with_options(key, AwsOptions::default()).await
+    }
+
+    /// The recipient for `key` with explicit options (an endpoint, a profile); the region comes
+    /// from a key ARN when the options give none.
+    pub async fn with_options(key: &str, mut opts: AwsOptions) -> Result<Self, KeyError> {
         let id = format!("aws-kms:{key}");
         if key.is_empty() {
             return Err(KeyError::new(
@@ -34,10 +40,9 @@ impl AwsKmsRecipient {
             .strip_prefix("arn:")
             .and_then(|r| r.split(':').nth(2))
             .filter(|r| !r.is_empty());
-        let opts = AwsOptions {
-            region: region.map(str::to_string),
-            ..Default::default()
-        };
+        if opts.region.is_none() {
+            opts.region = region.map(str::to_string);
+        }
         let conf = opts.load().await.map_err(|e| KeyError::new(&id, e))?;
         Ok(Self {
             key: key.to_string(),

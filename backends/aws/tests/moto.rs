@@ -159,11 +159,13 @@ async fn kms_wraps_and_unwraps_bound_to_the_store_id() {
     let Some(ep) = emulator_endpoint(ENDPOINT) else {
         return;
     };
-    let kms = aws_sdk_kms::Client::new(&opts(ep).load().await.unwrap());
+    let kms = aws_sdk_kms::Client::new(&opts(ep.clone()).load().await.unwrap());
     let key = kms.create_key().send().await.unwrap();
     let arn = key.key_metadata().unwrap().arn().unwrap().to_string();
 
-    let r = AwsKmsRecipient::new(&arn).await.unwrap();
+    let r = AwsKmsRecipient::with_options(&arn, opts(ep.clone()))
+        .await
+        .unwrap();
     assert_eq!(Recipient::id(&r), format!("aws-kms:{arn}"));
     assert!(r.matches(&format!("aws-kms:{arn}")));
     let dk = DataKey::from_bytes([7u8; 32]);

@@ -18,8 +18,16 @@ pub struct GcpKmsRecipient {
 }
 
 impl GcpKmsRecipient {
-    /// The recipient for the crypto key resource name `key`.
+    /// The recipient for the crypto key resource name `key`, with the endpoint and credentials
+    /// from the environment (`SECRETSYNC_GCP_KMS_ENDPOINT`, `SECRETSYNC_GCP_AUTH`, ADC).
     pub async fn new(key: &str) -> Result<Self, KeyError> {
+        let opts = GcpOptions::from_parts(None, "SECRETSYNC_GCP_KMS_ENDPOINT")
+            .map_err(|e| KeyError::new(format!("gcp-kms:{key}"), e))?;
+        Self::with_options(key, &opts).await
+    }
+
+    /// The recipient for `key` with explicit options.
+    pub async fn with_options(key: &str, opts: &GcpOptions) -> Result<Self, KeyError> {
         let id = format!("gcp-kms:{key}");
         let parts: Vec<&str> = key.split('/').collect();
         if parts.len() != 8
@@ -33,8 +41,6 @@ impl GcpKmsRecipient {
                 "give the key as gcp-kms:projects/P/locations/L/keyRings/R/cryptoKeys/K",
             ));
         }
-        let opts = GcpOptions::from_parts(None, "SECRETSYNC_GCP_KMS_ENDPOINT")
-            .map_err(|e| KeyError::new(&id, e))?;
         let creds = opts
             .credentials()
             .await

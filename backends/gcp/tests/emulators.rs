@@ -109,7 +109,7 @@ async fn cloud_kms_wraps_and_unwraps_bound_to_the_store_id() {
         return;
     };
     let client = KeyManagementService::builder()
-        .with_endpoint(ep)
+        .with_endpoint(ep.clone())
         .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build())
         .build()
         .await
@@ -134,7 +134,9 @@ async fn cloud_kms_wraps_and_unwraps_bound_to_the_store_id() {
         .send()
         .await
         .unwrap();
-    let r = GcpKmsRecipient::new(&key.name).await.unwrap();
+    let r = GcpKmsRecipient::with_options(&key.name, &opts(ep))
+        .await
+        .unwrap();
     let dk = DataKey::from_bytes([9u8; 32]);
     let wrapped = r.wrap(&dk, "store-1").await.unwrap();
     assert_eq!(
