@@ -538,3 +538,42 @@ fn bad_durations_are_clear_errors_never_panics() {
         );
     }
 }
+
+#[test]
+fn the_config_is_found_in_a_parent_folder_or_named_by_flag_or_variable() {
+    let p = Project::init();
+    p.set("Token", "--type", "dev", "t");
+    std::fs::create_dir_all(p.path("svc/deep")).unwrap();
+    // From a subfolder: the nearest parent's secretsync.toml.
+    let mut c = p.cmd(&["get", "Token", "--type", "dev"]);
+    c.current_dir(p.path("svc/deep"));
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.stdout, b"t");
+    // From elsewhere: --config, or SECRETSYNC_CONFIG.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cfg = p.path("secretsync.toml").display().to_string();
+    let mut c = p.cmd(&["--config", &cfg, "get", "Token", "--type", "dev"]);
+    c.current_dir(elsewhere.path());
+    assert_eq!(c.output().unwrap().stdout, b"t");
+    let mut c = p.cmd(&["get", "Token", "--type", "dev"]);
+    c.current_dir(elsewhere.path())
+        .env("SECRETSYNC_CONFIG", &cfg);
+    assert_eq!(c.output().unwrap().stdout, b"t");
+    // And nowhere: a clear error.
+    let mut c = p.cmd(&["get", "Token", "--type", "dev"]);
+    c.current_dir(elsewhere.path());
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: no secretsync.toml"));
+}
+
+#[test]
+fn quickstart_dir_builds_the_tour_where_asked() {
+    let p = Project::empty();
+    p.ok(&["quickstart", "--dir", "tour"], None);
+    for f in ["secretsync.toml", "secrets.enc.toml"] {
+        assert!(p.path("tour").join(f).is_file(), "{f} missing");
+    }
+    assert!(!p.path("secretsync.toml").exists(), "nothing outside --dir");
+}

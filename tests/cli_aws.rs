@@ -71,7 +71,11 @@ async fn a_store_wrapped_by_kms_opens_with_the_kms_key_alone() {
     std::fs::write(p.path("secrets.enc.toml"), stolen).unwrap();
     let out = p.run(&["get", "Token", "--type", "prod"], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("Decrypt failed"), "{}", text(&out));
+    assert!(
+        text(&out).contains("KMS Decrypt failed (permission_denied): InvalidCiphertextException"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test]

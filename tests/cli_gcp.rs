@@ -174,5 +174,10 @@ async fn a_store_wrapped_by_cloud_kms_opens_with_that_key_alone() {
     std::fs::write(p.path("secrets.enc.toml"), moved).unwrap();
     let out = p.run(&["get", "Token", "--type", "prod"], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("Decrypt failed"), "{}", text(&out));
+    assert!(
+        text(&out).contains("Cloud KMS Decrypt failed")
+            && text(&out).contains("additional authenticated data mismatch"),
+        "{}",
+        text(&out)
+    );
 }

@@ -185,7 +185,14 @@ fn the_loop_serves_metrics_and_health_and_stops_on_sigterm() {
         metrics.contains("secretsync_reconcile_actions_total{env=\"env-0\",action=\"create\"} 1"),
         "{metrics}"
     );
-    assert!(!metrics.contains("canary"));
+    for family in [
+        "secretsync_reconcile_duration_seconds{env=\"env-1\"}",
+        "secretsync_reconcile_drifted_secrets{env=\"env-0\"} 0",
+        "secretsync_reconcile_actions_total{env=\"env-1\",action=\"unchanged\"}",
+    ] {
+        assert!(metrics.contains(family), "{family} missing:\n{metrics}");
+    }
+    common::assert_no_canary("metrics", metrics.as_bytes());
     let health = http_get(&addr, "/healthz");
     assert!(
         health.starts_with("HTTP/1.1 200") && health.contains("\"last_round_ok\":true"),

@@ -485,3 +485,113 @@ fn rotating_the_fingerprint_key_rewrites_each_secret_once_and_the_old_store_is_r
     let out = p.code(&["plan", "--env", "prod-eu"], None, 1);
     assert!(out.contains("cannot open"), "{out}");
 }
+
+/// A file backend's JSON written by hand (names another tool allowed).
+fn write_file_backend(path: &std::path::Path, secrets: &[(&str, &str)]) {
+    use base64::Engine;
+    let mut map = serde_json::Map::new();
+    for (n, v) in secrets {
+        map.insert(
+            n.to_string(),
+            serde_json::json!({"version": "1", "seq": 1, "updated": 0, "labels": {}, "value": base64::engine::general_purpose::STANDARD.encode(v)}),
+        );
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        path,
+        serde_json::json!({"format": 1, "secrets": map}).to_string(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn migrate_renames_refuses_foreign_secrets_without_adopt_and_exits_by_outcome() {
+    let p = Project::init();
+    write_file_backend(
+        &p.path("src/secrets.json"),
+        &[("svc:key", "k1"), ("svc/db", "d1")],
+    );
+    let migrate = |extra: &[&str], code: i32| {
+        let mut args = vec!["migrate", "--from", "file://./src", "--to", "file://./dst"];
+        args.extend(extra);
+        p.code(&args, None, code)
+    };
+    // `:` is not a name the file backend takes: --rename-char maps it.
+    let out = migrate(&["--rename-char", "-", "--dry-run"], 0);
+    assert!(out.contains("rename svc:key -> svc-key"), "{out}");
+    // A same-named secret the destination already holds, not written by secretsync: refused
+    // (exit 2) until --adopt.
+    write_file_backend(&p.path("dst/secrets.json"), &[("svc/db", "theirs")]);
+    let out = migrate(&["--rename-char", "-"], 2);
+    assert!(out.contains("svc/db") && out.contains("--adopt"), "{out}");
+    migrate(&["--rename-char", "-", "--adopt"], 0);
+    let b = FileBackend::new(p.path("dst"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(
+        rt.block_on(b.get("svc/db"))
+            .unwrap()
+            .unwrap()
+            .value
+            .as_str(),
+        Some("d1")
+    );
+    assert_eq!(
+        rt.block_on(b.get("svc-key"))
+            .unwrap()
+            .unwrap()
+            .value
+            .as_str(),
+        Some("k1")
+    );
+    // A destination that cannot be written at all: exit 1.
+    std::fs::write(p.path("blocked"), "a file, not a folder").unwrap();
+    let out = p.code(
+        &[
+            "migrate",
+            "--from",
+            "file://./src",
+            "--to",
+            "file://./blocked",
+            "--rename-char",
+            "-",
+        ],
+        None,
+        1,
+    );
+    assert!(out.starts_with("error: "), "{out}");
+}
+
+#[test]
+fn prune_is_capped_at_ten_deletions_by_default() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    let values: Vec<(String, String)> = (0..11).map(|i| (format!("S{i:02}"), "v".into())).collect();
+    common::bulk_set(&p, "production", &values);
+    p.ok(&["apply", "--env", "prod-eu", "--quiet"], None);
+    for (n, _) in &values {
+        p.ok(&["delete", n], None);
+    }
+    let out = p.code(&["apply", "--env", "prod-eu", "--prune"], None, 2);
+    assert!(
+        out.contains("11 deletions exceed --max-deletes 10"),
+        "{out}"
+    );
+    let j = json(&p.ok(&["plan", "--env", "prod-eu", "--json"], None));
+    assert_eq!(
+        j["environments"][0]["summary"]["orphan"], 11,
+        "nothing was deleted: {j}"
+    );
+    let out = p.ok(
+        &[
+            "apply",
+            "--env",
+            "prod-eu",
+            "--prune",
+            "--max-deletes",
+            "11",
+            "--quiet",
+        ],
+        None,
+    );
+    assert!(out.contains("11 done"), "{out}");
+}

@@ -821,3 +821,38 @@ async fn a_store_with_a_fingerprint_key_the_backend_never_saw_is_refused() {
     .await;
     assert!(matches!(old, Err(PlanError::Continuity { .. })));
 }
+
+#[tokio::test]
+async fn metrics_count_failures_drift_and_runs_per_environment() {
+    use super::metrics::{Metrics, RunResult};
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    let m = Metrics::new();
+    r.mem.inject(|x| {
+        x.deny.insert("app/B".into());
+    });
+    let p = plan_with(&r, &f, &[("A", "1"), ("B", "1")], &PlanOptions::default()).await;
+    let rep = apply(&p, r.backend.clone(), &f, 4, &|_| {}).await;
+    assert_eq!(m.record("prod", &p, &rep, 0.5, &[]), RunResult::Failed);
+    r.mem.inject(|x| x.deny.clear());
+    sync(&r, &f, &[("A", "1"), ("B", "1")], &PlanOptions::default()).await;
+    r.mem
+        .put("app/A", &"by hand".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    let p = plan_with(&r, &f, &[("A", "1"), ("B", "1")], &PlanOptions::default()).await;
+    let rep = apply(&p, r.backend.clone(), &f, 4, &|_| {}).await;
+    assert_eq!(m.record("prod", &p, &rep, 0.25, &[]), RunResult::Attention);
+    m.record_error("staging", &[]);
+    let text = m.encode();
+    for line in [
+        "secretsync_reconcile_item_failures_total{env=\"prod\"} 1",
+        "secretsync_reconcile_drifted_secrets{env=\"prod\"} 1",
+        "secretsync_reconcile_duration_seconds{env=\"prod\"} 0.25",
+        "secretsync_reconcile_runs_total{env=\"prod\",result=\"failed\"} 1",
+        "secretsync_reconcile_runs_total{env=\"prod\",result=\"attention\"} 1",
+        "secretsync_reconcile_runs_total{env=\"staging\",result=\"error\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+}

@@ -151,7 +151,9 @@ async fn cloud_kms_wraps_and_unwraps_bound_to_the_store_id() {
         .await
         .unwrap_err();
     assert!(
-        e.message.contains("Decrypt failed"),
+        e.message.starts_with("Cloud KMS Decrypt failed")
+            && e.message.contains("INVALID_ARGUMENT")
+            && e.message.contains("additional authenticated data mismatch"),
         "a wrong AAD must be refused: {e}"
     );
     let e = GcpKmsRecipient::new("projects/p/keyRings/r")

@@ -221,7 +221,18 @@ impl VaultBackend {
                         Op::List,
                         "",
                     )
-                    .await?;
+                    .await
+                    .map_err(|mut e| {
+                        // A refused login is a credential problem, whatever status it came with
+                        // (OpenBao answers a bad AppRole secret id with 400).
+                        if matches!(
+                            e.kind,
+                            ErrorKind::InvalidInput | ErrorKind::PermissionDenied
+                        ) {
+                            e.kind = ErrorKind::Unauthenticated;
+                        }
+                        e
+                    })?;
                 v["auth"]["client_token"]
                     .as_str()
                     .ok_or_else(|| config(format!("login at auth/{mount} returned no token")))?
