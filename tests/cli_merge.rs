@@ -7,11 +7,12 @@ use common::{text, Project};
 use std::process::Command;
 
 fn git(p: &Project, args: &[&str]) -> std::process::Output {
+    // The clean project environment: the merge driver git starts inherits it.
     Command::new("git")
         .current_dir(p.dir.path())
+        .env_clear()
+        .envs(p.vars())
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", p.home.path())
-        .env("XDG_CONFIG_HOME", p.home.path())
         .args(args)
         .output()
         .unwrap()
@@ -91,7 +92,8 @@ fn conflicting_changes_stop_the_merge_and_keep_ours() {
     p.set("Shared", "--type", "prod", "from-main");
     ok(&p, &["commit", "-qam", "b"]);
     let out = git(&p, &["merge", "-q", "--no-edit", "a"]);
-    assert!(!out.status.success());
+    // git exits 1 when a merge driver reports a conflict.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("the value for production changed differently"),
         "{}",

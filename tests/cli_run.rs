@@ -194,7 +194,7 @@ fn redaction_streams_across_writes_and_multi_line_values() {
     let out = cmd(&p, &cache, &["run", "--redact", "--", "sh", "-c", script])
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stdout, "a [REDACTED:TOKEN] b\n[REDACTED:CERT]\n");
@@ -265,6 +265,7 @@ fn export_round_trips_through_sh_and_a_dotenv_parser() {
     )
     .output()
     .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["DOLLAR"], "$HOME ${PATH} `date` $(id)");
     let out = cmd(
@@ -274,6 +275,7 @@ fn export_round_trips_through_sh_and_a_dotenv_parser() {
     )
     .output()
     .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("  name: demo-local\n"),
         "the default name is APP-ENV"
