@@ -1,6 +1,7 @@
 //! secretsync: one encrypted, canonical set of an application's secrets, replicated into each
 //! environment's own backend.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod declare;

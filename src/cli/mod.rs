@@ -13,15 +13,14 @@ mod reconcile;
 mod run;
 mod set;
 mod sync;
-mod targets;
 
+use crate::app::Workspace;
 use crate::config::Config;
-use crate::declare::{self, Declared};
 use crate::model::{EnvRef, EnvType, TypeSet};
-use crate::store::{Scope, Store};
-use anyhow::{Context, Result};
+use crate::output::Printer;
+use crate::store::Scope;
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use secretsync_core::Identity;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -110,67 +109,35 @@ impl From<Outcome> for ExitCode {
     }
 }
 
-/// What every command works from: where it runs, the config it finds, the identities it uses.
+/// What every command works from: the workspace (config, store, identities) and the printer.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    /// Emit JSON.
+    /// Where the command runs.
+    pub ws: Workspace,
+    /// How it prints.
+    pub out: Printer,
+    /// Emit JSON (the printer's mode, for the commands that still print by themselves).
     pub json: bool,
-    config_arg: Option<PathBuf>,
-    cwd: PathBuf,
-    identity_file: Option<PathBuf>,
 }
 
 impl Ctx {
     /// A context for the current process.
     pub fn from_cli(cli: &Cli) -> Result<Ctx> {
         Ok(Ctx {
+            ws: Workspace::current(cli.config.clone())?,
+            out: Printer {
+                json: cli.json,
+                quiet: false,
+            },
             json: cli.json,
-            config_arg: cli.config.clone(),
-            cwd: std::env::current_dir().context("cannot read the current folder")?,
-            identity_file: None,
         })
     }
+}
 
-    /// The config path: `--config`, else found from the current folder.
-    pub fn config_path(&self) -> Result<PathBuf> {
-        match &self.config_arg {
-            Some(p) => Ok(self.cwd.join(p)),
-            None => Ok(Config::find(&self.cwd)?),
-        }
-    }
-
-    /// The loaded config.
-    pub fn config(&self) -> Result<Config> {
-        Ok(Config::load(&self.config_path()?)?)
-    }
-
-    /// The identities that may open `store`.
-    pub async fn identities(&self, store: &Store) -> Result<Vec<Box<dyn Identity>>> {
-        let recipients: Vec<String> = store.recipients().into_iter().map(|(r, _)| r).collect();
-        crate::registry::identities(self.identity_file.as_deref(), &recipients).await
-    }
-
-    /// Loads the store named by the config (no key needed).
-    pub fn store(&self, cfg: &Config) -> Result<Store> {
-        Ok(Store::load(&cfg.store_path)?)
-    }
-
-    /// Loads and unlocks the store for reading.
-    pub async fn unlocked(&self, cfg: &Config) -> Result<crate::store::Unlocked> {
-        let store = self.store(cfg)?;
-        let ids = self.identities(&store).await?;
-        Ok(store.unlock(&ids).await?)
-    }
-
-    /// Locks, loads and unlocks the store for writing.
-    pub async fn writer(&self, cfg: &Config) -> Result<crate::store::Unlocked> {
-        let ids = self.identities(&self.store(cfg)?).await?;
-        Ok(Store::open_for_write(&cfg.store_path, &ids).await?)
-    }
-
-    /// The declared secrets.
-    pub fn declared(&self, cfg: &Config) -> Result<Vec<Declared>> {
-        Ok(declare::declared(cfg)?)
+impl std::ops::Deref for Ctx {
+    type Target = Workspace;
+    fn deref(&self) -> &Workspace {
+        &self.ws
     }
 }
 

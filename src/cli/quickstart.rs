@@ -36,11 +36,12 @@ pub async fn run(outer: &Ctx, args: QuickstartArgs) -> Result<Outcome> {
             tmp.path().to_path_buf()
         }
     };
+    let mut ws = crate::app::Workspace::new(dir.clone(), None);
+    ws.identity_file = Some(dir.join("identity.txt"));
     let ctx = Ctx {
+        ws,
+        out: crate::output::Printer::default(),
         json: false,
-        config_arg: None,
-        cwd: dir.clone(),
-        identity_file: Some(dir.join("identity.txt")),
     };
     if outer.json {
         eprintln!("note: quickstart narrates in text; --json is ignored");

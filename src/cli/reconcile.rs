@@ -1,16 +1,13 @@
 //! `secretsync reconcile`: plan and apply every environment in a loop (or `--once`), serving
 //! Prometheus metrics and `/healthz`, stopping cleanly on SIGTERM after in-flight writes.
 
-use super::sync::{plan_env, SyncArgs};
-use super::{targets, Ctx, Outcome};
-use crate::model::EnvRef;
-use crate::sync::metrics::{Metrics, RunResult};
-use crate::sync::{self, DriftPolicy, Fingerprinter};
+use super::{Ctx, Outcome};
+use crate::app::reconcile::{self as app, EnvOutcome, ReconcileOptions, RoundReport};
+use crate::sync::metrics::Metrics;
+use crate::sync::{DriftPolicy, PlanOptions};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use futures::StreamExt;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -99,12 +96,6 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
     Ok((k, n))
 }
 
-/// True when environment `name` belongs to shard `k` of `n` (a stable hash of the name).
-pub fn in_shard(name: &str, (k, n): (u64, u64)) -> bool {
-    let h = Sha256::digest(name.as_bytes());
-    u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) % n == k
-}
-
 /// The loop's state for /healthz.
 #[derive(Debug)]
 struct Health {
@@ -146,11 +137,42 @@ impl Health {
     }
 }
 
-/// One environment's outcome, for logs and `--json`.
-struct EnvOutcome {
-    env: String,
-    result: RunResult,
-    detail: serde_json::Value,
+impl ReconcileArgs {
+    fn options(&self) -> ReconcileOptions {
+        ReconcileOptions {
+            envs: self.envs.clone(),
+            shard: self.shard,
+            parallel_envs: self.parallel_envs,
+            plan: PlanOptions {
+                prune: self.prune,
+                max_deletes: self.max_deletes,
+                check_drift: self.check_drift,
+                on_drift: self.on_drift,
+                concurrency: self.concurrency,
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// The log line of one environment's round.
+fn log_env(e: &EnvOutcome) {
+    let name = &e.env;
+    match (&e.detail.summary, &e.detail.error, &e.detail.skipped) {
+        (Some(s), _, _) => eprintln!(
+            "reconcile: {name}: {} created, {} updated, {} deleted, {} drifted, {} failed, {} unchanged ({:.2}s)",
+            s.create,
+            s.update,
+            s.delete,
+            s.drift,
+            e.detail.failed.unwrap_or(0),
+            s.unchanged,
+            e.seconds
+        ),
+        (_, Some(err), _) => eprintln!("reconcile: {name}: error: {err}"),
+        (_, _, Some(why)) => eprintln!("reconcile: {name}: skipped ({why})"),
+        _ => {}
+    }
 }
 
 pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
@@ -166,13 +188,14 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
     let wake = Arc::new(Notify::new());
     watch_signals(stop.clone(), wake.clone())?;
 
+    let opts = args.options();
     let mut number = 0u64;
     loop {
         number += 1;
         let verify = args.verify_every > 0 && number.is_multiple_of(args.verify_every);
         let round = match tokio::time::timeout(
             args.round_timeout,
-            round(ctx, &args, &metrics, &stop, verify),
+            app::round(&ctx.ws, &opts, &metrics, &stop, verify, &log_env),
         )
         .await
         {
@@ -186,16 +209,11 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
             let mut h = health.lock().expect("health lock");
             h.rounds += 1;
             h.last_round_end = Instant::now();
-            h.last_round_ok =
-                Some(matches!(&round, Ok(envs) if envs.iter().all(|e| e.result == RunResult::Ok)));
+            h.last_round_ok = Some(matches!(&round, Ok(r) if r.ok()));
             round_outcome(&round)
         };
         match &round {
-            Ok(envs) if ctx.json && args.once => {
-                crate::output::json(
-                    &json!({ "environments": envs.iter().map(|e| json!({"env": e.env, "result": format!("{:?}", e.result).to_lowercase(), "detail": e.detail})).collect::<Vec<_>>() }),
-                )?;
-            }
+            Ok(report) if ctx.json && args.once => ctx.out.json_doc(report)?,
             Ok(_) => {}
             Err(e) if args.once => return Err(anyhow::anyhow!("{e:#}")),
             Err(e) => eprintln!("reconcile: round failed: {e:#}; retrying next round"),
@@ -221,87 +239,13 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
     }
 }
 
-fn round_outcome(round: &Result<Vec<EnvOutcome>>) -> Outcome {
+fn round_outcome(round: &Result<RoundReport>) -> Outcome {
     match round {
         Err(_) => Outcome::Failed,
-        Ok(envs)
-            if envs.iter().any(|e| {
-                matches!(
-                    e.result,
-                    RunResult::Failed | RunResult::Error | RunResult::Skipped
-                )
-            }) =>
-        {
-            Outcome::Failed
-        }
-        Ok(envs) if envs.iter().any(|e| e.result == RunResult::Attention) => Outcome::Findings,
+        Ok(r) if r.failed() => Outcome::Failed,
+        Ok(r) if r.needs_attention() => Outcome::Findings,
         Ok(_) => Outcome::Ok,
     }
-}
-
-/// One round: reload the config and store (they may have changed), then every environment of
-/// this shard, `parallel_envs` at a time. Environments not yet started when a stop signal
-/// arrives are skipped; started ones finish.
-async fn round(
-    ctx: &Ctx,
-    args: &ReconcileArgs,
-    metrics: &Metrics,
-    stop: &AtomicBool,
-    verify: bool,
-) -> Result<Vec<EnvOutcome>> {
-    let cfg = ctx.config()?;
-    let store = ctx.unlocked(&cfg).await?;
-    let fpr = Fingerprinter::of(&store)?;
-    let declared = ctx.declared(&cfg)?;
-    let mut envs = targets::select(&cfg, &args.envs, args.envs.is_empty())?;
-    if let Some(shard) = args.shard {
-        envs.retain(|e| in_shard(e.name(), shard));
-    }
-    let sync_args = SyncArgs {
-        envs: vec![],
-        all: false,
-        prune: args.prune,
-        max_deletes: args.max_deletes,
-        adopt: false,
-        verify,
-        check_drift: args.check_drift,
-        on_drift: args.on_drift,
-        concurrency: args.concurrency,
-    };
-    let (cfg, store, fpr, sync_args, declared) = (&cfg, &store, &fpr, &sync_args, &declared);
-    let out = futures::stream::iter(envs)
-        .map(|env: EnvRef| async move {
-            let started = Instant::now();
-            let name = env.name().to_string();
-            if stop.load(Ordering::SeqCst) {
-                // Never started: reported, and the round's exit is non-zero.
-                eprintln!("reconcile: {name}: skipped (stopping on a signal)");
-                return EnvOutcome { env: name, result: RunResult::Skipped, detail: json!({ "skipped": "stopping on a signal" }) };
-            }
-            match plan_env(cfg, store, &env, sync_args, declared).await {
-                Ok((plan, target, _)) => {
-                    let report = sync::apply(&plan, target.backend.clone(), fpr, sync_args.concurrency, &|_| {}).await;
-                    let calls: Vec<_> = target.counter.snapshot().into_iter().collect();
-                    let secs = started.elapsed().as_secs_f64();
-                    let result = metrics.record(&name, &plan, &report, secs, &calls);
-                    let s = plan.summary();
-                    eprintln!(
-                        "reconcile: {name}: {} created, {} updated, {} deleted, {} drifted, {} failed, {} unchanged ({secs:.2}s)",
-                        s.create, s.update, s.delete, s.drift, report.count(sync::Status::Failed), s.unchanged
-                    );
-                    EnvOutcome { env: name, result, detail: json!({ "summary": s, "failed": report.count(sync::Status::Failed) }) }
-                }
-                Err(e) => {
-                    metrics.record_error(&name, &[]);
-                    eprintln!("reconcile: {name}: error: {e:#}");
-                    EnvOutcome { env: name, result: RunResult::Error, detail: json!({ "error": format!("{e:#}") }) }
-                }
-            }
-        })
-        .buffer_unordered(args.parallel_envs.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    Ok(out)
 }
 
 /// Serves /metrics and /healthz in the background.
@@ -378,6 +322,7 @@ fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::metrics::RunResult;
 
     #[test]
     fn durations_and_shards_parse_with_clear_errors() {
@@ -409,14 +354,16 @@ mod tests {
         let env = |result| EnvOutcome {
             env: "e".into(),
             result,
-            detail: json!({}),
+            detail: Default::default(),
+            seconds: 0.0,
         };
+        let round = |environments| Ok(RoundReport { environments });
         assert!(matches!(
-            round_outcome(&Ok(vec![env(RunResult::Ok), env(RunResult::Skipped)])),
+            round_outcome(&round(vec![env(RunResult::Ok), env(RunResult::Skipped)])),
             Outcome::Failed
         ));
         assert!(matches!(
-            round_outcome(&Ok(vec![env(RunResult::Ok)])),
+            round_outcome(&round(vec![env(RunResult::Ok)])),
             Outcome::Ok
         ));
     }
@@ -444,7 +391,7 @@ mod tests {
         let mut seen = vec![0u32; names.len()];
         for k in 0..4 {
             let mine: Vec<usize> = (0..names.len())
-                .filter(|&i| in_shard(&names[i], (k, 4)))
+                .filter(|&i| app::in_shard(&names[i], (k, 4)))
                 .collect();
             assert!(
                 (150..350).contains(&mine.len()),
@@ -459,6 +406,6 @@ mod tests {
             seen.iter().all(|&c| c == 1),
             "every environment in exactly one shard"
         );
-        assert!(in_shard("prod-eu", (0, 1)));
+        assert!(app::in_shard("prod-eu", (0, 1)));
     }
 }

@@ -1,6 +1,7 @@
 //! `secretsync run`, `secretsync export`, `secretsync pull`: secrets into programs.
 
-use super::{targets, Ctx, Outcome};
+use super::{Ctx, Outcome};
+use crate::app::targets;
 use crate::inject::cache::{self, Cache};
 use crate::inject::format::{self, Format};
 use crate::inject::redact::{Redactor, DEFAULT_MIN_LEN};

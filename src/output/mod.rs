@@ -1,6 +1,10 @@
 //! Rendering for people (tables, plans) and for programs (JSON, one document on stdout).
 
+pub mod migrate;
 pub mod plan;
+pub mod printer;
+
+pub use printer::{Human, Printer, StdoutClosed};
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
 use serde::Serialize;

@@ -90,3 +90,31 @@ pub fn render_apply(r: &ApplyReport) -> String {
     ));
     out
 }
+
+impl super::Human for crate::app::sync::PlanReport {
+    fn human(&self) -> String {
+        self.environments
+            .iter()
+            .map(|e| render_plan(&e.plan))
+            .collect()
+    }
+}
+
+impl super::Human for crate::app::sync::ApplyOutcome {
+    fn human(&self) -> String {
+        self.environments
+            .iter()
+            .map(|e| render_apply(&e.report))
+            .collect()
+    }
+}
+
+impl super::Human for crate::app::sync::RestoreReport {
+    fn human(&self) -> String {
+        self.results
+            .iter()
+            .filter(|r| r.restored)
+            .map(|r| format!("restored {}\n", r.name))
+            .collect()
+    }
+}

@@ -36,7 +36,8 @@ struct CallLabels {
 }
 
 /// How one environment's round ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RunResult {
     /// In sync after the round.
     Ok,

@@ -1,4 +1,4 @@
-//! Opening an environment's backend: the registry's backend wrapped in the layer stack (retry,
+//! Opening an environment's backend (a *target*): the registry's backend wrapped in the layer stack (retry,
 //! rate limits from the backend's quotas or the config, concurrency, call counting).
 
 use crate::config::Config;
@@ -121,11 +121,29 @@ fn layer(
     (stack(raw, &cfg), counter)
 }
 
-/// The counter's figures as JSON rows.
-pub fn api_calls(counter: &CallCounter) -> Vec<serde_json::Value> {
+/// API calls made, by backend, operation and outcome (a row of a report's `api_calls`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiCall {
+    /// The backend scheme.
+    pub backend: String,
+    /// The operation (`list`, `get`, `put`, …).
+    pub op: String,
+    /// `ok` or the error kind.
+    pub outcome: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// The counter's figures, as report rows.
+pub fn api_calls(counter: &CallCounter) -> Vec<ApiCall> {
     counter
         .snapshot()
         .into_iter()
-        .map(|(k, n)| serde_json::json!({"backend": k.backend, "op": k.op, "outcome": k.outcome, "count": n}))
+        .map(|(k, n)| ApiCall {
+            backend: k.backend.to_string(),
+            op: k.op.as_str().to_string(),
+            outcome: k.outcome.to_string(),
+            count: n,
+        })
         .collect()
 }

@@ -1,0 +1,296 @@
+//! Migrate (backend to backend, with this store's ownership labels) and import (a backend's
+//! secrets into the store).
+
+use super::targets::{self, ApiCall};
+use super::{write_selector, Progress, Workspace};
+use crate::model::{SecretName, TypeSet};
+use crate::sync::migrate::{self, Mapping, Verified};
+use crate::sync::plan::Summary;
+use crate::sync::{self, ApplyReport, Fingerprinter, Plan, PlanOptions, Status};
+use anyhow::{Context, Result};
+use secretsync_core::{get_all, list_all};
+use serde::Serialize;
+
+/// What `migrate` takes.
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    /// The backend URL to copy from.
+    pub from: String,
+    /// The backend URL to copy to.
+    pub to: String,
+    /// Only source secrets under this prefix (stripped from the names).
+    pub prefix_from: String,
+    /// Prefix added to the target names.
+    pub prefix_to: String,
+    /// What replaces characters the target does not allow in names.
+    pub rename_char: char,
+    /// Plan only; write nothing.
+    pub dry_run: bool,
+    /// Overwrite same-named target secrets that secretsync did not write.
+    pub adopt: bool,
+    /// Calls in flight at once, per backend.
+    pub concurrency: usize,
+}
+
+/// The read-back check of a migration.
+#[derive(Debug, Serialize)]
+pub struct Verification {
+    /// Secrets read back equal.
+    pub equal: usize,
+    /// Secrets read back different.
+    pub differs: usize,
+    /// Secrets not found on read-back.
+    pub missing: usize,
+    /// The ones that were not equal.
+    pub problems: Vec<Problem>,
+}
+
+/// A secret that did not read back equal.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// The target name.
+    pub name: String,
+    /// What was found.
+    pub result: Verified,
+}
+
+/// Calls made to each side.
+#[derive(Debug, Serialize)]
+pub struct MigrateCalls {
+    /// To the source.
+    pub source: Vec<ApiCall>,
+    /// To the target.
+    pub target: Vec<ApiCall>,
+}
+
+/// What `migrate` did (or, with `dry_run`, would do).
+#[derive(Debug, Serialize)]
+pub struct MigrateReport {
+    /// Source name → target name (relative to the prefixes).
+    pub mappings: Vec<Mapping>,
+    /// The plan against the target.
+    pub plan: Plan,
+    /// Its counts.
+    pub summary: Summary,
+    /// How each item ended (not on a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<ApplyReport>,
+    /// The read-back (not on a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verification>,
+    /// Calls made (not on a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_calls: Option<MigrateCalls>,
+    /// A dry run: nothing was written.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// The source prefix (for renders).
+    #[serde(skip)]
+    pub prefix_from: String,
+    /// The target prefix (for renders).
+    #[serde(skip)]
+    pub prefix_to: String,
+}
+
+impl MigrateReport {
+    /// Some write failed or some secret did not read back equal.
+    pub fn failed(&self) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|r| r.count(Status::Failed) > 0)
+            || self
+                .verified
+                .as_ref()
+                .is_some_and(|v| !v.problems.is_empty())
+    }
+
+    /// Some item was refused (adoption without `adopt`).
+    pub fn refused(&self) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|r| r.count(Status::Skipped) > 0)
+    }
+}
+
+/// `migrate`: copies a backend's secrets to another under this store's ownership labels (as
+/// the environment `migrate`), then reads every one back. Rerunnable: equal secrets are skipped.
+pub async fn migrate(
+    ws: &Workspace,
+    opts: &MigrateOptions,
+    progress: &dyn Progress,
+) -> Result<MigrateReport> {
+    let cfg = ws.config().context(
+        "migrate stamps what it writes with a store's ownership labels: run it in a secretsync project",
+    )?;
+    let store = ws.unlocked(&cfg).await?;
+    let fpr = Fingerprinter::of(&store)?;
+    let base = ws.base_dir();
+    let (src, src_calls) = targets::open_url(&opts.from, &base, opts.concurrency).await?;
+    let (dst, dst_calls) = targets::open_url(&opts.to, &base, opts.concurrency).await?;
+
+    let names: Vec<String> = list_all(src.as_ref(), &opts.prefix_from)
+        .await?
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    let mappings = migrate::map_names(
+        &names,
+        &opts.prefix_from,
+        &opts.prefix_to,
+        &dst.capabilities().names,
+        opts.rename_char,
+    )?;
+    let desired = migrate::read_sources(src.as_ref(), &mappings, opts.concurrency).await?;
+    let plan_opts = PlanOptions {
+        adopt: opts.adopt,
+        concurrency: opts.concurrency,
+        ..Default::default()
+    };
+    let plan = sync::plan(
+        "migrate",
+        dst.as_ref(),
+        &opts.prefix_to,
+        desired,
+        &fpr,
+        &plan_opts,
+    )
+    .await?;
+    let mut out = MigrateReport {
+        mappings,
+        summary: plan.summary(),
+        plan,
+        report: None,
+        verified: None,
+        api_calls: None,
+        dry_run: opts.dry_run,
+        prefix_from: opts.prefix_from.clone(),
+        prefix_to: opts.prefix_to.clone(),
+    };
+    if opts.dry_run {
+        return Ok(out);
+    }
+    progress.start(out.plan.items.iter().filter(|i| i.is_change()).count() as u64);
+    let report = sync::apply(&out.plan, dst.clone(), &fpr, opts.concurrency, &|_| {
+        progress.inc()
+    })
+    .await;
+    progress.finish();
+    let verified = migrate::verify(dst.as_ref(), &out.plan, &fpr, opts.concurrency).await?;
+    let count = |v: Verified| verified.iter().filter(|(_, x)| *x == v).count();
+    out.verified = Some(Verification {
+        equal: count(Verified::Equal),
+        differs: count(Verified::Differs),
+        missing: count(Verified::Missing),
+        problems: verified
+            .iter()
+            .filter(|(_, v)| *v != Verified::Equal)
+            .map(|(n, v)| Problem {
+                name: n.clone(),
+                result: *v,
+            })
+            .collect(),
+    });
+    out.report = Some(report);
+    out.api_calls = Some(MigrateCalls {
+        source: targets::api_calls(&src_calls),
+        target: targets::api_calls(&dst_calls),
+    });
+    Ok(out)
+}
+
+/// What `import` takes.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The backend URL to read from.
+    pub from: String,
+    /// Only secrets under this prefix (stripped from the names).
+    pub prefix: String,
+    /// The types the values are stored for…
+    pub types: Option<TypeSet>,
+    /// …or the environment.
+    pub env: Option<String>,
+    /// Replace values the store already holds with different ones.
+    pub overwrite: bool,
+    /// Show what would be imported; write nothing.
+    pub dry_run: bool,
+    /// Calls in flight at once.
+    pub concurrency: usize,
+}
+
+/// A secret not imported, and why.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    /// The backend name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What `import` did (or would do).
+#[derive(Debug, Serialize)]
+pub struct ImportReport {
+    /// The selector the values were stored under.
+    pub selector: String,
+    /// Names imported.
+    pub imported: Vec<String>,
+    /// Names whose value the store already held.
+    pub unchanged: Vec<String>,
+    /// Names not imported.
+    pub skipped: Vec<Skipped>,
+    /// Nothing was written.
+    pub dry_run: bool,
+}
+
+/// `import`: brings a backend's secrets into the store under one selector, in one locked write.
+pub async fn import(ws: &Workspace, opts: &ImportOptions) -> Result<ImportReport> {
+    let cfg = ws.config()?;
+    let sel = write_selector(&cfg, opts.types, opts.env.as_deref())?;
+    let (src, _) = targets::open_url(&opts.from, &ws.base_dir(), opts.concurrency).await?;
+    let mut skipped = Vec::new();
+    let mut wanted: Vec<(String, SecretName)> = Vec::new();
+    for m in list_all(src.as_ref(), &opts.prefix).await? {
+        let rel = m
+            .name
+            .strip_prefix(&opts.prefix)
+            .unwrap_or(&m.name)
+            .to_string();
+        match rel.parse::<SecretName>() {
+            Ok(n) => wanted.push((m.name, n)),
+            Err(_) => skipped.push(Skipped {
+                name: m.name,
+                reason: "not a valid secret name (letters, digits, '_'; not starting with a digit)"
+                    .into(),
+            }),
+        }
+    }
+    let names: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
+    let values = get_all(src.as_ref(), &names, opts.concurrency).await?;
+    let mut w = ws.writer(&cfg).await?;
+    let (mut imported, mut unchanged) = (Vec::new(), Vec::new());
+    for ((full, name), value) in wanted.into_iter().zip(values) {
+        let Some(value) = value.map(|s| s.value) else {
+            continue;
+        };
+        match w.get_exact(&name, &sel)? {
+            Some(v) if v == value => unchanged.push(name.to_string()),
+            Some(_) if !opts.overwrite => skipped.push(Skipped {
+                name: full,
+                reason: format!("the store holds another value for {sel}; --overwrite replaces it"),
+            }),
+            _ => {
+                w.set(&name, &sel, value, None)?;
+                imported.push(name.to_string());
+            }
+        }
+    }
+    if !opts.dry_run {
+        w.commit()?;
+    }
+    Ok(ImportReport {
+        selector: sel.to_string(),
+        imported,
+        unchanged,
+        skipped,
+        dry_run: opts.dry_run,
+    })
+}

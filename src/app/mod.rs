@@ -1,0 +1,43 @@
+//! The use cases, one function each, under the CLI and the dashboard: plain option structs in,
+//! typed `Serialize` reports out. Nothing here parses arguments or prints; nothing here imports
+//! the CLI. Arrows point down: `cli` → `app` → `sync`, `store`, `declare`, `config`, `registry`
+//! → `backends/core` and `model`.
+
+pub mod migrate;
+pub mod reconcile;
+pub mod sync;
+pub mod targets;
+mod workspace;
+
+pub use workspace::Workspace;
+
+use crate::config::Config;
+use crate::model::{EnvRef, Selector, TypeSet};
+use anyhow::Result;
+
+/// What a write applies to: the types given, or an environment (its override when declared,
+/// its type's value for an implicit one).
+pub fn write_selector(cfg: &Config, types: Option<TypeSet>, env: Option<&str>) -> Result<Selector> {
+    Ok(match (types, env) {
+        (Some(t), _) => Selector::Types(t),
+        (None, Some(e)) => match cfg.env(e)? {
+            EnvRef::Implicit(t) => Selector::Types(TypeSet::of([t])),
+            EnvRef::Declared(n, _) => Selector::Env(n),
+        },
+        (None, None) => anyhow::bail!("give the types (--type) or an environment (--env)"),
+    })
+}
+
+/// Reports progress of long item-by-item work (a progress bar on a terminal; nothing elsewhere).
+pub trait Progress: Sync {
+    /// Work of `total` items starts.
+    fn start(&self, _total: u64) {}
+    /// One item ended.
+    fn inc(&self) {}
+    /// The work ended.
+    fn finish(&self) {}
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+impl Progress for NoProgress {}

@@ -1,0 +1,184 @@
+//! One reconcile round: plan and apply every environment of a shard, a few at a time. The loop,
+//! its signals and its HTTP endpoints are the caller's.
+
+use super::sync::{plan_env, select};
+use super::Workspace;
+use crate::model::EnvRef;
+use crate::sync::metrics::{Metrics, RunResult};
+use crate::sync::plan::Summary;
+use crate::sync::{self, Fingerprinter, PlanOptions, Status};
+use anyhow::Result;
+use futures::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// What a round takes.
+#[derive(Debug, Clone, Default)]
+pub struct ReconcileOptions {
+    /// Environments to reconcile (empty: every declared one with a backend).
+    pub envs: Vec<String>,
+    /// Only shard K of N (a stable subset of the environments).
+    pub shard: Option<(u64, u64)>,
+    /// Environments reconciled at once.
+    pub parallel_envs: usize,
+    /// How each environment is planned (never `adopt`: that needs a person).
+    pub plan: PlanOptions,
+}
+
+/// How one environment's round went.
+#[derive(Debug, Serialize)]
+pub struct EnvOutcome {
+    /// The environment.
+    pub env: String,
+    /// How it ended.
+    pub result: RunResult,
+    /// Counts, or why it could not run.
+    pub detail: EnvDetail,
+    /// How long it took.
+    #[serde(skip)]
+    pub seconds: f64,
+}
+
+/// Counts of a round's environment, or why it did not run.
+#[derive(Debug, Default, Serialize)]
+pub struct EnvDetail {
+    /// The plan's counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    /// Items whose write or delete failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<usize>,
+    /// Why it could not plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Why it was not started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// A round's outcome.
+#[derive(Debug, Serialize)]
+pub struct RoundReport {
+    /// One entry per environment of the shard.
+    pub environments: Vec<EnvOutcome>,
+}
+
+impl RoundReport {
+    /// Some environment failed, could not plan, or was skipped.
+    pub fn failed(&self) -> bool {
+        self.environments.iter().any(|e| {
+            matches!(
+                e.result,
+                RunResult::Failed | RunResult::Error | RunResult::Skipped
+            )
+        })
+    }
+
+    /// Some environment left drift or refusals for a person.
+    pub fn needs_attention(&self) -> bool {
+        self.environments
+            .iter()
+            .any(|e| e.result == RunResult::Attention)
+    }
+
+    /// Every environment is in sync.
+    pub fn ok(&self) -> bool {
+        self.environments.iter().all(|e| e.result == RunResult::Ok)
+    }
+}
+
+/// True when environment `name` belongs to shard `k` of `n` (a stable hash of the name).
+pub fn in_shard(name: &str, (k, n): (u64, u64)) -> bool {
+    let h = Sha256::digest(name.as_bytes());
+    u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) % n == k
+}
+
+/// One round: reload the config and store (they may have changed), then every environment of
+/// the shard, `parallel_envs` at a time, each recorded in `metrics` and passed to `on_env` as it
+/// ends. Environments not yet started when `stop` is set are skipped (and reported); started
+/// ones finish. With `verify`, values are read and compared.
+pub async fn round(
+    ws: &Workspace,
+    opts: &ReconcileOptions,
+    metrics: &Metrics,
+    stop: &AtomicBool,
+    verify: bool,
+    on_env: &(dyn Fn(&EnvOutcome) + Sync),
+) -> Result<RoundReport> {
+    let cfg = ws.config()?;
+    let store = ws.unlocked(&cfg).await?;
+    let fpr = Fingerprinter::of(&store)?;
+    let declared = ws.declared(&cfg)?;
+    let mut envs = select(&cfg, &opts.envs, opts.envs.is_empty())?;
+    if let Some(shard) = opts.shard {
+        envs.retain(|e| in_shard(e.name(), shard));
+    }
+    let plan_opts = PlanOptions {
+        adopt: false,
+        verify: verify || opts.plan.verify,
+        ..opts.plan.clone()
+    };
+    let (cfg, store, fpr, plan_opts, declared) = (&cfg, &store, &fpr, &plan_opts, &declared);
+    let environments = futures::stream::iter(envs)
+        .map(|env: EnvRef| async move {
+            let started = Instant::now();
+            let name = env.name().to_string();
+            let out = if stop.load(Ordering::SeqCst) {
+                EnvOutcome {
+                    env: name,
+                    result: RunResult::Skipped,
+                    detail: EnvDetail {
+                        skipped: Some("stopping on a signal".into()),
+                        ..Default::default()
+                    },
+                    seconds: 0.0,
+                }
+            } else {
+                match plan_env(cfg, store, fpr, &env, plan_opts, declared).await {
+                    Ok((plan, target, _)) => {
+                        let report = sync::apply(
+                            &plan,
+                            target.backend.clone(),
+                            fpr,
+                            plan_opts.concurrency,
+                            &|_| {},
+                        )
+                        .await;
+                        let calls: Vec<_> = target.counter.snapshot().into_iter().collect();
+                        let seconds = started.elapsed().as_secs_f64();
+                        let result = metrics.record(&name, &plan, &report, seconds, &calls);
+                        EnvOutcome {
+                            env: name,
+                            result,
+                            detail: EnvDetail {
+                                summary: Some(plan.summary()),
+                                failed: Some(report.count(Status::Failed)),
+                                ..Default::default()
+                            },
+                            seconds,
+                        }
+                    }
+                    Err(e) => {
+                        metrics.record_error(&name, &[]);
+                        EnvOutcome {
+                            env: name,
+                            result: RunResult::Error,
+                            detail: EnvDetail {
+                                error: Some(format!("{e:#}")),
+                                ..Default::default()
+                            },
+                            seconds: started.elapsed().as_secs_f64(),
+                        }
+                    }
+                }
+            };
+            on_env(&out);
+            out
+        })
+        .buffer_unordered(opts.parallel_envs.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    Ok(RoundReport { environments })
+}

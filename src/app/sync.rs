@@ -1,0 +1,332 @@
+//! Plan, apply and restore: the canonical values of environments against their backends.
+
+use super::targets::{self, ApiCall, Target};
+use super::{Progress, Workspace};
+use crate::config::Config;
+use crate::declare::Declared;
+use crate::model::{EnvRef, Selector, TypeSet};
+use crate::store::Unlocked;
+use crate::sync::plan::Summary;
+use crate::sync::{
+    self, Action, ApplyReport, DriftPolicy, Fingerprinter, Plan, PlanOptions, Status,
+};
+use anyhow::Result;
+use serde::Serialize;
+
+/// What `plan` and `apply` take.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// The environments to sync.
+    pub envs: Vec<String>,
+    /// Every declared environment that has a backend.
+    pub all: bool,
+    /// How to plan each environment.
+    pub plan: PlanOptions,
+}
+
+/// One environment's plan, as `plan` reports it.
+#[derive(Debug, Serialize)]
+pub struct EnvPlan {
+    /// The plan: names and actions, never values.
+    pub plan: Plan,
+    /// Its counts.
+    pub summary: Summary,
+    /// Declared secrets with no value for the environment.
+    pub missing_declared: Vec<String>,
+    /// Backend calls made to plan it.
+    pub api_calls: Vec<ApiCall>,
+    /// Things the user should know (no values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// What `plan` found.
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    /// Applying would change something, or something needs attention.
+    pub changes: bool,
+    /// One entry per environment.
+    pub environments: Vec<EnvPlan>,
+}
+
+/// One environment's apply, as `apply` reports it.
+#[derive(Debug, Serialize)]
+pub struct EnvApply {
+    /// The plan that was applied.
+    pub plan: Plan,
+    /// Its counts.
+    pub summary: Summary,
+    /// How each item ended.
+    pub report: ApplyReport,
+    /// Declared secrets with no value for the environment.
+    pub missing_declared: Vec<String>,
+    /// Backend calls made.
+    pub api_calls: Vec<ApiCall>,
+    /// Things the user should know (no values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// What `apply` did.
+#[derive(Debug, Serialize)]
+pub struct ApplyOutcome {
+    /// Every item done or unchanged: nothing failed, nothing left for a person.
+    pub ok: bool,
+    /// One entry per environment.
+    pub environments: Vec<EnvApply>,
+}
+
+impl ApplyOutcome {
+    /// Some item failed.
+    pub fn failed(&self) -> bool {
+        self.environments
+            .iter()
+            .any(|e| e.report.count(Status::Failed) > 0)
+    }
+
+    /// Some item was refused and waits for a person (drift, adoption, the deletion cap).
+    pub fn needs_attention(&self) -> bool {
+        self.environments
+            .iter()
+            .any(|e| e.report.count(Status::Skipped) > 0)
+    }
+}
+
+/// The environments `opts` names (or every declared one with a backend, for `all`).
+pub fn select(cfg: &Config, envs: &[String], all: bool) -> Result<Vec<EnvRef>> {
+    targets::select(cfg, envs, all)
+}
+
+/// Plans one environment: its canonical values against its backend. `declared` (scanned once by
+/// the caller, not per environment) names the declared secrets it has no value for.
+pub async fn plan_env(
+    cfg: &Config,
+    store: &Unlocked,
+    fpr: &Fingerprinter,
+    env: &EnvRef,
+    opts: &PlanOptions,
+    declared: &[Declared],
+) -> Result<(Plan, Target, Vec<String>)> {
+    let target = targets::open(cfg, env, opts.concurrency).await?;
+    let desired: Vec<(String, secretsync_core::SecretValue)> = store
+        .resolve_all(env)?
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    let missing: Vec<String> = declared
+        .iter()
+        .filter(|d| !desired.iter().any(|(n, _)| n == d.name.as_str()))
+        .map(|d| d.name.to_string())
+        .collect();
+    let plan = sync::plan(
+        env.name(),
+        target.backend.as_ref(),
+        &target.prefix,
+        desired,
+        fpr,
+        opts,
+    )
+    .await?;
+    Ok((plan, target, missing))
+}
+
+/// `plan`: what `apply` would change in each environment. Reads no value unless asked to verify.
+pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
+    let cfg = ws.config()?;
+    let envs = select(&cfg, &opts.envs, opts.all)?;
+    let declared = ws.declared(&cfg)?;
+    let store = ws.unlocked(&cfg).await?;
+    let fpr = Fingerprinter::of(&store)?;
+    let mut environments = Vec::new();
+    for env in &envs {
+        let (plan, target, missing_declared) =
+            plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await?;
+        environments.push(EnvPlan {
+            summary: plan.summary(),
+            plan,
+            missing_declared,
+            api_calls: targets::api_calls(&target.counter),
+            warnings: Vec::new(),
+        });
+    }
+    Ok(PlanReport {
+        changes: environments.iter().any(|e| e.plan.has_changes()),
+        environments,
+    })
+}
+
+/// `apply`: replicates each environment, every item's outcome reported; one environment's
+/// failure does not stop the next.
+pub async fn apply(
+    ws: &Workspace,
+    opts: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<ApplyOutcome> {
+    let cfg = ws.config()?;
+    let envs = select(&cfg, &opts.envs, opts.all)?;
+    let declared = ws.declared(&cfg)?;
+    let mut store = ws.unlocked(&cfg).await?;
+    let mut environments = Vec::new();
+    for env in &envs {
+        let mut warnings: Vec<String> = unignored_replica(&cfg, env).into_iter().collect();
+        let fpr = Fingerprinter::of(&store)?;
+        let (plan, target, missing_declared) =
+            plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await?;
+        if opts.plan.on_drift == DriftPolicy::Adopt {
+            let adopted = adopt_drift(ws, &cfg, env, &plan).await?;
+            if !adopted.is_empty() {
+                store = ws.unlocked(&cfg).await?;
+                warnings.extend(adopted);
+            }
+        }
+        let fpr = Fingerprinter::of(&store)?;
+        progress.start(plan.items.iter().filter(|i| i.is_change()).count() as u64);
+        let report = sync::apply(
+            &plan,
+            target.backend.clone(),
+            &fpr,
+            opts.plan.concurrency,
+            &|_| progress.inc(),
+        )
+        .await;
+        progress.finish();
+        environments.push(EnvApply {
+            summary: plan.summary(),
+            plan,
+            report,
+            missing_declared,
+            api_calls: targets::api_calls(&target.counter),
+            warnings,
+        });
+    }
+    let mut out = ApplyOutcome {
+        ok: false,
+        environments,
+    };
+    out.ok = !out.failed() && !out.needs_attention();
+    Ok(out)
+}
+
+/// `--on-drift adopt`: takes drifted backend values into the canonical store, as `env`'s
+/// override (a declared environment) or its type's value. Returns a note per adopted secret.
+async fn adopt_drift(
+    ws: &Workspace,
+    cfg: &Config,
+    env: &EnvRef,
+    plan: &Plan,
+) -> Result<Vec<String>> {
+    let adopted: Vec<_> = plan
+        .items
+        .iter()
+        .filter(|i| i.action == Action::Drift && i.value.is_some() && i.secret.is_some())
+        .collect();
+    if adopted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let selector = match env {
+        EnvRef::Declared(n, _) => Selector::Env(n.clone()),
+        EnvRef::Implicit(t) => Selector::Types(TypeSet::of([*t])),
+    };
+    let mut w = ws.writer(cfg).await?;
+    let mut notes = Vec::new();
+    for i in &adopted {
+        let (Some(name), Some(value)) = (&i.secret, &i.value) else {
+            continue;
+        };
+        w.set(&name.parse()?, &selector, value.clone(), None)?;
+        notes.push(format!(
+            "adopted the backend's value of {} into the store for {selector}",
+            i.name
+        ));
+    }
+    w.commit()?;
+    Ok(notes)
+}
+
+/// A warning when `env` replicates into a `file://` path that git would commit: the replica
+/// holds values in plain text. None where git is missing or the path is outside a work tree.
+fn unignored_replica(cfg: &Config, env: &EnvRef) -> Option<String> {
+    let EnvRef::Declared(name, _) = env else {
+        return None;
+    };
+    let base = cfg.path.parent().unwrap_or(std::path::Path::new("."));
+    let b = cfg.environments[name]
+        .backend
+        .as_deref()
+        .and_then(|u| crate::registry::file_backend(u, base))?;
+    let path = b.path();
+    let dir = path.parent().filter(|d| d.is_dir())?;
+    let ignored = std::process::Command::new("git")
+        .arg("check-ignore")
+        .arg("-q")
+        .arg(path)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    // 0: ignored; 1: inside a work tree and not ignored; anything else: not a repository.
+    matches!(ignored, Ok(s) if s.code() == Some(1)).then(|| {
+        format!(
+            "{name} replicates into {}, which is inside a git work tree and not ignored: its values are in plain text there. Add it to .gitignore (`secretsync init` does for replicas inside the project)",
+            path.display()
+        )
+    })
+}
+
+/// One secret's restore, as `restore` reports it.
+#[derive(Debug, Serialize)]
+pub struct Restored {
+    /// The backend name.
+    pub name: String,
+    /// Whether it was restored.
+    pub restored: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<sync::apply::ItemError>,
+}
+
+/// What `restore` did.
+#[derive(Debug, Serialize)]
+pub struct RestoreReport {
+    /// The environment.
+    pub env: String,
+    /// One entry per name.
+    pub results: Vec<Restored>,
+}
+
+impl RestoreReport {
+    /// Some name could not be restored.
+    pub fn failed(&self) -> bool {
+        self.results.iter().any(|r| !r.restored)
+    }
+}
+
+/// `restore`: undoes soft deletes (AWS's recovery window, Vault's delete) of `names` (store
+/// names; the environment's prefix is added) in `env`'s backend.
+pub async fn restore(ws: &Workspace, env: &str, names: &[String]) -> Result<RestoreReport> {
+    let cfg = ws.config()?;
+    let env = cfg.env(env)?;
+    let target = targets::open(&cfg, &env, 4).await?;
+    let mut results = Vec::new();
+    for n in names {
+        let name = format!("{}{n}", target.prefix);
+        let error = target
+            .backend
+            .restore(&name)
+            .await
+            .err()
+            .map(|e| sync::apply::ItemError {
+                kind: e.kind.as_str(),
+                message: e.to_string(),
+            });
+        results.push(Restored {
+            name,
+            restored: error.is_none(),
+            error,
+        });
+    }
+    Ok(RestoreReport {
+        env: env.name().to_string(),
+        results,
+    })
+}
