@@ -2,8 +2,9 @@ use clap::Parser;
 use std::process::ExitCode;
 
 /// A reader that closed the pipe (`secretsync list | head -1`) ends the program quietly, as
-/// ripgrep does: `print!` reports a closed stdout by panicking, so the hook recognises that one
-/// panic and exits 0 without a word. Every other panic is reported as usual.
+/// ripgrep does. The printer reports it as `StdoutClosed`; for any `print!` left outside the
+/// printer (it reports a closed stdout by panicking) the hook recognises that one panic and
+/// exits 0 without a word. Every other panic is reported as usual.
 fn exit_quietly_on_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -37,6 +38,8 @@ async fn main() -> ExitCode {
     };
     match secretsync::cli::run(cli).await {
         Ok(outcome) => outcome.into(),
+        // The reader went away (`| head`): nothing to say, as ripgrep does.
+        Err(err) if err.is::<secretsync::output::StdoutClosed>() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {

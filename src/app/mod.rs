@@ -4,7 +4,9 @@
 //! → `backends/core` and `model`.
 
 pub mod migrate;
+pub mod overview;
 pub mod reconcile;
+pub mod secrets;
 pub mod sync;
 pub mod targets;
 mod workspace;

@@ -1,11 +1,11 @@
 //! `secretsync get`: the one command that prints a value.
 
 use super::{Ctx, Outcome, ScopeArgs};
+use crate::app;
 use crate::model::SecretName;
 use anyhow::Result;
 use base64::Engine;
 use clap::Args;
-use std::io::Write;
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
@@ -16,11 +16,9 @@ pub struct GetArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: GetArgs) -> Result<Outcome> {
-    let cfg = ctx.config()?;
-    let scope = args.scope.scope(&cfg)?;
-    let store = ctx.unlocked(&cfg).await?;
-    let value = store.get(&args.name, &scope)?;
-    if ctx.json {
+    let scope = args.scope.scope(&ctx.config()?)?;
+    let value = app::secrets::get(&ctx.ws, &args.name, &scope).await?;
+    if ctx.out.json {
         let mut doc = serde_json::json!({ "name": args.name, "scope": scope.to_string() });
         match value.as_str() {
             Some(s) => doc["value"] = s.into(),
@@ -30,11 +28,9 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> Result<Outcome> {
                     .into()
             }
         }
-        crate::output::json(&doc)?;
+        ctx.out.json_doc(&doc)?;
     } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(value.expose())?;
-        out.flush()?;
+        ctx.out.bytes(value.expose())?;
     }
     Ok(Outcome::Ok)
 }

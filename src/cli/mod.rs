@@ -16,7 +16,7 @@ mod sync;
 
 use crate::app::Workspace;
 use crate::config::Config;
-use crate::model::{EnvRef, EnvType, TypeSet};
+use crate::model::{EnvType, TypeSet};
 use crate::output::Printer;
 use crate::store::Scope;
 use anyhow::Result;
@@ -156,14 +156,7 @@ pub struct ScopeArgs {
 impl ScopeArgs {
     /// Resolves to a store scope.
     pub fn scope(&self, cfg: &Config) -> Result<Scope> {
-        Ok(match (&self.env_type, &self.env) {
-            (Some(t), _) => Scope::Type(*t),
-            (None, Some(e)) => match cfg.env(e)? {
-                EnvRef::Implicit(t) => Scope::Type(t),
-                env => Scope::Env(env),
-            },
-            (None, None) => unreachable!("clap requires one of --type/--env"),
-        })
+        crate::app::secrets::read_scope(cfg, self.env_type, self.env.as_deref())
     }
 }
 

@@ -1,7 +1,7 @@
 //! `secretsync quickstart`: the main job end to end in a scratch folder, on the embedded
 //! defaults (a fresh local age key, the file store). Touches nothing of the user's.
 
-use super::{check, init, list, set, sync, Ctx, Outcome};
+use super::{check, init, list, sync, Ctx, Outcome};
 use crate::model::{SecretName, Selector};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -109,7 +109,7 @@ backend = "file://./replica/prod-eu"
             Selector::Types(t) => format!("--type {t}"),
         };
         step(&format!("echo '{value}' | secretsync set {name} {flag}"));
-        set::set_value(&ctx, &cfg, &name.parse()?, &sel, value.into(), None).await?;
+        set_value(&ctx, name.parse()?, sel, value).await?;
     }
 
     step("secretsync list");
@@ -132,16 +132,7 @@ backend = "file://./replica/prod-eu"
         step(&format!(
             "echo '{value}' | secretsync set {name} --type production"
         ));
-        let name: SecretName = name.parse()?;
-        set::set_value(
-            &ctx,
-            &cfg,
-            &name,
-            &"production".parse()?,
-            value.into(),
-            None,
-        )
-        .await?;
+        set_value(&ctx, name.parse()?, "production".parse()?, value).await?;
     }
     step("secretsync check --env prod-eu --env local");
     let second = check::run(&ctx, check_args())?;
@@ -220,4 +211,21 @@ backend = "file://./replica/prod-eu"
 
 fn step(cmd: &str) {
     println!("\n$ {cmd}");
+}
+
+/// One `set` of the tour, reported like the command's.
+async fn set_value(ctx: &Ctx, name: SecretName, sel: Selector, value: &str) -> Result<()> {
+    let (types, env) = match sel {
+        Selector::Types(t) => (Some(t), None),
+        Selector::Env(e) => (None, Some(e.to_string())),
+    };
+    let opts = crate::app::secrets::SetOptions {
+        name,
+        types,
+        env,
+        value: value.into(),
+        description: None,
+    };
+    let report = crate::app::secrets::set(&ctx.ws, opts).await?;
+    ctx.out.report(&report)
 }

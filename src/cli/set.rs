@@ -1,13 +1,11 @@
 //! `secretsync set` and `secretsync delete`.
 
 use super::{Ctx, Outcome, TargetArgs};
-use crate::config::Config;
-use crate::model::{EnvRef, SecretName, Selector};
-use crate::store::{DeleteScope, SetReport};
-use anyhow::{bail, Context, Result};
+use crate::app::{self, secrets::SetOptions};
+use crate::model::SecretName;
+use anyhow::{Context, Result};
 use clap::Args;
 use secretsync_core::SecretValue;
-use serde_json::json;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
@@ -35,18 +33,6 @@ pub struct DeleteArgs {
     /// Only this environment's override (or, for a type's name, that type's value).
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-}
-
-/// Where a write goes: `--type` as given; `--env` as its override, or a type for a type's name.
-pub fn selector(cfg: &Config, target: &TargetArgs) -> Result<Selector> {
-    Ok(match (&target.types, &target.env) {
-        (Some(t), _) => Selector::Types(*t),
-        (None, Some(e)) => match cfg.env(e)? {
-            EnvRef::Implicit(t) => Selector::Types(crate::model::TypeSet::of([t])),
-            EnvRef::Declared(n, _) => Selector::Env(n),
-        },
-        (None, None) => unreachable!("clap requires one of --type/--env"),
-    })
 }
 
 /// Reads the value: a file, a hidden prompt on a terminal, or stdin (one trailing newline
@@ -82,91 +68,30 @@ fn read_stdin(trim_newline: bool) -> Result<SecretValue> {
 }
 
 pub async fn run_set(ctx: &Ctx, args: SetArgs) -> Result<Outcome> {
-    let cfg = ctx.config()?;
-    let sel = selector(&cfg, &args.target)?;
     let value = read_value(&args)?;
-    set_value(ctx, &cfg, &args.name, &sel, value, args.description.clone()).await
-}
-
-/// Sets one value and reports it (shared with `quickstart`).
-pub async fn set_value(
-    ctx: &Ctx,
-    cfg: &Config,
-    name: &SecretName,
-    sel: &Selector,
-    value: SecretValue,
-    description: Option<String>,
-) -> Result<Outcome> {
-    let mut w = ctx.writer(cfg).await?;
-    let report = w.set(name, sel, value, description)?;
-    w.commit()?;
-    let undeclared = match ctx.declared(cfg) {
-        Ok(d) => !d.iter().any(|d| &d.name == name),
-        Err(_) => false,
-    };
-    print_set(ctx, name, &report, undeclared)
-}
-
-fn print_set(ctx: &Ctx, name: &SecretName, r: &SetReport, undeclared: bool) -> Result<Outcome> {
-    if ctx.json {
-        crate::output::json(&json!({
-            "name": name,
-            "selector": r.selector.to_string(),
-            "version": r.version,
-            "split": r.split.iter().map(|(a, b)| json!({"from": a.to_string(), "to": b.to_string()})).collect::<Vec<_>>(),
-            "absorbed": r.absorbed.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "declared": !undeclared,
-        }))?;
-        return Ok(Outcome::Ok);
+    let report = app::secrets::set(
+        &ctx.ws,
+        SetOptions {
+            name: args.name,
+            types: args.target.types,
+            env: args.target.env,
+            value,
+            description: args.description,
+        },
+    )
+    .await?;
+    if !report.declared {
+        ctx.out.note(&format!(
+            "note: {} is not declared in secretsync.toml or the Go sources it scans",
+            report.name
+        ));
     }
-    println!("set {name} for {} (version {})", r.selector, r.version);
-    for (from, to) in &r.split {
-        println!("  split: {} now has its own value; {to} keep the value they shared with it (was {from})", r.selector);
-    }
-    for old in &r.absorbed {
-        println!("  replaced the value of {old} (kept in history: `secretsync history {name} --type ...`)");
-    }
-    if undeclared {
-        eprintln!("note: {name} is not declared in secretsync.toml or the Go sources it scans");
-    }
+    ctx.out.report(&report)?;
     Ok(Outcome::Ok)
 }
 
 pub async fn run_delete(ctx: &Ctx, args: DeleteArgs) -> Result<Outcome> {
-    let cfg = ctx.config()?;
-    let scope = match (&args.types, &args.env) {
-        (Some(t), _) => Some(DeleteScope::Types(*t)),
-        (None, Some(e)) => Some(match cfg.env(e)? {
-            EnvRef::Implicit(t) => DeleteScope::Types(crate::model::TypeSet::of([t])),
-            EnvRef::Declared(n, _) => DeleteScope::Env(n),
-        }),
-        (None, None) => None,
-    };
-    let mut w = ctx.writer(&cfg).await?;
-    let report = w.delete(&args.name, scope.as_ref())?;
-    w.commit()?;
-    if ctx.json {
-        crate::output::json(&json!({
-            "name": args.name,
-            "changes": report.iter().map(|(from, left)| json!({
-                "selector": from.to_string(),
-                "remaining": left.as_ref().map(ToString::to_string),
-            })).collect::<Vec<_>>(),
-        }))?;
-        return Ok(Outcome::Ok);
-    }
-    if report.is_empty() {
-        bail!("nothing deleted");
-    }
-    for (from, left) in &report {
-        match left {
-            Some(rest) => println!(
-                "deleted {} for {}; {rest} keep their value",
-                args.name,
-                scope.as_ref().map_or(String::new(), ToString::to_string)
-            ),
-            None => println!("deleted {} for {from}", args.name),
-        }
-    }
+    let report = app::secrets::delete(&ctx.ws, &args.name, args.types, args.env.as_deref()).await?;
+    ctx.out.report(&report)?;
     Ok(Outcome::Ok)
 }

@@ -1,8 +1,10 @@
 //! Rendering for people (tables, plans) and for programs (JSON, one document on stdout).
 
 pub mod migrate;
+pub mod overview;
 pub mod plan;
 pub mod printer;
+pub mod secrets;
 
 pub use printer::{Human, Printer, StdoutClosed};
 

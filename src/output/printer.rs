@@ -45,8 +45,13 @@ impl Printer {
 
     /// Writes text to stdout; a closed pipe is [`StdoutClosed`].
     pub fn text(&self, text: &str) -> anyhow::Result<()> {
+        self.bytes(text.as_bytes())
+    }
+
+    /// Writes raw bytes to stdout (`get`'s value); a closed pipe is [`StdoutClosed`].
+    pub fn bytes(&self, bytes: &[u8]) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
-        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        match out.write_all(bytes).and_then(|()| out.flush()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
             r => Ok(r?),
         }

@@ -1,0 +1,67 @@
+//! The human `list` table and `check` report.
+
+use super::Human;
+use crate::app::overview::{CheckReport, ListReport, Source};
+
+impl Human for ListReport {
+    fn human(&self) -> String {
+        if self.secrets.is_empty() {
+            return "no secrets declared or set yet: declare them in secretsync.toml, then `secretsync set NAME --type dev`\n".into();
+        }
+        let header = std::iter::once("SECRET".to_string()).chain(self.env_names.iter().cloned());
+        let mut table = super::table(header);
+        for s in &self.secrets {
+            let mut row = vec![if s.declared {
+                s.name.clone()
+            } else {
+                format!("{} (undeclared)", s.name)
+            }];
+            for e in &self.env_names {
+                let c = &s.environments[e];
+                let v = c.version.unwrap_or_default();
+                row.push(match c.source {
+                    Source::Set => format!("set v{v}"),
+                    Source::Type => "via type".into(),
+                    Source::Override => format!("override v{v}"),
+                    Source::Missing => "missing".into(),
+                });
+            }
+            table.add_row(row);
+        }
+        format!("{table}\n")
+    }
+}
+
+impl Human for CheckReport {
+    fn human(&self) -> String {
+        let mut out = String::new();
+        if self.declared == 0 {
+            out.push_str("no secrets are declared (secretsync.toml [secrets.NAME], or Go roots under [go]); nothing to check\n");
+        }
+        for e in &self.environments {
+            let env = if e.name == e.env_type {
+                e.name.clone()
+            } else {
+                format!("{} ({})", e.name, e.env_type)
+            };
+            if e.missing.is_empty() {
+                out.push_str(&format!(
+                    "ok      {env}: all {} declared secrets set\n",
+                    self.declared
+                ));
+            } else {
+                out.push_str(&format!("MISSING {env}: {}\n", e.missing.join(", ")));
+            }
+        }
+        if !self.undeclared.is_empty() {
+            out.push_str(&format!(
+                "note: set but not declared: {}\n",
+                self.undeclared.join(", ")
+            ));
+        }
+        if !self.ok {
+            out.push_str("set them with `secretsync set NAME --type TYPE` or `--env ENV`\n");
+        }
+        out
+    }
+}
