@@ -3,6 +3,10 @@
 //! the CLI. Arrows point down: `cli` → `app` → `sync`, `store`, `declare`, `config`, `registry`
 //! → `backends/core` and `model`.
 
+pub mod init;
+pub mod inject;
+pub mod keys;
+pub mod merge;
 pub mod migrate;
 pub mod overview;
 pub mod reconcile;

@@ -7,8 +7,8 @@
 //! ```
 
 use super::{Ctx, Outcome};
-use crate::store::merge::{merge3, Merged};
-use anyhow::{Context, Result};
+use crate::app;
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -23,29 +23,19 @@ pub struct MergeArgs {
 }
 
 pub fn run(ctx: &Ctx, args: MergeArgs) -> Result<Outcome> {
-    let read = |p: &PathBuf| {
-        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
-    };
-    let (base, ours, theirs) = (read(&args.base)?, read(&args.ours)?, read(&args.theirs)?);
-    match merge3(&args.ours, &base, &ours, &theirs)? {
-        Merged::Clean(text) => {
-            secretsync_core::fsio::write_atomic(&args.ours, text.as_bytes(), None)?;
-            if ctx.json {
-                crate::output::json(&serde_json::json!({ "merged": true, "conflicts": [] }))?;
-            }
-            Ok(Outcome::Ok)
+    let report = app::merge::merge_file(&args.base, &args.ours, &args.theirs)?;
+    if ctx.out.json {
+        ctx.out.json_doc(&report)?;
+    } else if !report.merged {
+        eprintln!("secretsync: cannot merge the store:");
+        for line in &report.conflicts {
+            eprintln!("  {line}");
         }
-        Merged::Conflicts(c) => {
-            if ctx.json {
-                crate::output::json(&serde_json::json!({ "merged": false, "conflicts": c }))?;
-            } else {
-                eprintln!("secretsync: cannot merge the store:");
-                for line in &c {
-                    eprintln!("  {line}");
-                }
-                eprintln!("our version is kept; repeat the other branch's `secretsync set` commands on it");
-            }
-            Ok(Outcome::Failed)
-        }
+        eprintln!("our version is kept; repeat the other branch's `secretsync set` commands on it");
     }
+    Ok(if report.merged {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    })
 }

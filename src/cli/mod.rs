@@ -21,7 +21,7 @@ use crate::output::Printer;
 use crate::store::Scope;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Keep an app's secrets in one encrypted, canonical set and replicate them into each
@@ -197,9 +197,4 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::MergeFile(a) => merge::run(&ctx, a),
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
     }
-}
-
-/// Makes `p` relative to `base` for display when it is under it.
-pub fn shown(p: &Path, base: &Path) -> String {
-    p.strip_prefix(base).unwrap_or(p).display().to_string()
 }

@@ -1,8 +1,10 @@
 //! `secretsync quickstart`: the main job end to end in a scratch folder, on the embedded
 //! defaults (a fresh local age key, the file store). Touches nothing of the user's.
 
-use super::{check, init, list, sync, Ctx, Outcome};
+use super::{Ctx, Outcome};
+use crate::app::{self, overview::CheckOptions, sync::SyncOptions};
 use crate::model::{SecretName, Selector};
+use crate::sync::PlanOptions;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -49,13 +51,8 @@ pub async fn run(outer: &Ctx, args: QuickstartArgs) -> Result<Outcome> {
     println!("secretsync quickstart in {}", dir.display());
 
     step("secretsync init --app billing");
-    init::run(
-        &ctx,
-        init::InitArgs {
-            app: Some("billing".into()),
-        },
-    )
-    .await?;
+    ctx.out
+        .report(&app::init::init(&ctx.ws, Some("billing".into())).await?)?;
 
     let config = ctx.config_path()?;
     let mut text = std::fs::read_to_string(&config)?;
@@ -113,17 +110,19 @@ backend = "file://./replica/prod-eu"
     }
 
     step("secretsync list");
-    list::run(&ctx)?;
+    ctx.out.report(&app::overview::list(&ctx.ws)?)?;
     step("secretsync check --env prod-eu --env local");
-    let check_args = || check::CheckArgs {
-        env: vec!["prod-eu".into(), "local".into()],
-        types: vec![],
+    let check = || -> Result<bool> {
+        let opts = CheckOptions {
+            envs: vec!["prod-eu".into(), "local".into()],
+            types: vec![],
+        };
+        let report = app::overview::check(&ctx.ws, &opts)?;
+        ctx.out.report(&report)?;
+        println!("(exit code {})", if report.ok { 0 } else { 2 });
+        Ok(report.ok)
     };
-    let first = check::run(&ctx, check_args())?;
-    println!(
-        "(exit code {})",
-        if first == Outcome::Findings { 2 } else { 0 }
-    );
+    let first = check()?;
 
     for (name, value) in [
         ("StripeKey", "sk_live_demo"),
@@ -135,54 +134,22 @@ backend = "file://./replica/prod-eu"
         set_value(&ctx, name.parse()?, "production".parse()?, value).await?;
     }
     step("secretsync check --env prod-eu --env local");
-    let second = check::run(&ctx, check_args())?;
-    println!(
-        "(exit code {})",
-        if second == Outcome::Findings { 2 } else { 0 }
-    );
+    let second = check()?;
 
-    let sync_args = || sync::SyncArgs {
+    let opts = SyncOptions {
         envs: vec!["prod-eu".into()],
         all: false,
-        prune: false,
-        max_deletes: 10,
-        adopt: false,
-        verify: false,
-        check_drift: false,
-        on_drift: crate::sync::DriftPolicy::Report,
-        concurrency: 8,
+        plan: PlanOptions::default(),
     };
     step("secretsync plan --env prod-eu            # replicate into prod-eu's backend (file://./replica/prod-eu)");
-    sync::run_plan(
-        &ctx,
-        sync::PlanArgs {
-            sync: sync_args(),
-            detailed_exitcode: false,
-        },
-    )
-    .await?;
+    ctx.out.report(&app::sync::plan(&ctx.ws, &opts).await?)?;
     step("secretsync apply --env prod-eu");
-    let applied = sync::run_apply(
-        &ctx,
-        sync::ApplyArgs {
-            sync: sync_args(),
-            quiet: true,
-        },
-    )
-    .await?;
+    let applied = app::sync::apply(&ctx.ws, &opts, &app::NoProgress).await?;
+    ctx.out.report(&applied)?;
     step("secretsync plan --env prod-eu --detailed-exitcode   # nothing left to do: exit 0");
-    let again = sync::run_plan(
-        &ctx,
-        sync::PlanArgs {
-            sync: sync_args(),
-            detailed_exitcode: true,
-        },
-    )
-    .await?;
-    println!(
-        "(exit code {})",
-        if again == Outcome::Findings { 2 } else { 0 }
-    );
+    let again = app::sync::plan(&ctx.ws, &opts).await?;
+    ctx.out.report(&again)?;
+    println!("(exit code {})", if again.changes { 2 } else { 0 });
 
     step("secretsync get DatabaseURL --env prod-eu   # the override beats the production value");
     let store = ctx.unlocked(&cfg).await?;
@@ -199,11 +166,7 @@ backend = "file://./replica/prod-eu"
     if args.dir.is_none() {
         println!("(the scratch folder is removed now; pass --dir DIR to keep it)");
     }
-    if first != Outcome::Findings
-        || second != Outcome::Ok
-        || applied != Outcome::Ok
-        || again != Outcome::Ok
-    {
+    if first || !second || !applied.ok || again.changes {
         anyhow::bail!("quickstart's checks did not behave as expected");
     }
     Ok(Outcome::Ok)

@@ -1,14 +1,12 @@
 //! `secretsync run`, `secretsync export`, `secretsync pull`: secrets into programs.
 
 use super::{Ctx, Outcome};
-use crate::app::targets;
-use crate::inject::cache::{self, Cache};
+use crate::app::inject::{self, Source};
 use crate::inject::format::{self, Format};
 use crate::inject::redact::{Redactor, DEFAULT_MIN_LEN};
-use crate::model::{EnvType, SecretName};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use secretsync_core::{get_all, list_all, SecretValue};
+use secretsync_core::SecretValue;
 use std::io::IsTerminal;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -26,86 +24,23 @@ pub struct SourceArgs {
     pub prefix: String,
 }
 
-/// The values for `src`, sorted by name. For a `local` environment the local cache is refreshed
-/// when the store changed, and used when the store cannot be opened here.
-pub async fn values(ctx: &Ctx, src: &SourceArgs) -> Result<Vec<(String, SecretValue)>> {
-    if let Some(url) = &src.from {
-        let base = ctx
-            .config_path()
-            .ok()
-            .and_then(|p| p.parent().map(|d| d.to_path_buf()))
-            .unwrap_or_else(|| ctx.cwd.clone());
-        let (backend, _) = targets::open_url(url, &base, 8).await?;
-        let mut names = Vec::new();
-        for m in list_all(backend.as_ref(), &src.prefix).await? {
-            let rel = m
-                .name
-                .strip_prefix(&src.prefix)
-                .unwrap_or(&m.name)
-                .to_string();
-            match rel.parse::<SecretName>() {
-                Ok(_) => names.push((m.name, rel)),
-                Err(_) => eprintln!(
-                    "note: skipping {}: not usable as an environment variable name",
-                    m.name
-                ),
-            }
+impl SourceArgs {
+    fn source(&self) -> Source {
+        Source {
+            env: self.env.clone(),
+            from: self.from.clone(),
+            prefix: self.prefix.clone(),
         }
-        // A backend's names must not reach the loader or an interpreter unless the app says so.
-        let declared: Vec<String> = ctx
-            .config()
-            .map(|c| c.secrets.keys().map(|k| k.to_string()).collect())
-            .unwrap_or_default();
-        let hijack: Vec<&str> = names
-            .iter()
-            .map(|(_, rel)| rel.as_str())
-            .filter(|rel| crate::inject::hijacks_startup(rel) && !declared.iter().any(|d| d == rel))
-            .collect();
-        if !hijack.is_empty() {
-            bail!(
-                "{url} holds {}, which would change how the program starts (loader, shell or interpreter variables); refusing to pass it on. If the app really needs it, declare it under [secrets.NAME] in secretsync.toml",
-                hijack.join(", ")
-            );
-        }
-        let full: Vec<String> = names.iter().map(|(f, _)| f.clone()).collect();
-        let got = get_all(backend.as_ref(), &full, 8).await?;
-        return Ok(names
-            .into_iter()
-            .zip(got)
-            .filter_map(|((_, rel), s)| s.map(|s| (rel, s.value)))
-            .collect());
     }
-    let cfg = ctx.config()?;
-    let env = cfg.env(&src.env)?;
-    let store = ctx.store(&cfg)?;
-    let named = |v: Vec<(SecretName, SecretValue)>| {
-        v.into_iter().map(|(n, v)| (n.to_string(), v)).collect()
-    };
-    if env.env_type() != EnvType::Local {
-        return Ok(named(ctx.unlocked(&cfg).await?.resolve_all(&env)?));
+}
+
+/// The values of `src`, with their notes on stderr.
+async fn values(ctx: &Ctx, src: &SourceArgs) -> Result<Vec<(String, SecretValue)>> {
+    let v = inject::values(&ctx.ws, &src.source()).await?;
+    for n in &v.notes {
+        eprintln!("{n}");
     }
-    let cache = Cache::new(&cfg.app, store.id())?;
-    match ctx.unlocked(&cfg).await {
-        Ok(u) => {
-            if !cache.is_current(&env, &cfg.store_path) {
-                if let Err(e) = cache.pull(&u, &env).await {
-                    eprintln!("note: could not refresh the local cache: {e:#}");
-                }
-            }
-            Ok(named(u.resolve_all(&env)?))
-        }
-        Err(e) if cache.exists(&env) => {
-            eprintln!(
-                "note: using the local cache {} (the store cannot be opened here: {e})",
-                cache.path(&env).display()
-            );
-            if !cache.is_current(&env, &cfg.store_path) {
-                eprintln!("warning: the store changed since the cache was pulled; `secretsync pull` where the store can be opened refreshes it");
-            }
-            cache.read(&env).await
-        }
-        Err(e) => Err(e),
-    }
+    Ok(v.values)
 }
 
 #[derive(Debug, Args)]
@@ -131,25 +66,10 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-/// Declared secrets with no value among `values` (empty when there is no config to declare).
-fn missing_declared(ctx: &Ctx, values: &[(String, SecretValue)]) -> Vec<String> {
-    let Ok(cfg) = ctx.config() else {
-        return Vec::new();
-    };
-    let Ok(declared) = ctx.declared(&cfg) else {
-        return Vec::new();
-    };
-    declared
-        .into_iter()
-        .map(|d| d.name.to_string())
-        .filter(|n| !values.iter().any(|(v, _)| v == n))
-        .collect()
-}
-
 pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Outcome> {
     let values = values(ctx, &args.source).await?;
     if args.source.from.is_none() {
-        let missing = missing_declared(ctx, &values);
+        let missing = inject::missing_declared(&ctx.ws, &values);
         if !missing.is_empty() {
             let env = &args.source.env;
             if args.check {
@@ -334,27 +254,12 @@ pub async fn run_export(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
         bail!("refusing to print secret values to a terminal: redirect to a file or a pipe (e.g. > .env), or pass --force");
     }
     let values = values(ctx, &args.source).await?;
-    let default_name = || {
-        let app = ctx
-            .config()
-            .map(|c| c.app)
-            .unwrap_or_else(|_| "secrets".into());
-        format!("{app}-{}", args.source.env)
-            .to_lowercase()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect::<String>()
-    };
-    let name = args.name.clone().unwrap_or_else(default_name);
-    let text = format::render(args.format, &values, &name)?;
-    let mut out = std::io::stdout().lock();
-    std::io::Write::write_all(&mut out, text.as_bytes())?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| inject::default_export_name(&ctx.ws, &args.source.env));
+    ctx.out
+        .text(&format::render(args.format, &values, &name)?)?;
     Ok(Outcome::Ok)
 }
 
@@ -366,21 +271,6 @@ pub struct PullArgs {
 }
 
 pub async fn run_pull(ctx: &Ctx, args: PullArgs) -> Result<Outcome> {
-    let cfg = ctx.config()?;
-    let env = cfg.env(&args.env)?;
-    cache::check_local(&env)?;
-    let store = ctx.unlocked(&cfg).await?;
-    let c = Cache::new(&cfg.app, store.id())?;
-    let n = c.pull(&store, &env).await?;
-    if ctx.json {
-        crate::output::json(
-            &serde_json::json!({ "env": env.name(), "values": n, "cache": c.path(&env) }),
-        )?;
-    } else {
-        println!(
-            "pulled {n} values of {env} into {} (mode 0600)",
-            c.path(&env).display()
-        );
-    }
+    ctx.out.report(&inject::pull(&ctx.ws, &args.env).await?)?;
     Ok(Outcome::Ok)
 }

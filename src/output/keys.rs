@@ -1,0 +1,30 @@
+//! The human `key` reports.
+
+use super::Human;
+use crate::app::keys::{KeyList, Rotated};
+
+impl Human for KeyList {
+    fn human(&self) -> String {
+        let mut t = super::table(["RECIPIENT", "ADDED", ""]);
+        for r in &self.recipients {
+            let yours = if r.yours { "(you)" } else { "" };
+            t.add_row(vec![r.id.clone(), r.added.to_rfc3339(), yours.into()]);
+        }
+        format!("{t}\n")
+    }
+}
+
+impl Human for Rotated {
+    fn human(&self) -> String {
+        let mut out = format!(
+            "rotated the data key: re-sealed {} values for {} recipients\n",
+            self.values, self.recipients
+        );
+        if self.fingerprint_key {
+            out.push_str(
+                "rotated the fingerprint key: the next apply rewrites each secret once with new labels\n",
+            );
+        }
+        out
+    }
+}
