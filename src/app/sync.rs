@@ -146,7 +146,7 @@ pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
             plan,
             missing_declared,
             api_calls: targets::api_calls(&target.counter),
-            warnings: Vec::new(),
+            warnings: unignored_replica(&cfg, env).into_iter().collect(),
         });
     }
     Ok(PlanReport {
