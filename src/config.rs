@@ -2,6 +2,7 @@
 //! its named environments. Found in the current folder or any parent.
 
 use crate::model::{EnvName, EnvRef, EnvType, SecretName};
+use crate::scheme::Scheme;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,6 @@ use std::path::{Path, PathBuf};
 pub const CONFIG_FILE: &str = "secretsync.toml";
 /// The store's default file name, beside the config.
 pub const DEFAULT_STORE: &str = "secrets.enc.toml";
-/// Backend URL schemes secretsync knows.
-pub const SCHEMES: [&str; 6] = ["aws-sm", "gcp-sm", "vault", "vault+http", "file", "memory"];
 
 /// A problem with the config, naming the file (and line, for syntax and value errors).
 #[derive(Debug, thiserror::Error)]
@@ -90,14 +89,8 @@ pub struct Environment {
 
 fn backend_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let url = String::deserialize(d)?;
-    let scheme = url.split_once("://").map(|(s, _)| s);
-    match scheme {
-        Some(s) if SCHEMES.contains(&s) => Ok(Some(url)),
-        _ => Err(serde::de::Error::custom(format!(
-            "backend {url:?} is not a backend URL: use one of {}, e.g. \"aws-sm://?region=eu-west-1\" or \"file:///var/lib/app/secrets\"",
-            SCHEMES.map(|s| format!("{s}://")).join(", ")
-        ))),
-    }
+    Scheme::of_url(&url).map_err(serde::de::Error::custom)?;
+    Ok(Some(url))
 }
 
 /// The loaded config.
@@ -229,9 +222,10 @@ app = "{app}"
 /// What identifies the place a backend URL writes to: scheme, host, path and the query options
 /// that select an account, region or namespace (not those that only choose how to log in).
 fn backend_target(url: &str, dir: &Path) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let scheme = scheme.strip_suffix("+http").unwrap_or(scheme);
-    if scheme == "file" {
+    let Ok((scheme, rest)) = Scheme::of_url(url) else {
+        return url.to_string();
+    };
+    if scheme == Scheme::File {
         let p = dir.join(rest.trim_start_matches("./"));
         let mut norm = PathBuf::new();
         for c in p.components() {
@@ -250,12 +244,14 @@ fn backend_target(url: &str, dir: &Path) -> String {
     };
     let mut q: Vec<(String, String)> = u
         .query_pairs()
-        .filter(|(k, _)| matches!(k.as_ref(), "region" | "endpoint" | "profile" | "namespace"))
+        .filter(|(k, _)| scheme.target_options().contains(&k.as_ref()))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     q.sort();
+    // vault:// and vault+http:// to one host and port are the same server.
+    let family = scheme.as_str().trim_end_matches("+http");
     format!(
-        "{scheme}://{}:{}{}?{q:?}",
+        "{family}://{}:{}{}?{q:?}",
         u.host_str().unwrap_or_default(),
         u.port().unwrap_or_default(),
         u.path().trim_end_matches('/')

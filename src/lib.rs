@@ -9,5 +9,6 @@ pub mod inject;
 pub mod model;
 pub mod output;
 pub mod registry;
+pub mod scheme;
 pub mod store;
 pub mod sync;

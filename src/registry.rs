@@ -1,60 +1,19 @@
-//! The one place that knows every scheme: backend URLs (`memory://`, `file://`, `aws-sm://`, …)
-//! and recipient ids (`age1…`, `aws-kms:…`). Cloud kinds are compiled in by cargo features.
+//! Opening what URLs and ids name: backends (through the [`Scheme`] table) and recipients
+//! (`age1…`, `aws-kms:…`, `gcp-kms:…`). Cloud kinds are compiled in by cargo features.
 
+use crate::scheme::Scheme;
 use crate::store::age_key::{self, AgeIdentity, AgeRecipient};
 use anyhow::{bail, Context, Result};
 use secretsync_core::file::FileBackend;
-use secretsync_core::memory::MemoryBackend;
 use secretsync_core::{Identity, Recipient, SecretBackend};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Opens the backend a URL names. Relative `file://` paths are taken from `base` (the config's
-/// folder).
+/// Opens the backend a URL names (see [`Scheme`]). Relative `file://` paths are taken from
+/// `base` (the config's folder).
 pub async fn backend(url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .with_context(|| format!("{url:?} is not a backend URL (SCHEME://…)"))?;
-    Ok(match scheme {
-        "memory" => Arc::new(MemoryBackend::named(rest)),
-        "file" => {
-            if rest.is_empty() {
-                bail!("file:// needs a path, e.g. file://./replica or file:///var/lib/app/secrets.json");
-            }
-            Arc::new(file_backend(url, base).expect("a file:// URL"))
-        }
-        #[cfg(feature = "aws")]
-        "aws-sm" => {
-            let parsed =
-                url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
-            Arc::new(secretsync_aws::AwsSmBackend::from_url(&parsed).await?)
-        }
-        #[cfg(not(feature = "aws"))]
-        "aws-sm" => bail!(
-            "aws-sm:// backends are not built into this secretsync (build with --features aws)"
-        ),
-        #[cfg(feature = "vault")]
-        "vault" | "vault+http" => {
-            let parsed =
-                url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
-            Arc::new(secretsync_vault::VaultBackend::from_url(&parsed).await?)
-        }
-        #[cfg(not(feature = "vault"))]
-        "vault" | "vault+http" => bail!(
-            "vault:// backends are not built into this secretsync (build with --features vault)"
-        ),
-        #[cfg(feature = "gcp")]
-        "gcp-sm" => {
-            let parsed =
-                url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"))?;
-            Arc::new(secretsync_gcp::GcpSmBackend::from_url(&parsed).await?)
-        }
-        #[cfg(not(feature = "gcp"))]
-        "gcp-sm" => bail!(
-            "gcp-sm:// backends are not built into this secretsync (build with --features gcp)"
-        ),
-        other => bail!("unknown backend scheme {other:?} in {url:?}"),
-    })
+    let (scheme, _) = Scheme::of_url(url).map_err(anyhow::Error::msg)?;
+    scheme.open(url, base).await
 }
 
 /// The file backend a `file://` URL names (relative paths from `base`); `None` for other URLs.

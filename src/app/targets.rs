@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::model::EnvRef;
 use anyhow::{bail, Context, Result};
-use secretsync_core::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
+use secretsync_core::layers::{stack, CallCounter, Rate, RetryPolicy, StackConfig};
 use secretsync_core::SecretBackend;
 use std::path::Path;
 use std::sync::Arc;
@@ -40,23 +40,6 @@ pub fn select(cfg: &Config, envs: &[String], all: bool) -> Result<Vec<EnvRef>> {
         bail!("name an environment with --env ENV, or use --all");
     }
     envs.iter().map(|e| Ok(cfg.env(e)?)).collect()
-}
-
-/// The default rate limits of a backend scheme (its published quotas).
-fn default_rates(scheme: &str) -> RateLimits {
-    match scheme {
-        "gcp-sm" => RateLimits {
-            list: Rate::per_minute(600),
-            read: Rate::per_minute(600),
-            write: Rate::per_minute(600),
-        },
-        "aws-sm" => RateLimits::default(),
-        _ => RateLimits {
-            list: Rate::per_second(100_000),
-            read: Rate::per_second(100_000),
-            write: Rate::per_second(100_000),
-        },
-    }
 }
 
 /// Opens `env`'s backend, layered, with `concurrency` calls in flight at most.
@@ -102,7 +85,9 @@ fn layer(
     overrides: [Option<u32>; 3],
     concurrency: usize,
 ) -> (Arc<dyn SecretBackend>, Arc<CallCounter>) {
-    let mut rates = default_rates(&raw.info().scheme);
+    let mut rates = crate::scheme::Scheme::of_url(&format!("{}://", raw.info().scheme))
+        .map(|(s, _)| s.default_rates())
+        .unwrap_or_default();
     for (rate, v) in [&mut rates.write, &mut rates.read, &mut rates.list]
         .into_iter()
         .zip(overrides)

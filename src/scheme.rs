@@ -1,0 +1,172 @@
+//! The one table of backend schemes: how a URL names one, how it is opened, its default rate
+//! limits (from each cloud's published quotas) and which URL options select *where* it writes.
+//! A new backend is one new variant here plus its crate; every `match` below is exhaustive, so
+//! the compiler points at each place that must learn about it.
+
+use anyhow::{bail, Context, Result};
+use secretsync_core::layers::{Rate, RateLimits};
+use secretsync_core::memory::MemoryBackend;
+use secretsync_core::SecretBackend;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A backend URL scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `memory://NAME`: in-process, for tests.
+    Memory,
+    /// `file://PATH`: a local JSON file, 0600.
+    File,
+    /// `aws-sm://?region=R`: AWS Secrets Manager.
+    AwsSm,
+    /// `gcp-sm://PROJECT`: GCP Secret Manager.
+    GcpSm,
+    /// `vault://HOST/MOUNT[/PATH]`: Vault or OpenBao KV v2 over https.
+    Vault,
+    /// `vault+http://…`: the same over plain http (an explicit opt-in).
+    VaultHttp,
+}
+
+impl Scheme {
+    /// Every scheme, in the order errors list them.
+    pub const ALL: [Scheme; 6] = [
+        Scheme::AwsSm,
+        Scheme::GcpSm,
+        Scheme::Vault,
+        Scheme::VaultHttp,
+        Scheme::File,
+        Scheme::Memory,
+    ];
+
+    /// The URL scheme.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Memory => "memory",
+            Scheme::File => "file",
+            Scheme::AwsSm => "aws-sm",
+            Scheme::GcpSm => "gcp-sm",
+            Scheme::Vault => "vault",
+            Scheme::VaultHttp => "vault+http",
+        }
+    }
+
+    /// The cargo feature that builds it in, if it needs one.
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            Scheme::Memory | Scheme::File => None,
+            Scheme::AwsSm => Some("aws"),
+            Scheme::GcpSm => Some("gcp"),
+            Scheme::Vault | Scheme::VaultHttp => Some("vault"),
+        }
+    }
+
+    /// The scheme of `url` and the rest after `://`; the error lists the schemes there are.
+    pub fn of_url(url: &str) -> Result<(Scheme, &str), String> {
+        let known = || Scheme::ALL.map(|s| format!("{}://", s.as_str())).join(", ");
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            format!("{url:?} is not a backend URL: use one of {}, e.g. \"aws-sm://?region=eu-west-1\" or \"file:///var/lib/app/secrets\"", known())
+        })?;
+        Scheme::ALL
+            .into_iter()
+            .find(|s| s.as_str() == scheme)
+            .map(|s| (s, rest))
+            .ok_or_else(|| {
+                format!(
+                    "unknown backend scheme {scheme:?} in {url:?}: use one of {}",
+                    known()
+                )
+            })
+    }
+
+    /// Default rate limits: the service's published quotas (AWS: writes 50/s, `ListSecrets`
+    /// 100/s, reads 10,000/s; GCP: 600/min per operation class); unlimited for local ones.
+    pub fn default_rates(self) -> RateLimits {
+        let unlimited = RateLimits {
+            list: Rate::per_second(100_000),
+            read: Rate::per_second(100_000),
+            write: Rate::per_second(100_000),
+        };
+        match self {
+            Scheme::AwsSm => RateLimits::default(),
+            Scheme::GcpSm => RateLimits {
+                list: Rate::per_minute(600),
+                read: Rate::per_minute(600),
+                write: Rate::per_minute(600),
+            },
+            // Vault has no published quota; a server's own rate limit quotas answer 429.
+            Scheme::Vault | Scheme::VaultHttp | Scheme::File | Scheme::Memory => unlimited,
+        }
+    }
+
+    /// The URL query options that choose *where* secrets are written (an account, region,
+    /// namespace), as opposed to how to log in: two URLs that agree on scheme, host, path and
+    /// these options write to the same place.
+    pub fn target_options(self) -> &'static [&'static str] {
+        match self {
+            Scheme::AwsSm => &["region", "endpoint", "profile"],
+            Scheme::GcpSm => &["endpoint"],
+            Scheme::Vault | Scheme::VaultHttp => &["namespace"],
+            Scheme::File | Scheme::Memory => &[],
+        }
+    }
+
+    /// Opens the backend `url` names; relative `file://` paths are taken from `base`.
+    pub async fn open(self, url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
+        let (_, rest) = url.split_once("://").unwrap_or(("", url));
+        #[cfg(any(feature = "aws", feature = "gcp", feature = "vault"))]
+        let parsed = || url::Url::parse(url).with_context(|| format!("{url:?} is not a valid URL"));
+        Ok(match self {
+            Scheme::Memory => Arc::new(MemoryBackend::named(rest)),
+            Scheme::File => {
+                if rest.is_empty() {
+                    bail!("file:// needs a path, e.g. file://./replica or file:///var/lib/app/secrets.json");
+                }
+                Arc::new(crate::registry::file_backend(url, base).context("a file:// URL")?)
+            }
+            #[cfg(feature = "aws")]
+            Scheme::AwsSm => Arc::new(secretsync_aws::AwsSmBackend::from_url(&parsed()?).await?),
+            #[cfg(feature = "gcp")]
+            Scheme::GcpSm => Arc::new(secretsync_gcp::GcpSmBackend::from_url(&parsed()?).await?),
+            #[cfg(feature = "vault")]
+            Scheme::Vault | Scheme::VaultHttp => {
+                Arc::new(secretsync_vault::VaultBackend::from_url(&parsed()?).await?)
+            }
+            #[allow(unreachable_patterns)]
+            other => bail!(
+                "{}:// backends are not built into this secretsync (build with --features {})",
+                other.as_str(),
+                other.feature().unwrap_or_default()
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_scheme_or_get_a_clear_error() {
+        for s in Scheme::ALL {
+            let url = format!("{}://x", s.as_str());
+            assert_eq!(Scheme::of_url(&url).unwrap(), (s, "x"));
+        }
+        let err = Scheme::of_url("s3://bucket").unwrap_err();
+        assert!(
+            err.contains("unknown backend scheme \"s3\"") && err.contains("aws-sm://"),
+            "{err}"
+        );
+        let err = Scheme::of_url("billing/").unwrap_err();
+        assert!(err.contains("not a backend URL"), "{err}");
+    }
+
+    #[test]
+    fn every_scheme_has_rates_and_target_options() {
+        assert_eq!(Scheme::AwsSm.default_rates().write, Rate::per_second(50));
+        assert_eq!(Scheme::GcpSm.default_rates().read, Rate::per_minute(600));
+        for s in Scheme::ALL {
+            assert!(s.default_rates().list.calls > 0, "{s:?}");
+            let _ = s.target_options();
+        }
+    }
+}
