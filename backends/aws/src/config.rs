@@ -63,3 +63,31 @@ impl AwsOptions {
         Ok(conf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_into_options_or_clear_errors() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let o = AwsOptions::from_url(&u(
+            "aws-sm://?region=eu-west-1&endpoint=http://127.0.0.1:9&profile=ops",
+        ))
+        .unwrap();
+        assert_eq!(
+            o,
+            AwsOptions {
+                region: Some("eu-west-1".into()),
+                endpoint: Some("http://127.0.0.1:9".into()),
+                profile: Some("ops".into()),
+            }
+        );
+        assert_eq!(
+            AwsOptions::from_url(&u("aws-sm://")).unwrap(),
+            AwsOptions::default()
+        );
+        let err = AwsOptions::from_url(&u("aws-sm://?regoin=eu-west-1")).unwrap_err();
+        assert!(err.contains("unknown parameter \"regoin\""), "{err}");
+    }
+}

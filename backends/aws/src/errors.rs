@@ -35,45 +35,48 @@ where
             let code = e.code().unwrap_or("Unknown");
             let msg = format!("{code}: {}", e.message().unwrap_or(""));
             let status = se.raw().status().as_u16();
-            let kind = match code {
-                "ResourceNotFoundException" => ErrorKind::NotFound,
-                "ResourceExistsException" => ErrorKind::AlreadyExists,
-                "ThrottlingException"
-                | "Throttling"
-                | "TooManyRequestsException"
-                | "RequestLimitExceeded" => ErrorKind::Throttled,
-                "InternalServiceError"
-                | "InternalFailure"
-                | "ServiceUnavailable"
-                | "KMSInternalException" => ErrorKind::Transient,
-                "AccessDeniedException" | "AccessDenied" => ErrorKind::PermissionDenied,
-                "UnrecognizedClientException"
-                | "InvalidSignatureException"
-                | "ExpiredTokenException"
-                | "IncompleteSignature"
-                | "MissingAuthenticationToken" => ErrorKind::Unauthenticated,
-                "InvalidRequestException" if msg.contains("delet") => ErrorKind::Conflict,
-                "PreconditionNotMetException" => ErrorKind::Conflict,
-                "InvalidParameterException"
-                | "InvalidRequestException"
-                | "LimitExceededException"
-                | "MalformedPolicyDocumentException"
-                | "ValidationException" => ErrorKind::InvalidInput,
-                "DecryptionFailure"
-                | "EncryptionFailure"
-                | "InvalidCiphertextException"
-                | "IncorrectKeyException" => ErrorKind::PermissionDenied,
-                "NotFoundException" => ErrorKind::NotFound,
-                "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
-                    ErrorKind::Config
-                }
-                _ if status >= 500 => ErrorKind::Transient,
-                _ if status == 429 => ErrorKind::Throttled,
-                _ => ErrorKind::InvalidInput,
-            };
+            let kind = kind_of(code, status);
             (kind, msg)
         }
         _ => (ErrorKind::Transient, DisplayErrorContext(err).to_string()),
+    }
+}
+
+/// What an AWS error code (or, for codes not listed, the HTTP status) means.
+pub(crate) fn kind_of(code: &str, status: u16) -> ErrorKind {
+    match code {
+        "ResourceNotFoundException" | "NotFoundException" => ErrorKind::NotFound,
+        "ResourceExistsException" => ErrorKind::AlreadyExists,
+        "ThrottlingException"
+        | "Throttling"
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded" => ErrorKind::Throttled,
+        "InternalServiceError"
+        | "InternalFailure"
+        | "ServiceUnavailable"
+        | "KMSInternalException" => ErrorKind::Transient,
+        "AccessDeniedException" | "AccessDenied" => ErrorKind::PermissionDenied,
+        "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "ExpiredTokenException"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken" => ErrorKind::Unauthenticated,
+        "PreconditionNotMetException" => ErrorKind::Conflict,
+        "InvalidParameterException"
+        | "InvalidRequestException"
+        | "LimitExceededException"
+        | "MalformedPolicyDocumentException"
+        | "ValidationException" => ErrorKind::InvalidInput,
+        "DecryptionFailure"
+        | "EncryptionFailure"
+        | "InvalidCiphertextException"
+        | "IncorrectKeyException" => ErrorKind::PermissionDenied,
+        "DisabledException" | "KMSInvalidStateException" | "KeyUnavailableException" => {
+            ErrorKind::Config
+        }
+        _ if status >= 500 => ErrorKind::Transient,
+        _ if status == 429 => ErrorKind::Throttled,
+        _ => ErrorKind::InvalidInput,
     }
 }
 
@@ -87,4 +90,35 @@ where
         .backend("aws-sm")
         .name(name)
         .source(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_map_to_kinds() {
+        let cases = [
+            ("ResourceNotFoundException", 400, ErrorKind::NotFound),
+            ("ResourceExistsException", 400, ErrorKind::AlreadyExists),
+            ("ThrottlingException", 400, ErrorKind::Throttled),
+            ("InternalServiceError", 500, ErrorKind::Transient),
+            ("AccessDeniedException", 400, ErrorKind::PermissionDenied),
+            ("ExpiredTokenException", 400, ErrorKind::Unauthenticated),
+            ("PreconditionNotMetException", 400, ErrorKind::Conflict),
+            ("InvalidRequestException", 400, ErrorKind::InvalidInput),
+            (
+                "InvalidCiphertextException",
+                400,
+                ErrorKind::PermissionDenied,
+            ),
+            ("KMSInvalidStateException", 400, ErrorKind::Config),
+            ("SomethingNew", 503, ErrorKind::Transient),
+            ("SomethingNew", 429, ErrorKind::Throttled),
+            ("SomethingNew", 400, ErrorKind::InvalidInput),
+        ];
+        for (code, status, want) in cases {
+            assert_eq!(kind_of(code, status), want, "{code} {status}");
+        }
+    }
 }

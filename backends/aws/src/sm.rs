@@ -7,7 +7,7 @@
 //!   version; then `TagResource` with the labels. The value is written before the tags, so a
 //!   failure in between never leaves a new fingerprint on an old value.
 //! - delete: soft with a recovery window (7–30 days, default 30) or forced; `restore` undoes a
-//!   soft delete. A secret pending deletion is reported as a conflict naming `restore`.
+//!   soft delete. A secret pending deletion is reported as `PendingDeletion`, naming `restore`.
 
 use crate::config::AwsOptions;
 use crate::errors::to_backend;
@@ -70,10 +70,6 @@ fn current_version(
         .iter()
         .find(|(_, s)| s.iter().any(|s| s == "AWSCURRENT"))
         .map(|(v, _)| v.clone())
-}
-
-fn is_marked_deleted(e: &BackendError) -> bool {
-    e.kind == ErrorKind::Conflict && e.message.contains("delet")
 }
 
 impl AwsSmBackend {
@@ -172,9 +168,24 @@ impl AwsSmBackend {
         d.is_ok_and(|d| d.deleted_date().is_some())
     }
 
+    /// `e` as [`ErrorKind::PendingDeletion`] when the secret turns out to be scheduled for
+    /// deletion (AWS answers such writes with a generic `InvalidRequestException`, so it is
+    /// asked, on this error path only, rather than guessed from the message).
+    async fn pending_or(&self, name: &str, op: Op, e: BackendError) -> BackendError {
+        let maybe = matches!(
+            e.kind,
+            ErrorKind::InvalidInput | ErrorKind::Conflict | ErrorKind::AlreadyExists
+        );
+        if maybe && self.is_pending_deletion(name).await {
+            Self::pending_deletion(name, op)
+        } else {
+            e
+        }
+    }
+
     fn pending_deletion(name: &str, op: Op) -> BackendError {
         BackendError::new(
-            ErrorKind::Conflict,
+            ErrorKind::PendingDeletion,
             op,
             "the secret is scheduled for deletion: restore it (`secretsync restore --env ENV NAME`) or wait for the deletion to finish",
         )
@@ -273,8 +284,12 @@ impl SecretBackend for AwsSmBackend {
                 }))
             }
             Err(e) => match to_backend(Op::Get, name, e) {
-                e if e.kind == ErrorKind::NotFound || is_marked_deleted(&e) => Ok(None),
-                e => Err(e),
+                e if e.kind == ErrorKind::NotFound => Ok(None),
+                // A secret pending deletion has no readable value.
+                e => match self.pending_or(name, Op::Get, e).await {
+                    e if e.kind == ErrorKind::PendingDeletion => Ok(None),
+                    e => Err(e),
+                },
             },
         }
     }
@@ -332,27 +347,25 @@ impl SecretBackend for AwsSmBackend {
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
         self.capabilities().check_put("aws-sm", name, value, opts)?;
         Self::check_token(name, &opts.token)?;
-        if opts.mode == PutMode::CreateOnly {
-            return match self.create(name, value, opts).await {
-                Err(e)
-                    if e.kind == ErrorKind::AlreadyExists
-                        && self.is_pending_deletion(name).await =>
-                {
-                    Err(Self::pending_deletion(name, Op::Put))
+        let r = if opts.mode == PutMode::CreateOnly {
+            self.create(name, value, opts).await
+        } else {
+            match self.put_value(name, value, opts).await {
+                Err(e) if e.kind == ErrorKind::NotFound => {
+                    match self.create(name, value, opts).await {
+                        // Created by someone else in between: write a version instead.
+                        Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                            self.put_value(name, value, opts).await
+                        }
+                        r => r,
+                    }
                 }
                 r => r,
-            };
-        }
-        match self.put_value(name, value, opts).await {
-            Err(e) if e.kind == ErrorKind::NotFound => match self.create(name, value, opts).await {
-                // Created by someone else in between: write a version instead.
-                Err(e) if e.kind == ErrorKind::AlreadyExists => {
-                    self.put_value(name, value, opts).await
-                }
-                r => r,
-            },
-            Err(e) if is_marked_deleted(&e) => Err(Self::pending_deletion(name, Op::Put)),
-            r => r,
+            }
+        };
+        match r {
+            Err(e) => Err(self.pending_or(name, Op::Put, e).await),
+            ok => ok,
         }
     }
 
@@ -377,12 +390,10 @@ impl SecretBackend for AwsSmBackend {
         };
         match req.send().await {
             Ok(_) => Ok(()),
-            Err(e) => match to_backend(Op::Delete, name, e) {
-                e if is_marked_deleted(&e) && opts.mode != DeleteMode::Force => {
-                    Err(Self::pending_deletion(name, Op::Delete))
-                }
-                e => Err(e),
-            },
+            Err(e) if opts.mode == DeleteMode::Force => Err(to_backend(Op::Delete, name, e)),
+            Err(e) => Err(self
+                .pending_or(name, Op::Delete, to_backend(Op::Delete, name, e))
+                .await),
         }
     }
 

@@ -126,7 +126,7 @@ async fn a_soft_deleted_secret_is_reported_and_can_be_restored() {
         ..Default::default()
     };
     let e = b.put(&name, &"v2".into(), &create).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert_eq!(e.kind, ErrorKind::PendingDeletion, "{e}");
     assert!(e.to_string().contains("scheduled for deletion"), "{e}");
     b.restore(&name).await.unwrap();
     assert_eq!(

@@ -13,8 +13,10 @@ pub enum ErrorKind {
     NotFound,
     /// A create-only write found the secret already there.
     AlreadyExists,
-    /// A conditional write lost (version changed, pending deletion, token reused).
+    /// A conditional write lost (version changed, token reused).
     Conflict,
+    /// The secret is scheduled for deletion (AWS's recovery window): restore it or wait.
+    PendingDeletion,
     /// The credentials lack a permission.
     PermissionDenied,
     /// No valid credentials.
@@ -43,6 +45,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::AlreadyExists => "already_exists",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::PendingDeletion => "pending_deletion",
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Throttled => "throttled",

@@ -52,3 +52,31 @@ impl GcpOptions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_into_options_or_clear_errors() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        // An endpoint variable no one sets, so only the URL speaks.
+        let var = "SECRETSYNC_TEST_NEVER_SET_ENDPOINT";
+        let o = GcpOptions::from_parts(
+            Some(&u("gcp-sm://p?endpoint=http://127.0.0.1:9&auth=none")),
+            var,
+        )
+        .unwrap();
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        assert!(o.anonymous);
+        let o = GcpOptions::from_parts(Some(&u("gcp-sm://p?auth=adc")), var).unwrap();
+        assert!(!o.anonymous);
+        for (bad, want) in [
+            ("gcp-sm://p?auth=basic", "auth=basic"),
+            ("gcp-sm://p?colour=red", "colour"),
+        ] {
+            let err = GcpOptions::from_parts(Some(&u(bad)), var).unwrap_err();
+            assert!(err.contains(want), "{bad}: {err}");
+        }
+    }
+}

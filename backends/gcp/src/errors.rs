@@ -7,35 +7,48 @@ use secretsync_core::{BackendError, ErrorKind, Op};
 /// What a client error means for secretsync.
 pub fn kind(e: &Error) -> ErrorKind {
     if let Some(s) = e.status() {
-        return match s.code {
-            Code::NotFound => ErrorKind::NotFound,
-            Code::AlreadyExists => ErrorKind::AlreadyExists,
-            Code::PermissionDenied => ErrorKind::PermissionDenied,
-            Code::Unauthenticated => ErrorKind::Unauthenticated,
-            Code::ResourceExhausted => ErrorKind::Throttled,
-            Code::FailedPrecondition | Code::Aborted => ErrorKind::Conflict,
-            Code::Unavailable | Code::Internal | Code::DeadlineExceeded | Code::Unknown => {
-                ErrorKind::Transient
-            }
-            Code::InvalidArgument | Code::OutOfRange => ErrorKind::InvalidInput,
-            Code::Unimplemented => ErrorKind::Unsupported,
-            _ => ErrorKind::Transient,
-        };
+        return code_kind(s.code);
     }
-    match e.http_status_code() {
-        Some(404) => ErrorKind::NotFound,
-        Some(409) => ErrorKind::AlreadyExists,
-        Some(403) => ErrorKind::PermissionDenied,
-        Some(401) => ErrorKind::Unauthenticated,
-        Some(429) => ErrorKind::Throttled,
-        Some(400) | Some(422) => ErrorKind::InvalidInput,
-        Some(c) if c >= 500 => ErrorKind::Transient,
+    match e.http_status_code().and_then(http_kind) {
+        Some(k) => k,
         _ if e.is_authentication() => ErrorKind::Unauthenticated,
         _ if e.is_timeout() || e.is_io() || e.is_connect() || e.is_transport() => {
             ErrorKind::Transient
         }
         _ => ErrorKind::Transient,
     }
+}
+
+/// What an RPC status code means.
+fn code_kind(code: Code) -> ErrorKind {
+    match code {
+        Code::NotFound => ErrorKind::NotFound,
+        Code::AlreadyExists => ErrorKind::AlreadyExists,
+        Code::PermissionDenied => ErrorKind::PermissionDenied,
+        Code::Unauthenticated => ErrorKind::Unauthenticated,
+        Code::ResourceExhausted => ErrorKind::Throttled,
+        Code::FailedPrecondition | Code::Aborted => ErrorKind::Conflict,
+        Code::Unavailable | Code::Internal | Code::DeadlineExceeded | Code::Unknown => {
+            ErrorKind::Transient
+        }
+        Code::InvalidArgument | Code::OutOfRange => ErrorKind::InvalidInput,
+        Code::Unimplemented => ErrorKind::Unsupported,
+        _ => ErrorKind::Transient,
+    }
+}
+
+/// What an HTTP status without an RPC status means (`None`: not decided by the status).
+fn http_kind(status: u16) -> Option<ErrorKind> {
+    Some(match status {
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::AlreadyExists,
+        403 => ErrorKind::PermissionDenied,
+        401 => ErrorKind::Unauthenticated,
+        429 => ErrorKind::Throttled,
+        400 | 422 => ErrorKind::InvalidInput,
+        c if c >= 500 => ErrorKind::Transient,
+        _ => return None,
+    })
 }
 
 /// Builds the backend error for a failed call.
@@ -48,4 +61,38 @@ pub fn to_backend(op: Op, name: &str, e: Error) -> BackendError {
         .backend("gcp-sm")
         .name(name)
         .source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_statuses_map_to_kinds() {
+        for (code, want) in [
+            (Code::NotFound, ErrorKind::NotFound),
+            (Code::AlreadyExists, ErrorKind::AlreadyExists),
+            (Code::PermissionDenied, ErrorKind::PermissionDenied),
+            (Code::Unauthenticated, ErrorKind::Unauthenticated),
+            (Code::ResourceExhausted, ErrorKind::Throttled),
+            (Code::FailedPrecondition, ErrorKind::Conflict),
+            (Code::Aborted, ErrorKind::Conflict),
+            (Code::Unavailable, ErrorKind::Transient),
+            (Code::DeadlineExceeded, ErrorKind::Transient),
+            (Code::InvalidArgument, ErrorKind::InvalidInput),
+            (Code::Unimplemented, ErrorKind::Unsupported),
+        ] {
+            assert_eq!(code_kind(code), want, "{code:?}");
+        }
+        for (status, want) in [
+            (404, Some(ErrorKind::NotFound)),
+            (409, Some(ErrorKind::AlreadyExists)),
+            (429, Some(ErrorKind::Throttled)),
+            (422, Some(ErrorKind::InvalidInput)),
+            (503, Some(ErrorKind::Transient)),
+            (302, None),
+        ] {
+            assert_eq!(http_kind(status), want, "{status}");
+        }
+    }
 }

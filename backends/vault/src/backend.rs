@@ -155,6 +155,22 @@ impl Meta {
     }
 }
 
+/// What a Vault error status (with its `errors` text) means. Vault reports a lost
+/// check-and-set as a 400 whose only mark is its text.
+pub(crate) fn classify(status: u16, msg: &str, has_token: bool) -> ErrorKind {
+    match status {
+        400 if msg.contains("check-and-set") => ErrorKind::Conflict,
+        400 | 405 | 413 => ErrorKind::InvalidInput,
+        401 => ErrorKind::Unauthenticated,
+        403 if msg.contains("permission denied") && !has_token => ErrorKind::Unauthenticated,
+        403 => ErrorKind::PermissionDenied,
+        409 => ErrorKind::Conflict,
+        412 | 500..=599 => ErrorKind::Transient,
+        429 => ErrorKind::Throttled,
+        _ => ErrorKind::InvalidInput,
+    }
+}
+
 /// The most bytes of a response body read (a KV listing of 100,000 names fits).
 pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
@@ -341,19 +357,7 @@ impl VaultBackend {
                 })
             })
             .unwrap_or_default();
-        let kind = match status.as_u16() {
-            400 if msg.contains("check-and-set") => ErrorKind::Conflict,
-            400 | 405 | 413 => ErrorKind::InvalidInput,
-            401 => ErrorKind::Unauthenticated,
-            403 if msg.contains("permission denied") && self.token.is_empty() => {
-                ErrorKind::Unauthenticated
-            }
-            403 => ErrorKind::PermissionDenied,
-            409 => ErrorKind::Conflict,
-            412 | 500..=599 => ErrorKind::Transient,
-            429 => ErrorKind::Throttled,
-            _ => ErrorKind::InvalidInput,
-        };
+        let kind = classify(status.as_u16(), &msg, !self.token.is_empty());
         Err(err(kind, format!("HTTP {}: {msg}", status.as_u16())).retry_after(retry_after))
     }
 
@@ -706,5 +710,70 @@ impl SecretBackend for VaultBackend {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        let cases = [
+            (
+                400,
+                "check-and-set parameter did not match the current version",
+                true,
+                ErrorKind::Conflict,
+            ),
+            (400, "invalid request", true, ErrorKind::InvalidInput),
+            (401, "", true, ErrorKind::Unauthenticated),
+            (403, "permission denied", false, ErrorKind::Unauthenticated),
+            (403, "permission denied", true, ErrorKind::PermissionDenied),
+            (409, "", true, ErrorKind::Conflict),
+            (412, "", true, ErrorKind::Transient),
+            (413, "", true, ErrorKind::InvalidInput),
+            (429, "", true, ErrorKind::Throttled),
+            (500, "", true, ErrorKind::Transient),
+            (503, "sealed", true, ErrorKind::Transient),
+            (418, "", true, ErrorKind::InvalidInput),
+        ];
+        for (status, msg, token, want) in cases {
+            assert_eq!(
+                classify(status, msg, token),
+                want,
+                "{status} {msg:?} token={token}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_parse_into_options_or_clear_errors() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let o = VaultOptions::from_url(&u("vault://v.example:8200/kv/team/app?auth=token"))
+            .unwrap_or_else(|e| {
+                // No VAULT_TOKEN here: only the token check may fail.
+                assert!(e.to_string().contains("VAULT_TOKEN"), "{e}");
+                VaultOptions {
+                    addr: "https://v.example:8200".into(),
+                    mount: "kv".into(),
+                    path: "team/app".into(),
+                    namespace: None,
+                    auth: Auth::Token(String::new()),
+                }
+            });
+        assert_eq!(
+            (o.addr.as_str(), o.mount.as_str(), o.path.as_str()),
+            ("https://v.example:8200", "kv", "team/app")
+        );
+        for (bad, want) in [
+            ("vault://v.example/", "names no KV mount"),
+            ("vault://v.example/kv?colour=red", "unknown parameter"),
+            ("vault://v.example/kv?auth=ldap", "unknown auth method"),
+            ("http://v.example/kv", "is not a Vault URL"),
+        ] {
+            let err = VaultOptions::from_url(&u(bad)).unwrap_err().to_string();
+            assert!(err.contains(want), "{bad}: {err}");
+        }
     }
 }
