@@ -86,10 +86,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let (kind, msg) = classify(&err);
-    BackendError::new(kind, op, msg)
-        .backend("aws-sm")
-        .name(name)
-        .source(err)
+    BackendError::new(kind, op, msg).name(name).source(err)
 }
 
 #[cfg(test)]

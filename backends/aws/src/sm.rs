@@ -27,7 +27,7 @@ pub struct AwsSmBackend {
 }
 
 fn config_err(msg: impl Into<String>) -> BackendError {
-    BackendError::new(ErrorKind::Config, Op::List, msg).backend("aws-sm")
+    BackendError::new(ErrorKind::Config, Op::List, msg)
 }
 
 fn to_system_time(t: Option<&aws_sdk_secretsmanager::primitives::DateTime>) -> Option<SystemTime> {
@@ -100,7 +100,6 @@ impl AwsSmBackend {
                 Op::Put,
                 "an AWS ClientRequestToken must be 32 to 64 characters",
             )
-            .backend("aws-sm")
             .name(name)),
             _ => Ok(()),
         }
@@ -189,7 +188,6 @@ impl AwsSmBackend {
             op,
             "the secret is scheduled for deletion: restore it (`secretsync restore --env ENV NAME`) or wait for the deletion to finish",
         )
-        .backend("aws-sm")
         .name(name)
     }
 }
@@ -252,7 +250,6 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
-        self.capabilities().check_name("aws-sm", Op::Head, name)?;
         match self.client.describe_secret().secret_id(name).send().await {
             Ok(d) if d.deleted_date().is_some() => Ok(None),
             Ok(d) => Ok(Some(SecretMeta {
@@ -269,7 +266,6 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret>> {
-        self.capabilities().check_name("aws-sm", Op::Get, name)?;
         match self.client.get_secret_value().secret_id(name).send().await {
             Ok(out) => {
                 let value = match (out.secret_string(), out.secret_binary()) {
@@ -321,7 +317,6 @@ impl SecretBackend for AwsSmBackend {
                 Op::BatchGet,
                 format!("{code}: {}", e.message().unwrap_or("")),
             )
-            .backend("aws-sm")
             .name(name));
         }
         let mut by_name: std::collections::HashMap<&str, Secret> = std::collections::HashMap::new();
@@ -345,7 +340,6 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
-        self.capabilities().check_put("aws-sm", name, value, opts)?;
         Self::check_token(name, &opts.token)?;
         let r = if opts.mode == PutMode::CreateOnly {
             self.create(name, value, opts).await
@@ -370,7 +364,6 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
-        self.capabilities().check_name("aws-sm", Op::Delete, name)?;
         let req = self.client.delete_secret().secret_id(name);
         let req = match opts.mode {
             DeleteMode::Default => req,
@@ -383,7 +376,6 @@ impl SecretBackend for AwsSmBackend {
                     Op::Delete,
                     format!("a recovery window of {days} days: AWS allows 7 to 30"),
                 )
-                .backend("aws-sm")
                 .name(name))
             }
             DeleteMode::Force => req.force_delete_without_recovery(true),

@@ -71,6 +71,8 @@ fn expect_kind<T: std::fmt::Debug>(r: Result<T>, kind: ErrorKind, case: &str) {
 /// Runs every case against `b` under `prefix`, then deletes what it wrote. Panics naming the
 /// case that failed.
 pub async fn run(b: Arc<dyn SecretBackend>, prefix: &str) {
+    // As secretsync uses every backend: behind the layer that checks names, values and modes.
+    let b: Arc<dyn SecretBackend> = Arc::new(crate::layers::Checked::new(b));
     let caps = b.capabilities();
     // The bulk writes of the pagination case go through the retry layer, as every write does
     // in production: emulators (and clouds) answer some concurrent calls with a passing 500.

@@ -73,7 +73,7 @@ impl FileBackend {
     }
 
     fn err(&self, kind: ErrorKind, op: Op, msg: impl Into<String>) -> BackendError {
-        BackendError::new(kind, op, msg).backend("file")
+        BackendError::new(kind, op, msg)
     }
 
     fn read(&self, op: Op) -> Result<FileData> {
@@ -210,7 +210,6 @@ impl SecretBackend for FileBackend {
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
-        self.capabilities().check_put("file", name, value, opts)?;
         let err = |kind, msg: &str| Err(self.err(kind, Op::Put, msg).name(name));
         self.update(Op::Put, |data| {
             let encoded = Zeroizing::new(B64.encode(value.expose()));

@@ -57,10 +57,7 @@ pub fn to_backend(op: Op, name: &str, e: Error) -> BackendError {
     let msg = e
         .status()
         .map_or_else(|| e.to_string(), |s| s.message.clone());
-    BackendError::new(k, op, msg)
-        .backend("gcp-sm")
-        .name(name)
-        .source(e)
+    BackendError::new(k, op, msg).name(name).source(e)
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub struct GcpSmBackend {
 }
 
 fn config(msg: impl Into<String>) -> BackendError {
-    BackendError::new(ErrorKind::Config, Op::List, msg).backend("gcp-sm")
+    BackendError::new(ErrorKind::Config, Op::List, msg)
 }
 
 fn version_number(version_name: &str) -> Option<u64> {
@@ -228,7 +228,6 @@ impl SecretBackend for GcpSmBackend {
     }
 
     async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
-        self.capabilities().check_name("gcp-sm", Op::Head, name)?;
         let Some(s) = self.secret(name, Op::Head).await? else {
             return Ok(None);
         };
@@ -250,7 +249,6 @@ impl SecretBackend for GcpSmBackend {
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret>> {
-        self.capabilities().check_name("gcp-sm", Op::Get, name)?;
         let Some((n, data)) = self.latest(name, Op::Get).await? else {
             return Ok(None);
         };
@@ -267,7 +265,6 @@ impl SecretBackend for GcpSmBackend {
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
-        self.capabilities().check_put("gcp-sm", name, value, opts)?;
         let existing = self.secret(name, Op::Put).await?;
         let mut labels = existing
             .as_ref()
@@ -280,7 +277,6 @@ impl SecretBackend for GcpSmBackend {
                 Op::Put,
                 "the secret already exists",
             )
-            .backend("gcp-sm")
             .name(name));
         }
         let created = existing.is_none();
@@ -333,7 +329,6 @@ impl SecretBackend for GcpSmBackend {
                         Op::Put,
                         "the new version has no number",
                     )
-                    .backend("gcp-sm")
                     .name(name)
                 })?
             }
@@ -357,14 +352,12 @@ impl SecretBackend for GcpSmBackend {
     }
 
     async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
-        self.capabilities().check_name("gcp-sm", Op::Delete, name)?;
         if let DeleteMode::Soft { .. } = opts.mode {
             return Err(BackendError::new(
                 ErrorKind::Unsupported,
                 Op::Delete,
                 "GCP Secret Manager has no soft delete",
             )
-            .backend("gcp-sm")
             .name(name));
         }
         self.client

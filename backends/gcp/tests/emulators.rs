@@ -81,7 +81,9 @@ async fn an_independent_client_reads_what_the_backend_wrote() {
         .unwrap();
     assert_eq!(s["labels"]["managed-by"], "secretsync");
     assert_eq!(s["labels"]["secretsync-token-version"], "1");
-    // GCP's rules are checked before any call.
+    // GCP's rules (from its capabilities) are checked before any call, by the layer every
+    // backend is used through.
+    let b = secretsync_core::layers::Checked::new(std::sync::Arc::new(b.clone()));
     let e = b
         .put("has/slash", &"x".into(), &PutOptions::default())
         .await

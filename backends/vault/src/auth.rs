@@ -41,7 +41,7 @@ impl std::fmt::Debug for Auth {
 }
 
 fn config(msg: impl Into<String>) -> BackendError {
-    BackendError::new(ErrorKind::Config, Op::List, msg).backend("vault")
+    BackendError::new(ErrorKind::Config, Op::List, msg)
 }
 
 impl Auth {

@@ -103,7 +103,7 @@ impl std::fmt::Debug for VaultBackend {
 }
 
 fn config(msg: impl Into<String>) -> BackendError {
-    BackendError::new(ErrorKind::Config, Op::List, msg).backend("vault")
+    BackendError::new(ErrorKind::Config, Op::List, msg)
 }
 
 /// Secret metadata as KV v2 returns it.
@@ -306,7 +306,7 @@ impl VaultBackend {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let err = |kind, msg: String| BackendError::new(kind, op, msg).backend("vault").name(name);
+        let err = |kind, msg: String| BackendError::new(kind, op, msg).name(name);
         let resp = req.send().await.map_err(|e| {
             let kind = if e.is_builder() {
                 ErrorKind::Config
@@ -362,7 +362,6 @@ impl VaultBackend {
     }
 
     fn check_name(&self, op: Op, name: &str) -> Result<()> {
-        self.capabilities().check_name("vault", op, name)?;
         if name
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..")
@@ -372,7 +371,6 @@ impl VaultBackend {
                 op,
                 "Vault paths cannot have empty, '.' or '..' segments",
             )
-            .backend("vault")
             .name(name));
         }
         Ok(())
@@ -535,7 +533,6 @@ impl SecretBackend for VaultBackend {
                     Op::Get,
                     "the value is marked base64 but is not",
                 )
-                .backend("vault")
                 .name(name)
             })?)
         } else {
@@ -562,13 +559,8 @@ impl SecretBackend for VaultBackend {
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
-        self.capabilities().check_put("vault", name, value, opts)?;
         self.check_name(Op::Put, name)?;
-        let err = |kind, msg: &str| {
-            BackendError::new(kind, Op::Put, msg)
-                .backend("vault")
-                .name(name)
-        };
+        let err = |kind, msg: &str| BackendError::new(kind, Op::Put, msg).name(name);
         let meta = self.metadata(name, Op::Put).await?;
         let current = meta.as_ref().map_or(0, |m| m.current);
         let mut custom = meta.as_ref().map(|m| m.custom.clone()).unwrap_or_default();
@@ -645,11 +637,7 @@ impl SecretBackend for VaultBackend {
 
     async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
         self.check_name(Op::Delete, name)?;
-        let err = |kind, msg: &str| {
-            BackendError::new(kind, Op::Delete, msg)
-                .backend("vault")
-                .name(name)
-        };
+        let err = |kind, msg: &str| BackendError::new(kind, Op::Delete, msg).name(name);
         let Some(meta) = self.metadata(name, Op::Delete).await? else {
             return Err(err(ErrorKind::NotFound, "no such secret"));
         };
@@ -695,9 +683,7 @@ impl SecretBackend for VaultBackend {
     async fn restore(&self, name: &str) -> Result<()> {
         self.check_name(Op::Restore, name)?;
         let meta = self.metadata(name, Op::Restore).await?.ok_or_else(|| {
-            BackendError::new(ErrorKind::NotFound, Op::Restore, "no such secret")
-                .backend("vault")
-                .name(name)
+            BackendError::new(ErrorKind::NotFound, Op::Restore, "no such secret").name(name)
         })?;
         let body = json!({ "versions": [meta.current] });
         self.call(

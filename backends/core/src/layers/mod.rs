@@ -1,15 +1,18 @@
 //! Cross-cutting behaviour as layers: each wraps any backend and is itself a backend. A layer
 //! implements [`Around`] (what to do around one call); [`Layered`] does the delegation once.
 //!
-//! [`stack`] builds the usual order, outermost first: concurrency limit → retry → rate limit →
-//! call counter → backend. So every attempt (retries included) waits for the rate limiter and is
-//! counted, and a retrying call keeps its concurrency slot.
+//! [`stack`] builds the usual order, outermost first: checks and error context → concurrency
+//! limit → retry → rate limit → call counter → backend. So a call the backend cannot take is
+//! refused before it costs anything, every attempt (retries included) waits for the rate limiter
+//! and is counted, and a retrying call keeps its concurrency slot.
 
+mod checked;
 mod concurrency;
 mod metrics;
 mod rate;
 mod retry;
 
+pub use checked::Checked;
 pub use concurrency::ConcurrencyLimit;
 pub use metrics::{CallCounter, CallKey, Counted};
 pub use rate::{Rate, RateLimit, RateLimits};
@@ -127,10 +130,11 @@ pub fn stack(backend: Arc<dyn SecretBackend>, cfg: &StackConfig) -> Arc<dyn Secr
         Arc::new(Layered::new(counted, RateLimit::new(&cfg.rates)));
     let retried: Arc<dyn SecretBackend> =
         Arc::new(Layered::new(limited, Retry::new(cfg.retry.clone())));
-    Arc::new(Layered::new(
+    let limited: Arc<dyn SecretBackend> = Arc::new(Layered::new(
         retried,
         ConcurrencyLimit::new(cfg.concurrency),
-    ))
+    ));
+    Arc::new(Checked::new(limited))
 }
 
 #[cfg(test)]
