@@ -2,8 +2,8 @@
 
 use super::{write_selector, Workspace};
 use crate::config::Config;
-use crate::model::{EnvRef, EnvType, SecretName, TypeSet};
-use crate::store::{DeleteScope, Scope, VersionInfo};
+use crate::model::{EnvRef, EnvType, SecretName, Selector, TypeSet};
+use crate::store::{Scope, VersionInfo};
 use anyhow::Result;
 use secretsync_core::SecretValue;
 use serde::Serialize;
@@ -120,10 +120,10 @@ pub async fn delete(
 ) -> Result<DeleteOutcome> {
     let cfg = ws.config()?;
     let scope = match (types, env) {
-        (Some(t), _) => Some(DeleteScope::Types(t)),
+        (Some(t), _) => Some(Selector::Types(t)),
         (None, Some(e)) => Some(match cfg.env(e)? {
-            EnvRef::Implicit(t) => DeleteScope::Types(TypeSet::of([t])),
-            EnvRef::Declared(n, _) => DeleteScope::Env(n),
+            EnvRef::Implicit(t) => Selector::Types(TypeSet::of([t])),
+            EnvRef::Declared(n, _) => Selector::Env(n),
         }),
         (None, None) => None,
     };

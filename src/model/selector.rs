@@ -120,8 +120,6 @@ impl FromStr for Selector {
 /// stays in at most one of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetPlan {
-    /// An existing value has exactly the target selector: the new value becomes its next version.
-    pub same: bool,
     /// Existing values that keep only some of their types: `(old, remaining)`. These are the
     /// splits the user is told about.
     pub shrunk: Vec<(Selector, Selector)>,
@@ -132,7 +130,6 @@ pub struct SetPlan {
 /// Plans `set` of a value for `target` given the secret's `existing` selectors.
 pub fn plan_set(existing: &[Selector], target: &Selector) -> SetPlan {
     let mut plan = SetPlan {
-        same: existing.contains(target),
         shrunk: Vec::new(),
         absorbed: Vec::new(),
     };
@@ -205,7 +202,6 @@ mod tests {
     fn setting_one_type_splits_it_off_a_shared_value() {
         let existing = [sel("development,preview,local"), sel("production")];
         let plan = plan_set(&existing, &sel("local"));
-        assert!(!plan.same);
         assert_eq!(
             plan.shrunk,
             vec![(existing[0].clone(), sel("development,preview"))]
@@ -224,8 +220,9 @@ mod tests {
     #[test]
     fn same_selector_is_a_new_version_and_overrides_never_split() {
         let existing = [sel("production"), sel("env:prod-eu")];
-        assert!(plan_set(&existing, &sel("prod")).same);
+        let p = plan_set(&existing, &sel("prod"));
+        assert!(p.shrunk.is_empty() && p.absorbed.is_empty());
         let p = plan_set(&existing, &sel("env:prod-eu"));
-        assert!(p.same && p.shrunk.is_empty() && p.absorbed.is_empty());
+        assert!(p.shrunk.is_empty() && p.absorbed.is_empty());
     }
 }

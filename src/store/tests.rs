@@ -1,5 +1,7 @@
 use super::age_key::AgeIdentity;
 use super::*;
+use crate::model::{SecretName, Selector};
+use secretsync_core::{Identity, Recipient, SecretValue};
 use crate::model::EnvType::*;
 
 struct Fixture {
@@ -168,7 +170,7 @@ async fn delete_shrinks_types_removes_overrides_and_whole_secrets() {
     let r = w
         .delete(
             &name("K"),
-            Some(&DeleteScope::Types("preview".parse().unwrap())),
+            Some(&Selector::Types("preview".parse().unwrap())),
         )
         .unwrap();
     assert_eq!(
@@ -180,16 +182,10 @@ async fn delete_shrinks_types_removes_overrides_and_whole_secrets() {
         "d"
     );
     assert!(w
-        .delete(
-            &name("K"),
-            Some(&DeleteScope::Types("local".parse().unwrap()))
-        )
+        .delete(&name("K"), Some(&Selector::Types("local".parse().unwrap())))
         .is_err());
-    w.delete(
-        &name("K"),
-        Some(&DeleteScope::Env("prod-eu".parse().unwrap())),
-    )
-    .unwrap();
+    w.delete(&name("K"), Some(&Selector::Env("prod-eu".parse().unwrap())))
+        .unwrap();
     w.delete(&name("K"), None).unwrap();
     assert!(w.secret(&name("K")).is_none());
     w.commit().unwrap();

@@ -64,14 +64,6 @@ impl ApplyReport {
     pub fn count(&self, status: Status) -> usize {
         self.results.iter().filter(|r| r.status == status).count()
     }
-
-    /// Drifted items left as they are.
-    pub fn drift_left(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|r| r.action == Action::Drift && r.status == Status::Skipped)
-            .count()
-    }
 }
 
 fn failed(item: &PlanItem, e: BackendError) -> ItemResult {

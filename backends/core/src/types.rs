@@ -153,8 +153,6 @@ pub struct Capabilities {
     pub labels_in_list: bool,
     /// List returns each secret's current version id.
     pub version_in_list: bool,
-    /// List costs a call per secret (Vault's LIST returns names only); still no values.
-    pub per_secret_list_calls: bool,
     /// Largest page a list returns.
     pub max_page_size: usize,
     /// Largest value accepted.
@@ -186,7 +184,6 @@ impl Capabilities {
         Capabilities {
             labels_in_list: true,
             version_in_list: true,
-            per_secret_list_calls: false,
             max_page_size: 100,
             max_value_bytes: crate::MAX_VALUE_BYTES,
             max_batch_get: 1,

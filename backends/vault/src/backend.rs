@@ -464,7 +464,6 @@ impl SecretBackend for VaultBackend {
         Capabilities {
             version_in_list: true,
             max_page_size: PAGE,
-            per_secret_list_calls: true,
             labels: LabelRules {
                 max_labels: 62,
                 max_key_len: 128,

@@ -12,7 +12,7 @@
 //!   backend reports the token as the version id, and a repeated write is answered without a
 //!   second version.
 //! - `LIST` returns key names only, so a listing reads each secret's metadata (bounded
-//!   concurrency): `Capabilities::per_secret_list_calls`. It reads no values.
+//!   concurrency). It reads no values.
 //! - Delete: the default soft-deletes the current version (`restore` undeletes it); forced
 //!   deletes destroy the metadata and every version.
 //! - Auth: `VAULT_TOKEN`; `?auth=approle` (`VAULT_ROLE_ID`, `VAULT_SECRET_ID`); `?auth=kubernetes&role=R`

@@ -50,11 +50,6 @@ impl CallCounter {
             .sum()
     }
 
-    /// All calls.
-    pub fn total(&self) -> u64 {
-        self.snapshot().values().sum()
-    }
-
     /// Forgets everything counted so far.
     pub fn reset(&self) {
         self.counts.lock().expect("counter lock").clear();

@@ -51,11 +51,6 @@ impl<L: Around> Layered<L> {
     pub fn new(inner: Arc<dyn SecretBackend>, layer: L) -> Self {
         Self { inner, layer }
     }
-
-    /// The layer.
-    pub fn layer(&self) -> &L {
-        &self.layer
-    }
 }
 
 #[async_trait]
