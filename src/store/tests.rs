@@ -1,8 +1,8 @@
 use super::age_key::AgeIdentity;
 use super::*;
+use crate::model::EnvType::*;
 use crate::model::{SecretName, Selector};
 use secretsync_core::{Identity, Recipient, SecretValue};
-use crate::model::EnvType::*;
 
 struct Fixture {
     _dir: tempfile::TempDir,

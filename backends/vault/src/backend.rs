@@ -1,6 +1,9 @@
 //! The KV v2 backend.
 
 use crate::auth::Auth;
+use crate::http::{classify, read_bounded, same_origin_redirects};
+use crate::metadata::{Meta, TOKEN_KEY, TOKEN_VERSION_KEY};
+use crate::options::{config, VaultOptions};
 use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use futures::{StreamExt, TryStreamExt};
@@ -10,79 +13,8 @@ use secretsync_core::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// Custom-metadata key holding the idempotency token of the last write.
-const TOKEN_KEY: &str = "secretsync-token";
-/// Custom-metadata key holding the version that write produced.
-const TOKEN_VERSION_KEY: &str = "secretsync-token-version";
 const PAGE: usize = 100;
 const METADATA_READS_IN_FLIGHT: usize = 16;
-
-/// Where the backend is and how to log in.
-#[derive(Debug, Clone)]
-pub struct VaultOptions {
-    /// Server address, e.g. `http://127.0.0.1:8200`.
-    pub addr: String,
-    /// KV v2 mount, e.g. `secret`.
-    pub mount: String,
-    /// Path under the mount that names are relative to (may be empty).
-    pub path: String,
-    /// Enterprise / OpenBao namespace.
-    pub namespace: Option<String>,
-    /// How to authenticate.
-    pub auth: Auth,
-}
-
-impl VaultOptions {
-    /// Reads a `vault://` or `vault+http://` URL.
-    pub fn from_url(url: &url::Url) -> Result<Self> {
-        let scheme = match url.scheme() {
-            "vault" => "https",
-            "vault+http" => "http",
-            other => return Err(config(format!("{other}:// is not a Vault URL"))),
-        };
-        let addr = match url.host_str().filter(|h| !h.is_empty()) {
-            Some(h) => format!(
-                "{scheme}://{h}{}",
-                url.port().map_or(String::new(), |p| format!(":{p}"))
-            ),
-            None => {
-                let addr = std::env::var("VAULT_ADDR")
-                    .map_err(|_| config("the URL names no server and VAULT_ADDR is not set"))?;
-                if scheme == "https" && !addr.trim().to_ascii_lowercase().starts_with("https://") {
-                    return Err(config(format!(
-                        "VAULT_ADDR {addr:?} is not https://: the token and values would cross the network in clear. Use https, or opt into plain HTTP explicitly with a vault+http:// URL"
-                    )));
-                }
-                addr
-            }
-        };
-        let mut segs = url.path().trim_matches('/').splitn(2, '/');
-        let mount = segs
-            .next()
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| config("the URL names no KV mount: vault://HOST/MOUNT[/PATH]"))?;
-        let path = segs.next().unwrap_or("").trim_matches('/').to_string();
-        let (mut method, mut role, mut auth_mount, mut namespace) =
-            (None, None, None, std::env::var("VAULT_NAMESPACE").ok());
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "auth" => method = Some(v.into_owned()),
-                "role" => role = Some(v.into_owned()),
-                "auth_mount" => auth_mount = Some(v.into_owned()),
-                "namespace" => namespace = Some(v.into_owned()),
-                other => return Err(config(format!("unknown parameter {other:?}: vault URLs take auth, role, auth_mount and namespace"))),
-            }
-        }
-        let auth = Auth::from_params(method.as_deref(), role.as_deref(), auth_mount.as_deref())?;
-        Ok(VaultOptions {
-            addr: addr.trim_end_matches('/').to_string(),
-            mount: mount.into(),
-            path,
-            namespace,
-            auth,
-        })
-    }
-}
 
 /// The Vault / OpenBao KV v2 backend.
 #[derive(Clone)]
@@ -100,107 +32,6 @@ impl std::fmt::Debug for VaultBackend {
             self.opts.addr, self.opts.mount, self.opts.path, self.opts.auth
         )
     }
-}
-
-fn config(msg: impl Into<String>) -> BackendError {
-    BackendError::new(ErrorKind::Config, Op::List, msg)
-}
-
-/// Secret metadata as KV v2 returns it.
-struct Meta {
-    current: u64,
-    custom: Labels,
-    deleted: bool,
-}
-
-impl Meta {
-    fn from_json(d: &Value) -> Meta {
-        let current = d["current_version"].as_u64().unwrap_or(0);
-        let custom = d["custom_metadata"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let v = &d["versions"][current.to_string()];
-        let deleted = current == 0
-            || v["destroyed"].as_bool() == Some(true)
-            || v["deletion_time"].as_str().is_some_and(|t| !t.is_empty());
-        Meta {
-            current,
-            custom,
-            deleted,
-        }
-    }
-
-    /// The version id secretsync reports: the last write's token while its version is current.
-    fn reported_version(&self) -> String {
-        match (
-            self.custom.get(TOKEN_KEY),
-            self.custom.get(TOKEN_VERSION_KEY),
-        ) {
-            (Some(t), Some(v)) if *v == self.current.to_string() => t.clone(),
-            _ => self.current.to_string(),
-        }
-    }
-
-    fn labels(&self) -> Labels {
-        self.custom
-            .iter()
-            .filter(|(k, _)| *k != TOKEN_KEY && *k != TOKEN_VERSION_KEY)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-}
-
-/// What a Vault error status (with its `errors` text) means. Vault reports a lost
-/// check-and-set as a 400 whose only mark is its text.
-pub(crate) fn classify(status: u16, msg: &str, has_token: bool) -> ErrorKind {
-    match status {
-        400 if msg.contains("check-and-set") => ErrorKind::Conflict,
-        400 | 405 | 413 => ErrorKind::InvalidInput,
-        401 => ErrorKind::Unauthenticated,
-        403 if msg.contains("permission denied") && !has_token => ErrorKind::Unauthenticated,
-        403 => ErrorKind::PermissionDenied,
-        409 => ErrorKind::Conflict,
-        412 | 500..=599 => ErrorKind::Transient,
-        429 => ErrorKind::Throttled,
-        _ => ErrorKind::InvalidInput,
-    }
-}
-
-/// The most bytes of a response body read (a KV listing of 100,000 names fits).
-pub const MAX_RESPONSE_BYTES: usize = 16 << 20;
-
-/// Redirects are followed only within the origin (scheme, host and port) they come from: the
-/// `X-Vault-Token` header and request bodies (values, AppRole secret ids) never go to another host
-/// or from https to http.
-fn same_origin_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let same = attempt
-            .previous()
-            .first()
-            .is_some_and(|first| first.origin() == attempt.url().origin());
-        if same && attempt.previous().len() < 5 {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
-}
-
-/// Reads a response body, refusing one over [`MAX_RESPONSE_BYTES`].
-async fn read_bounded(mut resp: reqwest::Response) -> std::result::Result<String, String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        if buf.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(format!("the body is over {MAX_RESPONSE_BYTES} bytes"));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    String::from_utf8(buf).map_err(|_| "the body is not UTF-8".to_string())
 }
 
 impl VaultBackend {
@@ -695,70 +526,5 @@ impl SecretBackend for VaultBackend {
         )
         .await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_map_to_kinds() {
-        let cases = [
-            (
-                400,
-                "check-and-set parameter did not match the current version",
-                true,
-                ErrorKind::Conflict,
-            ),
-            (400, "invalid request", true, ErrorKind::InvalidInput),
-            (401, "", true, ErrorKind::Unauthenticated),
-            (403, "permission denied", false, ErrorKind::Unauthenticated),
-            (403, "permission denied", true, ErrorKind::PermissionDenied),
-            (409, "", true, ErrorKind::Conflict),
-            (412, "", true, ErrorKind::Transient),
-            (413, "", true, ErrorKind::InvalidInput),
-            (429, "", true, ErrorKind::Throttled),
-            (500, "", true, ErrorKind::Transient),
-            (503, "sealed", true, ErrorKind::Transient),
-            (418, "", true, ErrorKind::InvalidInput),
-        ];
-        for (status, msg, token, want) in cases {
-            assert_eq!(
-                classify(status, msg, token),
-                want,
-                "{status} {msg:?} token={token}"
-            );
-        }
-    }
-
-    #[test]
-    fn urls_parse_into_options_or_clear_errors() {
-        let u = |s: &str| url::Url::parse(s).unwrap();
-        let o = VaultOptions::from_url(&u("vault://v.example:8200/kv/team/app?auth=token"))
-            .unwrap_or_else(|e| {
-                // No VAULT_TOKEN here: only the token check may fail.
-                assert!(e.to_string().contains("VAULT_TOKEN"), "{e}");
-                VaultOptions {
-                    addr: "https://v.example:8200".into(),
-                    mount: "kv".into(),
-                    path: "team/app".into(),
-                    namespace: None,
-                    auth: Auth::Token(String::new()),
-                }
-            });
-        assert_eq!(
-            (o.addr.as_str(), o.mount.as_str(), o.path.as_str()),
-            ("https://v.example:8200", "kv", "team/app")
-        );
-        for (bad, want) in [
-            ("vault://v.example/", "names no KV mount"),
-            ("vault://v.example/kv?colour=red", "unknown parameter"),
-            ("vault://v.example/kv?auth=ldap", "unknown auth method"),
-            ("http://v.example/kv", "is not a Vault URL"),
-        ] {
-            let err = VaultOptions::from_url(&u(bad)).unwrap_err().to_string();
-            assert!(err.contains(want), "{bad}: {err}");
-        }
     }
 }

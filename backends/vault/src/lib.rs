@@ -20,6 +20,11 @@
 
 mod auth;
 mod backend;
+mod http;
+mod metadata;
+mod options;
 
 pub use auth::Auth;
-pub use backend::{VaultBackend, VaultOptions, MAX_RESPONSE_BYTES};
+pub use backend::VaultBackend;
+pub use http::MAX_RESPONSE_BYTES;
+pub use options::VaultOptions;
