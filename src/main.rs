@@ -36,7 +36,7 @@ async fn main() -> ExitCode {
             };
         }
     };
-    match secretsync::cli::run(cli).await {
+    match secretsync::cli::execute(cli).await {
         Ok(outcome) => outcome.into(),
         // The reader went away (`| head`): nothing to say, as ripgrep does.
         Err(err) if err.is::<secretsync::output::StdoutClosed>() => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! Secrets into programs: an environment's values (from the store, the local cache, or a
 //! backend directly) for `run` and `export`, and `pull` into the local cache.
 
-use super::{targets, Workspace};
+use super::{backends, Workspace};
 use crate::inject::cache::{self, Cache};
 use crate::model::{EnvType, SecretName};
 use anyhow::{bail, Result};
@@ -34,7 +34,7 @@ pub struct Values {
 pub async fn values(ws: &Workspace, src: &Source) -> Result<Values> {
     let mut notes = Vec::new();
     if let Some(url) = &src.from {
-        let (backend, _) = targets::open_url(url, &ws.base_dir(), 8).await?;
+        let (backend, _) = backends::open_url(url, &ws.base_dir(), 8).await?;
         let mut names = Vec::new();
         for m in list_all(backend.as_ref(), &src.prefix).await? {
             let rel = m

@@ -1,7 +1,7 @@
 //! Migrate (backend to backend, with this store's ownership labels) and import (a backend's
 //! secrets into the store).
 
-use super::targets::{self, ApiCall};
+use super::backends::{self, ApiCall};
 use super::{write_selector, Progress, Workspace};
 use crate::model::{SecretName, TypeSet};
 use crate::sync::migrate::{self, Mapping, Verified};
@@ -125,8 +125,8 @@ pub async fn migrate(
     let store = ws.unlocked(&cfg).await?;
     let fpr = Fingerprinter::of(&store)?;
     let base = ws.base_dir();
-    let (src, src_calls) = targets::open_url(&opts.from, &base, opts.concurrency).await?;
-    let (dst, dst_calls) = targets::open_url(&opts.to, &base, opts.concurrency).await?;
+    let (src, src_calls) = backends::open_url(&opts.from, &base, opts.concurrency).await?;
+    let (dst, dst_calls) = backends::open_url(&opts.to, &base, opts.concurrency).await?;
 
     let names: Vec<String> = list_all(src.as_ref(), &opts.prefix_from)
         .await?
@@ -192,8 +192,8 @@ pub async fn migrate(
     });
     out.report = Some(report);
     out.api_calls = Some(MigrateCalls {
-        source: targets::api_calls(&src_calls),
-        target: targets::api_calls(&dst_calls),
+        source: backends::api_calls(&src_calls),
+        target: backends::api_calls(&dst_calls),
     });
     Ok(out)
 }
@@ -245,7 +245,7 @@ pub struct ImportReport {
 pub async fn import(ws: &Workspace, opts: &ImportOptions) -> Result<ImportReport> {
     let cfg = ws.config()?;
     let sel = write_selector(&cfg, opts.types, opts.env.as_deref())?;
-    let (src, _) = targets::open_url(&opts.from, &ws.base_dir(), opts.concurrency).await?;
+    let (src, _) = backends::open_url(&opts.from, &ws.base_dir(), opts.concurrency).await?;
     let mut skipped = Vec::new();
     let mut wanted: Vec<(String, SecretName)> = Vec::new();
     for m in list_all(src.as_ref(), &opts.prefix).await? {

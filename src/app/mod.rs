@@ -3,6 +3,7 @@
 //! the CLI. Arrows point down: `cli` → `app` → `sync`, `store`, `declare`, `config`, `registry`
 //! → `backends/core` and `model`.
 
+pub mod backends;
 pub mod init;
 pub mod inject;
 pub mod keys;
@@ -12,7 +13,6 @@ pub mod overview;
 pub mod reconcile;
 pub mod secrets;
 pub mod sync;
-pub mod targets;
 mod workspace;
 
 pub use workspace::Workspace;

@@ -1,6 +1,6 @@
 //! Plan, apply and restore: the canonical values of environments against their backends.
 
-use super::targets::{self, ApiCall, Target};
+use super::backends::{self, ApiCall, EnvBackend};
 use super::{Progress, Workspace};
 use crate::config::Config;
 use crate::declare::Declared;
@@ -94,7 +94,7 @@ impl ApplyOutcome {
 
 /// The environments `opts` names (or every declared one with a backend, for `all`).
 pub fn select(cfg: &Config, envs: &[String], all: bool) -> Result<Vec<EnvRef>> {
-    targets::select(cfg, envs, all)
+    backends::select(cfg, envs, all)
 }
 
 /// Plans one environment: its canonical values against its backend. `declared` (scanned once by
@@ -106,8 +106,8 @@ pub async fn plan_env(
     env: &EnvRef,
     opts: &PlanOptions,
     declared: &[Declared],
-) -> Result<(Plan, Target, Vec<String>)> {
-    let target = targets::open(cfg, env, opts.concurrency).await?;
+) -> Result<(Plan, EnvBackend, Vec<String>)> {
+    let target = backends::open(cfg, env, opts.concurrency).await?;
     let desired: Vec<(String, secretsync_core::SecretValue)> = store
         .resolve_all(env)?
         .into_iter()
@@ -145,7 +145,7 @@ pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
             summary: plan.summary(),
             plan,
             missing_declared,
-            api_calls: targets::api_calls(&target.counter),
+            api_calls: backends::api_calls(&target.counter),
             warnings: unignored_replica(&cfg, env).into_iter().collect(),
         });
     }
@@ -172,7 +172,7 @@ pub async fn apply(
         let fpr = Fingerprinter::of(&store)?;
         let (plan, target, missing_declared) =
             plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await?;
-        if opts.plan.on_drift == DriftPolicy::Adopt {
+        if opts.plan.on_drift == DriftPolicy::Accept {
             let adopted = adopt_drift(ws, &cfg, env, &plan).await?;
             if !adopted.is_empty() {
                 store = ws.unlocked(&cfg).await?;
@@ -195,7 +195,7 @@ pub async fn apply(
             plan,
             report,
             missing_declared,
-            api_calls: targets::api_calls(&target.counter),
+            api_calls: backends::api_calls(&target.counter),
             warnings,
         });
     }
@@ -306,7 +306,7 @@ impl RestoreReport {
 pub async fn restore(ws: &Workspace, env: &str, names: &[String]) -> Result<RestoreReport> {
     let cfg = ws.config()?;
     let env = cfg.env(env)?;
-    let target = targets::open(&cfg, &env, 4).await?;
+    let target = backends::open(&cfg, &env, 4).await?;
     let mut results = Vec::new();
     for n in names {
         let name = format!("{}{n}", target.prefix);

@@ -26,6 +26,6 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> Result<Outcome> {
     Ok(if report.ok {
         Outcome::Ok
     } else {
-        Outcome::Findings
+        Outcome::Attention
     })
 }

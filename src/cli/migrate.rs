@@ -1,6 +1,6 @@
 //! `secretsync migrate` (backend to backend) and `secretsync import` (backend into the store).
 
-use super::{Ctx, Outcome, TargetArgs};
+use super::{Ctx, Outcome, WriteArgs};
 use crate::app::{
     self,
     migrate::{ImportOptions, MigrateOptions},
@@ -52,7 +52,7 @@ pub async fn run_migrate(ctx: &Ctx, args: MigrateArgs) -> Result<Outcome> {
     Ok(if report.failed() {
         Outcome::Failed
     } else if report.refused() {
-        Outcome::Findings
+        Outcome::Attention
     } else {
         Outcome::Ok
     })
@@ -67,7 +67,7 @@ pub struct ImportArgs {
     #[arg(long, default_value = "", value_name = "PREFIX")]
     pub prefix: String,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: WriteArgs,
     /// Replace values the store already holds with different ones.
     #[arg(long)]
     pub overwrite: bool,
@@ -94,6 +94,6 @@ pub async fn run_import(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
     Ok(if report.skipped.is_empty() {
         Outcome::Ok
     } else {
-        Outcome::Findings
+        Outcome::Attention
     })
 }

@@ -1,6 +1,7 @@
 //! The command line: clap definitions, the shared context, and one module per command.
 
 mod check;
+mod export;
 mod get;
 mod history;
 mod init;
@@ -8,12 +9,14 @@ mod key;
 mod list;
 mod merge;
 mod migrate;
+mod pull;
 mod quickstart;
 mod reconcile;
+mod replicate;
 mod run;
 mod set;
-mod sync;
 
+use crate::app::inject::{self, Source};
 use crate::app::Workspace;
 use crate::config::Config;
 use crate::model::{EnvType, TypeSet};
@@ -21,6 +24,7 @@ use crate::output::Printer;
 use crate::store::Scope;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
+use secretsync_core::SecretValue;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,11 +63,11 @@ pub enum Command {
     /// Check that every declared secret has a value; exit 2 listing what is missing.
     Check(check::CheckArgs),
     /// Show what `apply` would change in environments' backends (names and actions only).
-    Plan(sync::PlanArgs),
+    Plan(replicate::PlanArgs),
     /// Replicate the canonical values into environments' backends.
-    Apply(sync::ApplyArgs),
+    Apply(replicate::ApplyArgs),
     /// Undo soft deletes of an environment's secrets (AWS recovery window, Vault delete).
-    Restore(sync::RestoreArgs),
+    Restore(replicate::RestoreArgs),
     /// Copy secrets from one backend to another, with ownership labels, then verify.
     Migrate(migrate::MigrateArgs),
     /// Bring a backend's secrets into the canonical store.
@@ -73,9 +77,9 @@ pub enum Command {
     /// Run a command with an environment's secrets as environment variables.
     Run(run::RunArgs),
     /// Print an environment's secrets for other tools (dotenv, shell, JSON, Kubernetes Secret).
-    Export(run::ExportArgs),
+    Export(export::ExportArgs),
     /// Cache the local environment's values on this machine, for offline `run --env local`.
-    Pull(run::PullArgs),
+    Pull(pull::PullArgs),
     /// Manage who can open the store.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -91,7 +95,7 @@ pub enum Outcome {
     /// Done; nothing to report (exit 0).
     Ok,
     /// Done, and it found what the user must act on: missing secrets, changes, drift (exit 2).
-    Findings,
+    Attention,
     /// Done, but some items failed; the report says which (exit 1).
     Failed,
     /// The exit code of a command secretsync ran.
@@ -102,7 +106,7 @@ impl From<Outcome> for ExitCode {
     fn from(o: Outcome) -> ExitCode {
         match o {
             Outcome::Ok => ExitCode::SUCCESS,
-            Outcome::Findings => ExitCode::from(2),
+            Outcome::Attention => ExitCode::from(2),
             Outcome::Failed => ExitCode::from(1),
             Outcome::Exit(code) => ExitCode::from(code),
         }
@@ -163,7 +167,7 @@ impl ScopeArgs {
 /// `--type T[,T…]` or `--env E`: what a write applies to.
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
-pub struct TargetArgs {
+pub struct WriteArgs {
     /// Environment types sharing the value, comma-separated (e.g. dev,preview).
     #[arg(long = "type", value_name = "TYPE[,TYPE…]")]
     pub types: Option<TypeSet>,
@@ -173,7 +177,7 @@ pub struct TargetArgs {
 }
 
 /// Runs the parsed command line.
-pub async fn run(cli: Cli) -> Result<Outcome> {
+pub async fn execute(cli: Cli) -> Result<Outcome> {
     let ctx = Ctx::from_cli(&cli)?;
     match cli.command {
         Command::Init(a) => init::run(&ctx, a).await,
@@ -184,17 +188,72 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::History(a) => history::run_history(&ctx, a).await,
         Command::Rollback(a) => history::run_rollback(&ctx, a).await,
         Command::Check(a) => check::run(&ctx, a),
-        Command::Plan(a) => sync::run_plan(&ctx, a).await,
-        Command::Apply(a) => sync::run_apply(&ctx, a).await,
-        Command::Restore(a) => sync::run_restore(&ctx, a).await,
+        Command::Plan(a) => replicate::run_plan(&ctx, a).await,
+        Command::Apply(a) => replicate::run_apply(&ctx, a).await,
+        Command::Restore(a) => replicate::run_restore(&ctx, a).await,
         Command::Migrate(a) => migrate::run_migrate(&ctx, a).await,
         Command::Import(a) => migrate::run_import(&ctx, a).await,
         Command::Reconcile(a) => reconcile::run(&ctx, a).await,
         Command::Run(a) => run::run(&ctx, a).await,
-        Command::Export(a) => run::run_export(&ctx, a).await,
-        Command::Pull(a) => run::run_pull(&ctx, a).await,
+        Command::Export(a) => export::run(&ctx, a).await,
+        Command::Pull(a) => pull::run(&ctx, a).await,
         Command::Key(k) => key::run(&ctx, k).await,
         Command::MergeFile(a) => merge::run(&ctx, a),
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
+    }
+}
+
+/// Where the values come from: the store (or the local cache), or a backend.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// The environment (a type's implicit one or a declared one).
+    #[arg(long, default_value = "local", value_name = "ENV")]
+    pub env: String,
+    /// Read the values straight from this backend instead of the store.
+    #[arg(long, value_name = "URL")]
+    pub from: Option<String>,
+    /// With --from: only secrets under this prefix (stripped from the names).
+    #[arg(long, default_value = "", value_name = "PREFIX", requires = "from")]
+    pub prefix: String,
+}
+
+impl SourceArgs {
+    fn source(&self) -> Source {
+        Source {
+            env: self.env.clone(),
+            from: self.from.clone(),
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
+/// The values of `src`, with their notes on stderr.
+pub(crate) async fn values(ctx: &Ctx, src: &SourceArgs) -> Result<Vec<(String, SecretValue)>> {
+    let v = inject::values(&ctx.ws, &src.source()).await?;
+    for n in &v.notes {
+        eprintln!("{n}");
+    }
+    Ok(v.values)
+}
+
+/// `--on-drift`: what to do with secrets changed outside secretsync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnDrift {
+    /// Leave it, report it (exit 2).
+    #[default]
+    Report,
+    /// Write the canonical value back.
+    Revert,
+    /// Take the backend's value into the store (the environment's override).
+    Adopt,
+}
+
+impl From<OnDrift> for crate::sync::DriftPolicy {
+    fn from(d: OnDrift) -> Self {
+        match d {
+            OnDrift::Report => Self::Report,
+            OnDrift::Revert => Self::Revert,
+            OnDrift::Adopt => Self::Accept,
+        }
     }
 }

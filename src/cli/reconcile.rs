@@ -1,10 +1,11 @@
 //! `secretsync reconcile`: plan and apply every environment in a loop (or `--once`), serving
 //! Prometheus metrics and `/healthz`, stopping cleanly on SIGTERM after in-flight writes.
 
+use super::OnDrift;
 use super::{Ctx, Outcome};
 use crate::app::reconcile::{self as app, EnvOutcome, ReconcileOptions, RoundReport};
 use crate::sync::metrics::Metrics;
-use crate::sync::{DriftPolicy, PlanOptions};
+use crate::sync::PlanOptions;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -43,8 +44,8 @@ pub struct ReconcileArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub max_deletes: usize,
     /// What to do with drift: report (default) or revert. Adopting into the store needs a person.
-    #[arg(long, value_enum, default_value_t = DriftPolicy::Report)]
-    pub on_drift: DriftPolicy,
+    #[arg(long, value_enum, default_value_t = OnDrift::Report)]
+    pub on_drift: OnDrift,
     /// Where the listing shows no versions (GCP), read each managed secret's metadata to find
     /// versions written outside secretsync.
     #[arg(long)]
@@ -147,7 +148,7 @@ impl ReconcileArgs {
                 prune: self.prune,
                 max_deletes: self.max_deletes,
                 check_drift: self.check_drift,
-                on_drift: self.on_drift,
+                on_drift: self.on_drift.into(),
                 concurrency: self.concurrency,
                 ..Default::default()
             },
@@ -176,7 +177,7 @@ fn log_env(e: &EnvOutcome) {
 }
 
 pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
-    if args.on_drift == DriftPolicy::Adopt {
+    if args.on_drift == OnDrift::Adopt {
         bail!("reconcile does not adopt drift into the store unattended: use --on-drift report|revert, and `secretsync apply --on-drift adopt` by hand");
     }
     let metrics = Arc::new(Metrics::new());
@@ -243,7 +244,7 @@ fn round_outcome(round: &Result<RoundReport>) -> Outcome {
     match round {
         Err(_) => Outcome::Failed,
         Ok(r) if r.failed() => Outcome::Failed,
-        Ok(r) if r.needs_attention() => Outcome::Findings,
+        Ok(r) if r.needs_attention() => Outcome::Attention,
         Ok(_) => Outcome::Ok,
     }
 }

@@ -1,47 +1,13 @@
-//! `secretsync run`, `secretsync export`, `secretsync pull`: secrets into programs.
+//! `secretsync run`: a program with an environment's secrets as variables, signals passed on,
+//! its output optionally redacted.
 
-use super::{Ctx, Outcome};
-use crate::app::inject::{self, Source};
-use crate::inject::format::{self, Format};
+use super::{values, Ctx, Outcome, SourceArgs};
+use crate::app::inject;
 use crate::inject::redact::{Redactor, DEFAULT_MIN_LEN};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
-use secretsync_core::SecretValue;
 use std::io::IsTerminal;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-/// Where the values come from: the store (or the local cache), or a backend.
-#[derive(Debug, Args)]
-pub struct SourceArgs {
-    /// The environment (a type's implicit one or a declared one).
-    #[arg(long, default_value = "local", value_name = "ENV")]
-    pub env: String,
-    /// Read the values straight from this backend instead of the store.
-    #[arg(long, value_name = "URL")]
-    pub from: Option<String>,
-    /// With --from: only secrets under this prefix (stripped from the names).
-    #[arg(long, default_value = "", value_name = "PREFIX", requires = "from")]
-    pub prefix: String,
-}
-
-impl SourceArgs {
-    fn source(&self) -> Source {
-        Source {
-            env: self.env.clone(),
-            from: self.from.clone(),
-            prefix: self.prefix.clone(),
-        }
-    }
-}
-
-/// The values of `src`, with their notes on stderr.
-async fn values(ctx: &Ctx, src: &SourceArgs) -> Result<Vec<(String, SecretValue)>> {
-    let v = inject::values(&ctx.ws, &src.source()).await?;
-    for n in &v.notes {
-        eprintln!("{n}");
-    }
-    Ok(v.values)
-}
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -74,7 +40,7 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Outcome> {
             let env = &args.source.env;
             if args.check {
                 eprintln!("error: {env} has no value for declared {}; not running (set them, or drop --check)", missing.join(", "));
-                return Ok(Outcome::Findings);
+                return Ok(Outcome::Attention);
             }
             eprintln!(
                 "warning: {env} has no value for declared {}",
@@ -232,45 +198,4 @@ fn forward_signals(
             })
         })
         .collect()
-}
-
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    #[command(flatten)]
-    pub source: SourceArgs,
-    /// Output format.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Format,
-    /// Print values to a terminal anyway.
-    #[arg(long)]
-    pub force: bool,
-    /// The Kubernetes Secret's name (default: APP-ENV).
-    #[arg(long, value_name = "NAME")]
-    pub name: Option<String>,
-}
-
-pub async fn run_export(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
-    if std::io::stdout().is_terminal() && !args.force {
-        bail!("refusing to print secret values to a terminal: redirect to a file or a pipe (e.g. > .env), or pass --force");
-    }
-    let values = values(ctx, &args.source).await?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| inject::default_export_name(&ctx.ws, &args.source.env));
-    ctx.out
-        .text(&format::render(args.format, &values, &name)?)?;
-    Ok(Outcome::Ok)
-}
-
-#[derive(Debug, Args)]
-pub struct PullArgs {
-    /// The environment to cache (of type local).
-    #[arg(long, default_value = "local", value_name = "ENV")]
-    pub env: String,
-}
-
-pub async fn run_pull(ctx: &Ctx, args: PullArgs) -> Result<Outcome> {
-    ctx.out.report(&inject::pull(&ctx.ws, &args.env).await?)?;
-    Ok(Outcome::Ok)
 }

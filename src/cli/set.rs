@@ -1,6 +1,6 @@
 //! `secretsync set` and `secretsync delete`.
 
-use super::{Ctx, Outcome, TargetArgs};
+use super::{Ctx, Outcome, WriteArgs};
 use crate::app::{self, secrets::SetOptions};
 use crate::model::SecretName;
 use anyhow::{Context, Result};
@@ -14,7 +14,7 @@ pub struct SetArgs {
     /// The secret's name.
     pub name: SecretName,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: WriteArgs,
     /// Read the value from this file (exact bytes; `-` for stdin) instead of stdin or a prompt.
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,

@@ -43,8 +43,9 @@ impl Action {
     }
 }
 
-/// What to do when a managed secret drifted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// What to do when a managed secret drifted. (Not to be confused with [`Action::Adopt`], which
+/// takes over a secret secretsync did not write; the CLI and JSON call `Accept` "adopt".)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftPolicy {
     /// Leave it, report it, exit 2.
@@ -52,8 +53,9 @@ pub enum DriftPolicy {
     Report,
     /// Write the canonical value back.
     Revert,
-    /// Take the backend's value into the canonical store.
-    Adopt,
+    /// Accept the backend's value: take it into the canonical store.
+    #[serde(rename = "adopt")]
+    Accept,
 }
 
 /// Planning options.
@@ -305,7 +307,7 @@ pub async fn plan(
     });
 
     let drift_unchecked = !caps.version_in_list && !opts.verify && !opts.check_drift;
-    if opts.verify || opts.on_drift == DriftPolicy::Adopt {
+    if opts.verify || opts.on_drift == DriftPolicy::Accept {
         read_values(backend, &mut items, fpr, opts).await?;
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));
@@ -401,7 +403,7 @@ fn drift(item: &mut PlanItem, opts: &PlanOptions, why: &str) {
     item.reason = match opts.on_drift {
         DriftPolicy::Report => format!("{why}; left as is (--on-drift revert|adopt)"),
         DriftPolicy::Revert => format!("{why}; reverting to the canonical value"),
-        DriftPolicy::Adopt => format!("{why}; adopting the backend's value into the store"),
+        DriftPolicy::Accept => format!("{why}; adopting the backend's value into the store"),
     };
 }
 
@@ -465,7 +467,7 @@ async fn read_values(
                 "the value differs from what secretsync wrote (found by --verify)",
             );
         }
-        if item.action == Action::Drift && opts.on_drift == DriftPolicy::Adopt {
+        if item.action == Action::Drift && opts.on_drift == DriftPolicy::Accept {
             item.token = Some(fpr.new_token(&item.name, &actual_fp));
             item.fp = Some(actual_fp);
             item.value = Some(actual);

@@ -276,7 +276,7 @@ async fn out_of_band_writes_are_drift_reported_reverted_or_adopted() {
     );
 
     let adopt = PlanOptions {
-        on_drift: DriftPolicy::Adopt,
+        on_drift: DriftPolicy::Accept,
         ..Default::default()
     };
     let p = plan_with(&r, &f, &[("A", "mine"), ("B", "mine")], &adopt).await;

@@ -8,13 +8,13 @@
 
 mod checked;
 mod concurrency;
-mod metrics;
+mod counter;
 mod rate;
 mod retry;
 
 pub use checked::Checked;
 pub use concurrency::ConcurrencyLimit;
-pub use metrics::{CallCounter, CallKey, Counted};
+pub use counter::{CallCounter, CallKey, Counted};
 pub use rate::{Rate, RateLimit, RateLimits};
 pub use retry::{Retry, RetryPolicy};
 

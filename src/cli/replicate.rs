@@ -1,9 +1,10 @@
 //! `secretsync plan` and `secretsync apply`.
 
+use super::OnDrift;
 use super::{Ctx, Outcome};
 use crate::app::{self, sync::SyncOptions};
 use crate::output::Printer;
-use crate::sync::{DriftPolicy, PlanOptions};
+use crate::sync::PlanOptions;
 use anyhow::Result;
 use clap::Args;
 
@@ -33,8 +34,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub check_drift: bool,
     /// What to do with secrets changed outside secretsync.
-    #[arg(long, value_enum, default_value_t = DriftPolicy::Report)]
-    pub on_drift: DriftPolicy,
+    #[arg(long, value_enum, default_value_t = OnDrift::Report)]
+    pub on_drift: OnDrift,
     /// Backend calls in flight at once, per environment.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
@@ -52,7 +53,7 @@ impl SyncArgs {
                 adopt: self.adopt,
                 verify: self.verify,
                 check_drift: self.check_drift,
-                on_drift: self.on_drift,
+                on_drift: self.on_drift.into(),
                 concurrency: self.concurrency,
             },
         }
@@ -106,7 +107,7 @@ pub async fn run_plan(ctx: &Ctx, args: PlanArgs) -> Result<Outcome> {
     );
     ctx.out.report(&report)?;
     Ok(if args.detailed_exitcode && report.changes {
-        Outcome::Findings
+        Outcome::Attention
     } else {
         Outcome::Ok
     })
@@ -132,7 +133,7 @@ pub async fn run_apply(ctx: &Ctx, args: ApplyArgs) -> Result<Outcome> {
     Ok(if report.failed() {
         Outcome::Failed
     } else if report.needs_attention() {
-        Outcome::Findings
+        Outcome::Attention
     } else {
         Outcome::Ok
     })

@@ -9,8 +9,8 @@ use secretsync_core::SecretBackend;
 use std::path::Path;
 use std::sync::Arc;
 
-/// An environment ready to plan against.
-pub struct Target {
+/// An environment's backend, opened and layered, ready to plan against.
+pub struct EnvBackend {
     /// Its backend, layered.
     pub backend: Arc<dyn SecretBackend>,
     /// The name prefix.
@@ -43,7 +43,7 @@ pub fn select(cfg: &Config, envs: &[String], all: bool) -> Result<Vec<EnvRef>> {
 }
 
 /// Opens `env`'s backend, layered, with `concurrency` calls in flight at most.
-pub async fn open(cfg: &Config, env: &EnvRef, concurrency: usize) -> Result<Target> {
+pub async fn open(cfg: &Config, env: &EnvRef, concurrency: usize) -> Result<EnvBackend> {
     let EnvRef::Declared(name, _) = env else {
         bail!("{env} is an implicit environment with no backend: declare [environments.NAME] with a type and a backend in {}", cfg.path.display());
     };
@@ -59,7 +59,7 @@ pub async fn open(cfg: &Config, env: &EnvRef, concurrency: usize) -> Result<Targ
         .with_context(|| format!("cannot open the backend of {name}"))?;
     let overrides = [e.writes_per_second, e.reads_per_second, e.lists_per_second];
     let (backend, counter) = layer(raw, overrides, concurrency);
-    Ok(Target {
+    Ok(EnvBackend {
         backend,
         prefix: e.prefix.clone().unwrap_or_default(),
         counter,
