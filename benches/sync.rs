@@ -226,7 +226,7 @@ async fn main() {
     let (b, c) = layered(mem, unlimited(), 32);
     engine("memory", b, c, n, 32).await;
 
-    let flaky = MemoryBackend::new();
+    let flaky = secretsync_core::layers::Chaos::new(Arc::new(MemoryBackend::new()));
     flaky.inject(|f| {
         f.throttle_every = 20;
         f.lose_every = 25;

@@ -139,14 +139,15 @@ async fn a_thousand_secrets_apply_then_a_second_plan_only_lists_and_drift_shows(
     let env = &j["environments"][0];
     assert_eq!(env["summary"]["unchanged"], 1000);
     let calls = env["api_calls"].as_array().unwrap();
-    assert!(
-        calls
-            .iter()
-            .all(|c| c["op"] == "list" && c["outcome"] == "ok"),
-        "{calls:?}"
-    );
-    let lists: u64 = calls.iter().map(|c| c["count"].as_u64().unwrap()).sum();
-    assert_eq!(lists, 10, "1,000 secrets at 100 a page");
+    // Only list calls (no value or metadata reads); a page moto answered with a passing 500 is
+    // retried and counted under its error outcome.
+    assert!(calls.iter().all(|c| c["op"] == "list"), "{calls:?}");
+    let lists: u64 = calls
+        .iter()
+        .filter(|c| c["outcome"] == "ok")
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(lists, 10, "1,000 secrets at 100 a page: {calls:?}");
 
     // An independent client: the values and ownership tags are there; an out-of-band write is drift.
     let raw = raw_sm(&ep).await;

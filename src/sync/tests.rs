@@ -1,7 +1,9 @@
 //! Engine tests on the in-memory backend, with injected faults.
 
 use super::*;
-use secretsync_core::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
+use secretsync_core::layers::{
+    stack, CallCounter, Chaos, Rate, RateLimits, RetryPolicy, StackConfig,
+};
 use secretsync_core::memory::MemoryBackend;
 use secretsync_core::{Capabilities, Op, PutOptions, SecretBackend, SecretValue};
 use std::sync::Arc;
@@ -26,6 +28,8 @@ fn desired(pairs: &[(&str, &str)]) -> Vec<(String, SecretValue)> {
 
 struct Rig {
     mem: MemoryBackend,
+    /// Faults injected into the calls the engine makes (not into the test's own reads).
+    chaos: Chaos,
     counter: Arc<CallCounter>,
     backend: Arc<dyn SecretBackend>,
 }
@@ -46,9 +50,11 @@ fn rig(mem: MemoryBackend) -> Rig {
         concurrency: 8,
         counter: counter.clone(),
     };
-    let backend = stack(Arc::new(mem.clone()), &cfg);
+    let chaos = Chaos::new(Arc::new(mem.clone()));
+    let backend = stack(Arc::new(chaos.clone()), &cfg);
     Rig {
         mem,
+        chaos,
         counter,
         backend,
     }
@@ -135,7 +141,7 @@ async fn a_changed_value_is_an_update_and_converges() {
 async fn faults_are_retried_and_a_lost_response_makes_no_duplicate_version() {
     let r = rig(MemoryBackend::new());
     let f = fpr("s1");
-    r.mem.inject(|x| {
+    r.chaos.inject(|x| {
         x.throttle = 3;
         x.transient = 3;
         x.lose_write_response = 10;
@@ -170,7 +176,7 @@ async fn faults_are_retried_and_a_lost_response_makes_no_duplicate_version() {
 async fn one_failure_does_not_stop_the_rest_and_a_rerun_converges() {
     let r = rig(MemoryBackend::new());
     let f = fpr("s1");
-    r.mem.inject(|x| {
+    r.chaos.inject(|x| {
         x.deny.insert("app/B".into());
     });
     let rep = sync(
@@ -188,7 +194,7 @@ async fn one_failure_does_not_stop_the_rest_and_a_rerun_converges() {
         .unwrap();
     assert_eq!(failed.name, "app/B");
     assert_eq!(failed.error.as_ref().unwrap().kind, "permission_denied");
-    r.mem.inject(|x| x.deny.clear());
+    r.chaos.inject(|x| x.deny.clear());
     let rep = sync(
         &r,
         &f,
@@ -553,7 +559,7 @@ async fn names_a_backend_refuses_fail_the_plan_before_any_call() {
 async fn the_canary_never_appears_in_plans_or_reports() {
     let r = rig(MemoryBackend::new());
     let f = fpr("s1");
-    r.mem.inject(|x| {
+    r.chaos.inject(|x| {
         x.deny.insert("app/B".into());
     });
     let want = [("A", CANARY), ("B", CANARY)];
@@ -620,7 +626,7 @@ async fn a_conditional_update_whose_response_was_lost_is_not_a_conflict() {
     let r = rig(MemoryBackend::new());
     let f = fpr("s1");
     sync(&r, &f, &[("A", "1")], &PlanOptions::default()).await;
-    r.mem.inject(|x| x.lose_write_response = 1);
+    r.chaos.inject(|x| x.lose_write_response = 1);
     let p = plan_with(&r, &f, &[("A", "2")], &PlanOptions::default()).await;
     assert!(
         p.items[0].expected_version.is_some(),
@@ -833,13 +839,13 @@ async fn metrics_count_failures_drift_and_runs_per_environment() {
     let r = rig(MemoryBackend::new());
     let f = fpr("s1");
     let m = Metrics::new();
-    r.mem.inject(|x| {
+    r.chaos.inject(|x| {
         x.deny.insert("app/B".into());
     });
     let p = plan_with(&r, &f, &[("A", "1"), ("B", "1")], &PlanOptions::default()).await;
     let rep = apply(&p, r.backend.clone(), &f, 4, &|_| {}).await;
     assert_eq!(m.record("prod", &p, &rep, 0.5, &[]), RunResult::Failed);
-    r.mem.inject(|x| x.deny.clear());
+    r.chaos.inject(|x| x.deny.clear());
     sync(&r, &f, &[("A", "1"), ("B", "1")], &PlanOptions::default()).await;
     r.mem
         .put("app/A", &"by hand".into(), &PutOptions::default())

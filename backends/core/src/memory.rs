@@ -1,5 +1,5 @@
 //! `memory://`: an in-process backend that behaves like a cloud one (versions, conditional and
-//! idempotent writes, soft delete, pagination) and can inject faults, for tests. Backends opened
+//! idempotent writes, soft delete, pagination), for tests (faults come from the chaos layer). Backends opened
 //! with the same name in one process share their secrets.
 
 use crate::backend::SecretBackend;
@@ -7,9 +7,9 @@ use crate::error::{BackendError, ErrorKind, Op, Result};
 use crate::types::*;
 use crate::value::SecretValue;
 use async_trait::async_trait;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 #[derive(Debug)]
 struct Version {
@@ -42,33 +42,12 @@ impl Entry {
 }
 
 type State = Arc<Mutex<BTreeMap<String, Entry>>>;
-type Shared = (State, Arc<Mutex<Faults>>);
-
-/// Faults to inject: each counter fails that many upcoming calls.
-#[derive(Debug, Default, Clone)]
-pub struct Faults {
-    /// Calls answered `Throttled` (with a short retry-after).
-    pub throttle: usize,
-    /// Calls answered `Transient`.
-    pub transient: usize,
-    /// Writes that are applied but answered `Transient`, as if the response was lost.
-    pub lose_write_response: usize,
-    /// Names every call on which is answered `PermissionDenied`.
-    pub deny: BTreeSet<String>,
-    /// Every Nth call is answered `Throttled` (0: never).
-    pub throttle_every: usize,
-    /// Every Nth write is applied but answered `Transient` (0: never).
-    pub lose_every: usize,
-    calls: usize,
-    writes: usize,
-}
 
 /// The in-memory backend.
 #[derive(Debug, Clone)]
 pub struct MemoryBackend {
     name: String,
     state: State,
-    faults: Arc<Mutex<Faults>>,
     caps: Capabilities,
 }
 
@@ -78,8 +57,8 @@ impl Default for MemoryBackend {
     }
 }
 
-fn shared(name: &str) -> Shared {
-    static REGISTRY: OnceLock<Mutex<HashMap<String, Shared>>> = OnceLock::new();
+fn shared(name: &str) -> State {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, State>>> = OnceLock::new();
     let mut reg = REGISTRY
         .get_or_init(Default::default)
         .lock()
@@ -93,18 +72,15 @@ impl MemoryBackend {
         Self {
             name: String::new(),
             state: State::default(),
-            faults: Default::default(),
             caps: Self::default_capabilities(),
         }
     }
 
     /// The backend called `name` in this process (`memory://name`), shared by all who open it.
     pub fn named(name: &str) -> Self {
-        let (state, faults) = shared(name);
         Self {
             name: name.into(),
-            state,
-            faults,
+            state: shared(name),
             caps: Self::default_capabilities(),
         }
     }
@@ -124,11 +100,6 @@ impl MemoryBackend {
         self
     }
 
-    /// Changes the faults to inject.
-    pub fn inject(&self, f: impl FnOnce(&mut Faults)) {
-        f(&mut self.faults.lock().expect("faults lock"));
-    }
-
     /// Versions kept for `name` (0 when absent), to prove writes were not duplicated.
     pub fn version_count(&self, name: &str) -> usize {
         self.state
@@ -140,52 +111,6 @@ impl MemoryBackend {
 
     fn err(&self, kind: ErrorKind, op: Op, name: &str, msg: impl Into<String>) -> BackendError {
         BackendError::new(kind, op, msg).name(name)
-    }
-
-    fn fault(&self, op: Op, name: &str) -> Result<()> {
-        let mut f = self.faults.lock().expect("faults lock");
-        if f.deny.contains(name) {
-            return Err(self.err(
-                ErrorKind::PermissionDenied,
-                op,
-                name,
-                "access denied (injected)",
-            ));
-        }
-        f.calls += 1;
-        let periodic = f.throttle_every > 0 && f.calls.is_multiple_of(f.throttle_every);
-        if f.throttle > 0 || periodic {
-            f.throttle = f.throttle.saturating_sub(usize::from(!periodic));
-            return Err(self
-                .err(ErrorKind::Throttled, op, name, "rate exceeded (injected)")
-                .retry_after(Some(Duration::from_millis(5))));
-        }
-        if f.transient > 0 {
-            f.transient -= 1;
-            return Err(self.err(
-                ErrorKind::Transient,
-                op,
-                name,
-                "service unavailable (injected)",
-            ));
-        }
-        Ok(())
-    }
-
-    fn lost_response(&self, name: &str) -> Result<()> {
-        let mut f = self.faults.lock().expect("faults lock");
-        f.writes += 1;
-        let periodic = f.lose_every > 0 && f.writes.is_multiple_of(f.lose_every);
-        if f.lose_write_response > 0 || periodic {
-            f.lose_write_response = f.lose_write_response.saturating_sub(usize::from(!periodic));
-            return Err(self.err(
-                ErrorKind::Transient,
-                Op::Put,
-                name,
-                "connection reset after the write (injected)",
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -203,7 +128,6 @@ impl SecretBackend for MemoryBackend {
     }
 
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
-        self.fault(Op::List, prefix)?;
         let st = self.state.lock().expect("state lock");
         let mut items: Vec<SecretMeta> = st
             .range(page.clone().unwrap_or_else(|| prefix.to_string())..)
@@ -223,7 +147,6 @@ impl SecretBackend for MemoryBackend {
     }
 
     async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
-        self.fault(Op::Head, name)?;
         let st = self.state.lock().expect("state lock");
         Ok(st
             .get(name)
@@ -232,7 +155,6 @@ impl SecretBackend for MemoryBackend {
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret>> {
-        self.fault(Op::Get, name)?;
         let st = self.state.lock().expect("state lock");
         Ok(st.get(name).filter(|e| !e.pending_delete).map(|e| Secret {
             name: name.into(),
@@ -242,10 +164,6 @@ impl SecretBackend for MemoryBackend {
     }
 
     async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
-        self.fault(
-            Op::BatchGet,
-            names.first().map(String::as_str).unwrap_or_default(),
-        )?;
         let st = self.state.lock().expect("state lock");
         Ok(names
             .iter()
@@ -260,14 +178,13 @@ impl SecretBackend for MemoryBackend {
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
-        self.fault(Op::Put, name)?;
         let outcome = {
             let mut st = self.state.lock().expect("state lock");
             let now = SystemTime::now();
             match st.get_mut(name) {
                 Some(e) if e.pending_delete => {
                     return Err(self.err(
-                        ErrorKind::Conflict,
+                        ErrorKind::PendingDeletion,
                         Op::Put,
                         name,
                         "the secret is scheduled for deletion: restore it, or delete it with force first",
@@ -323,12 +240,10 @@ impl SecretBackend for MemoryBackend {
                 }
             }
         };
-        self.lost_response(name)?;
         Ok(outcome)
     }
 
     async fn delete(&self, name: &str, opts: &DeleteOptions) -> Result<()> {
-        self.fault(Op::Delete, name)?;
         let mut st = self.state.lock().expect("state lock");
         match (st.get_mut(name), opts.mode) {
             (None, _) => Err(self.err(ErrorKind::NotFound, Op::Delete, name, "no such secret")),
@@ -350,7 +265,6 @@ impl SecretBackend for MemoryBackend {
     }
 
     async fn restore(&self, name: &str) -> Result<()> {
-        self.fault(Op::Restore, name)?;
         let mut st = self.state.lock().expect("state lock");
         match st.get_mut(name) {
             Some(e) => {

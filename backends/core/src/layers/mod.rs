@@ -6,12 +6,16 @@
 //! refused before it costs anything, every attempt (retries included) waits for the rate limiter
 //! and is counted, and a retrying call keeps its concurrency slot.
 
+#[cfg(any(test, feature = "chaos"))]
+mod chaos;
 mod checked;
 mod concurrency;
 mod counter;
 mod rate;
 mod retry;
 
+#[cfg(any(test, feature = "chaos"))]
+pub use chaos::{Chaos, Faults};
 pub use checked::Checked;
 pub use concurrency::ConcurrencyLimit;
 pub use counter::{CallCounter, CallKey, Counted};
@@ -149,22 +153,23 @@ mod tests {
         }
     }
 
-    fn stacked(mem: &MemoryBackend, counter: &Arc<CallCounter>) -> Arc<dyn SecretBackend> {
+    fn stacked(chaos: &Chaos, counter: &Arc<CallCounter>) -> Arc<dyn SecretBackend> {
         let cfg = StackConfig {
             retry: fast_retry(),
             rates: RateLimits::default(),
             concurrency: 4,
             counter: counter.clone(),
         };
-        stack(Arc::new(mem.clone()), &cfg)
+        stack(Arc::new(chaos.clone()), &cfg)
     }
 
     #[tokio::test]
     async fn retries_throttling_and_counts_every_attempt() {
         let mem = MemoryBackend::new();
+        let chaos = Chaos::new(Arc::new(mem.clone()));
         let counter = CallCounter::new();
-        let b = stacked(&mem, &counter);
-        mem.inject(|f| f.throttle = 3);
+        let b = stacked(&chaos, &counter);
+        chaos.inject(|f| f.throttle = 3);
         b.put("a", &"v".into(), &PutOptions::default())
             .await
             .unwrap();
@@ -181,15 +186,16 @@ mod tests {
     #[tokio::test]
     async fn does_not_retry_permanent_errors_and_gives_up_after_max_attempts() {
         let mem = MemoryBackend::new();
+        let chaos = Chaos::new(Arc::new(mem.clone()));
         let counter = CallCounter::new();
-        let b = stacked(&mem, &counter);
-        mem.inject(|f| {
+        let b = stacked(&chaos, &counter);
+        chaos.inject(|f| {
             f.deny.insert("secret".into());
         });
         let e = b.get("secret").await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::PermissionDenied);
         assert_eq!(counter.calls(Op::Get), 1, "no retry of a permanent error");
-        mem.inject(|f| f.transient = 100);
+        chaos.inject(|f| f.transient = 100);
         let e = b.get("other").await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Transient);
         assert_eq!(counter.calls(Op::Get), 1 + 5, "five attempts in all");
@@ -198,8 +204,9 @@ mod tests {
     #[tokio::test]
     async fn a_lost_write_response_retried_with_a_token_makes_one_version() {
         let mem = MemoryBackend::new();
-        let b = stacked(&mem, &CallCounter::new());
-        mem.inject(|f| f.lose_write_response = 2);
+        let chaos = Chaos::new(Arc::new(mem.clone()));
+        let b = stacked(&chaos, &CallCounter::new());
+        chaos.inject(|f| f.lose_write_response = 2);
         let opts = PutOptions {
             token: Some("t1".into()),
             ..Default::default()
