@@ -2,7 +2,7 @@
 //! a field the output has and the README lacks fails, and so does a field the README lists
 //! (without `?`) that the output never shows. A renamed report field fails here.
 
-mod common;
+use crate::common;
 
 use common::Project;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Replicating an environment into OpenBao end to end, read back by an independent client.
 #![cfg(feature = "vault")]
 
-mod common;
+use crate::common;
 
 use common::{Project, CANARY};
 use secretsync_core::conformance::emulator_endpoint;

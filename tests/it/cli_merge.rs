@@ -1,7 +1,7 @@
 //! The store's git merge driver, driven by real git: branches adding adjacent secrets merge;
 //! conflicting changes stop the merge and keep our version.
 
-mod common;
+use crate::common;
 
 use common::{text, Project};
 use std::process::Command;

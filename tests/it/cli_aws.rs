@@ -2,7 +2,7 @@
 //! key at all. Needs the emulators; skips loudly without them, fails under CI=true.
 #![cfg(feature = "aws")]
 
-mod common;
+use crate::common;
 
 use common::{text, Project};
 use secretsync_core::conformance::emulator_endpoint;

@@ -2,7 +2,7 @@
 //! independent client; a store wrapped by a Cloud KMS key (drongo) opened with that key alone.
 #![cfg(feature = "gcp")]
 
-mod common;
+use crate::common;
 
 use common::{text, Project};
 use secretsync_core::conformance::{emulator_endpoint, random_prefix};

@@ -1,7 +1,7 @@
 //! End-to-end tests of the `secretsync` binary: what a user types, what they see, exit codes,
 //! and that a secret value never leaks into any output but `get`'s.
 
-mod common;
+use crate::common;
 
 use common::{copy_dir, text, Project, CANARY};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! and never shows the canary value, as is, in hex or in base64, on stdout, stderr or in files
 //! outside the store and the 0600 replicas. Only `get` (and a program `run` starts) may print it.
 
-mod common;
+use crate::common;
 
 use common::{assert_no_canary, text, Project, CANARY};
 use std::path::Path;

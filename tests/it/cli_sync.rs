@@ -1,6 +1,6 @@
 //! `plan` and `apply` end to end on the file backend: what a CI deploy step sees.
 
-mod common;
+use crate::common;
 
 use common::{text, Project, CANARY};
 use secretsync_core::file::FileBackend;

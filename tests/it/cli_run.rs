@@ -1,6 +1,6 @@
 //! `run`, `export` and `pull`: secrets into programs, and nowhere else.
 
-mod common;
+use crate::common;
 
 use common::{text, Project, CANARY};
 use std::process::{Command, Stdio};

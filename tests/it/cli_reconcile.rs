@@ -1,7 +1,7 @@
 //! `reconcile`: --once for CronJobs, shards, and the long-running loop with metrics, health and
 //! a clean stop on SIGTERM.
 
-mod common;
+use crate::common;
 
 use common::{Project, CANARY};
 use serde_json::Value;

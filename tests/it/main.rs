@@ -1,0 +1,15 @@
+//! Every integration test in one binary (one link instead of one per file): the CLI end to
+//! end, against the emulators, the deploy files and the README's JSON shapes.
+
+mod common;
+mod cli;
+mod cli_aws;
+mod cli_gcp;
+mod cli_leaks;
+mod cli_merge;
+mod cli_reconcile;
+mod cli_run;
+mod cli_sync;
+mod cli_vault;
+mod deploy;
+mod json_schemas;
