@@ -4,6 +4,30 @@
 use super::{values, Ctx, Outcome, SourceArgs};
 use crate::app::inject;
 use crate::inject::format::{self, Format};
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// `NAME='value'` lines for .env files (docker compose, dotenv libraries).
+    Dotenv,
+    /// `export NAME='value'` lines for `sh`/`bash`/`zsh` (`eval "$(secretsync export …)"`).
+    Shell,
+    /// One JSON object; binary values as `{"base64": "…"}`.
+    Json,
+    /// A Kubernetes `Secret` manifest (YAML).
+    K8sSecret,
+}
+
+impl From<ExportFormat> for Format {
+    fn from(f: ExportFormat) -> Self {
+        match f {
+            ExportFormat::Dotenv => Format::Dotenv,
+            ExportFormat::Shell => Format::Shell,
+            ExportFormat::Json => Format::Json,
+            ExportFormat::K8sSecret => Format::K8sSecret,
+        }
+    }
+}
 use anyhow::{bail, Result};
 use clap::Args;
 use std::io::IsTerminal;
@@ -14,7 +38,7 @@ pub struct ExportArgs {
     pub source: SourceArgs,
     /// Output format.
     #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Format,
+    pub format: ExportFormat,
     /// Print values to a terminal anyway.
     #[arg(long)]
     pub force: bool,
@@ -33,6 +57,6 @@ pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
         .clone()
         .unwrap_or_else(|| inject::default_export_name(&ctx.ws, &args.source.env));
     ctx.out
-        .text(&format::render(args.format, &values, &name)?)?;
+        .text(&format::render(args.format.into(), &values, &name)?)?;
     Ok(Outcome::Ok)
 }

@@ -5,7 +5,7 @@ use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use secretsync_core::SecretValue;
 
 /// An export format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `NAME='value'` lines for .env files (docker compose, dotenv libraries).
     Dotenv,

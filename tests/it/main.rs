@@ -1,7 +1,6 @@
 //! Every integration test in one binary (one link instead of one per file): the CLI end to
 //! end, against the emulators, the deploy files and the README's JSON shapes.
 
-mod common;
 mod cli;
 mod cli_aws;
 mod cli_gcp;
@@ -11,5 +10,6 @@ mod cli_reconcile;
 mod cli_run;
 mod cli_sync;
 mod cli_vault;
+mod common;
 mod deploy;
 mod json_schemas;
