@@ -36,6 +36,7 @@ pub async fn values(ws: &Workspace, src: &Source) -> Result<Values> {
     if let Some(url) = &src.from {
         let (backend, _) = backends::open_url(url, &ws.base_dir(), 8).await?;
         let mut names = Vec::new();
+        let mut unusable = Vec::new();
         for m in list_all(backend.as_ref(), &src.prefix).await? {
             let rel = m
                 .name
@@ -44,12 +45,26 @@ pub async fn values(ws: &Workspace, src: &Source) -> Result<Values> {
                 .to_string();
             match rel.parse::<SecretName>() {
                 Ok(_) => names.push((m.name, rel)),
-                Err(_) => notes.push(format!(
-                    "note: skipping {}: not usable as an environment variable name",
-                    m.name
-                )),
+                Err(_) => unusable.push(m.name),
             }
         }
+        if names.is_empty() && !unusable.is_empty() {
+            // Most often the names carry a path: suggest stripping the first one's.
+            let hint = unusable[0]
+                .rfind('/')
+                .map(|i| format!(": pass --prefix {} to strip their path", &unusable[0][..=i]))
+                .unwrap_or_default();
+            bail!(
+                "none of the {} secrets in {url} is usable as an environment variable name (e.g. {}){hint}; nothing would be passed on",
+                unusable.len(),
+                unusable[0]
+            );
+        }
+        notes.extend(
+            unusable
+                .iter()
+                .map(|n| format!("note: skipping {n}: not usable as an environment variable name")),
+        );
         let declared: Vec<String> = ws
             .config()
             .map(|c| c.secrets.keys().map(|k| k.to_string()).collect())

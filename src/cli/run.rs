@@ -94,9 +94,25 @@ pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Outcome> {
         None
     };
     let watched = watch_signals()?;
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot run {:?}", args.command[0]))?;
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        // As a shell does: 127 for a command not found, 126 for one that cannot be executed.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            let (code, why) = if e.kind() == std::io::ErrorKind::NotFound {
+                (127, "command not found (check the name, or PATH)")
+            } else {
+                (126, "permission denied (is it executable?)")
+            };
+            eprintln!("error: cannot run {:?}: {why}", args.command[0]);
+            return Ok(Outcome::Exit(code));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot run {:?}", args.command[0])),
+    };
     let pid = child
         .id()
         .context("the command exited before it could be watched")?;

@@ -51,12 +51,16 @@ fn run_passes_values_and_the_exit_code() {
     let out = cmd(&p, &cache, &["run", "--", "no-such-program-xyz"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out).contains("cannot run \"no-such-program-xyz\""),
-        "{}",
-        text(&out)
+    assert_eq!(out.status.code(), Some(127), "as a shell does");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot run \"no-such-program-xyz\": command not found (check the name, or PATH)\n"
     );
+    std::fs::write(p.path("not-executable"), "#!/bin/sh\n").unwrap();
+    let out = cmd(&p, &cache, &["run", "--", "./not-executable"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out));
     let out = cmd(&p, &cache, &["run", "--env", "prod"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "a command is required");
 }
@@ -534,4 +538,42 @@ fn clean_env_passes_only_the_secrets_and_a_few_basics() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "tok-value|outer|path");
+}
+
+#[test]
+fn run_from_a_backend_without_the_prefix_refuses_and_says_which() {
+    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
+    let (p, cache) = project();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let b = FileBackend::new(p.path("replica.json"));
+        for n in ["svc/TOKEN", "svc/DB"] {
+            b.put(n, &"v".into(), &PutOptions::default()).await.unwrap();
+        }
+    });
+    let out = cmd(
+        &p,
+        &cache,
+        &["run", "--from", "file://replica.json", "--", "true"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: none of the 2 secrets in file://replica.json is usable as an environment variable name (e.g. svc/DB): pass --prefix svc/ to strip their path; nothing would be passed on\n"
+    );
+}
+
+#[test]
+fn run_without_the_double_dash_gets_a_tip() {
+    let (p, cache) = project();
+    let out = cmd(&p, &cache, &["run", "--env", "local", "printenv", "HOME"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.ends_with("tip: the command to run goes after `--`: secretsync run --env local -- printenv HOME\n"),
+        "{err}"
+    );
 }
