@@ -69,6 +69,7 @@ async fn main() -> ExitCode {
             };
         }
     };
+    let json = cli.json;
     match secretsync::cli::execute(cli).await {
         Ok(outcome) => outcome.into(),
         // The reader went away (`| head`): nothing to say, as ripgrep does.
@@ -77,6 +78,15 @@ async fn main() -> ExitCode {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
+            }
+            if json {
+                // A program reading stdout gets a document too, not an empty stream.
+                let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
+                let doc = serde_json::json!({
+                    "error": { "message": err.to_string(), "causes": causes },
+                    "exit_code": 1,
+                });
+                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
             }
             ExitCode::from(1)
         }
