@@ -41,11 +41,21 @@ pub struct InitReport {
 
 /// `init`: creates `secretsync.toml` (app `app`, default: the folder's name), the user's identity
 /// (if they have none) and the store, each only if missing; keeps plaintext files out of git.
-pub async fn init(ws: &Workspace, app: Option<String>) -> Result<InitReport> {
+pub async fn init(ws: &Workspace, app: Option<String>, force: bool) -> Result<InitReport> {
     let config_path = match &ws.config_arg {
         Some(p) => ws.cwd.join(p),
         None => ws.cwd.join(CONFIG_FILE),
     };
+    // A second app nested in the first would shadow it for every command run below here.
+    if !config_path.exists() && !force {
+        if let Some(outer) = ws.cwd.parent().and_then(|d| Config::find(d).ok()) {
+            anyhow::bail!(
+                "{} is inside the app configured by {}: run secretsync from anywhere in that app instead (it finds the config in a parent folder), or pass --force to start a separate app here",
+                ws.cwd.display(),
+                outer.display()
+            );
+        }
+    }
     let dir = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let config_created = !config_path.exists();
     if config_created {

@@ -52,7 +52,7 @@ pub async fn run(outer: &Ctx, args: QuickstartArgs) -> Result<Outcome> {
 
     step("secretsync init --app billing");
     ctx.out
-        .report(&app::init::init(&ctx.ws, Some("billing".into())).await?)?;
+        .report(&app::init::init(&ctx.ws, Some("billing".into()), true).await?)?;
 
     let config = ctx.config_path()?;
     let mut text = std::fs::read_to_string(&config)?;

@@ -577,3 +577,25 @@ fn quickstart_dir_builds_the_tour_where_asked() {
     }
     assert!(!p.path("secretsync.toml").exists(), "nothing outside --dir");
 }
+
+#[test]
+fn init_inside_an_app_refuses_without_force() {
+    let p = Project::init();
+    std::fs::create_dir_all(p.path("svc")).unwrap();
+    let mut c = p.cmd(&["init"]);
+    c.current_dir(p.path("svc"));
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "error: {} is inside the app configured by {}: run secretsync from anywhere in that app instead (it finds the config in a parent folder), or pass --force to start a separate app here\n",
+        p.path("svc").display(),
+        p.path("secretsync.toml").display()
+    );
+    assert_eq!(err, want);
+    assert!(!p.path("svc/secretsync.toml").exists(), "nothing written");
+    let mut c = p.cmd(&["init", "--force"]);
+    c.current_dir(p.path("svc"));
+    assert_eq!(c.output().unwrap().status.code(), Some(0));
+    assert!(p.path("svc/secretsync.toml").exists());
+}
