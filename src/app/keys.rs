@@ -59,11 +59,22 @@ pub async fn add(ws: &Workspace, recipient: &str) -> Result<String> {
     Ok(r.id())
 }
 
-/// `key remove`: stops wrapping the data key for a recipient. Returns its id.
-pub async fn remove(ws: &Workspace, recipient: &str) -> Result<String> {
+/// `key remove`: stops wrapping the data key for a recipient. Removing one of this machine's own
+/// identities locks its user out, so that needs `force`.
+pub async fn remove(ws: &Workspace, recipient: &str, force: bool) -> Result<String> {
     let cfg = ws.config()?;
+    let id = recipient.trim();
+    let mine = registry::local_identities(ws.identity_file.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .any(|i| i.public() == id);
+    if mine && !force {
+        anyhow::bail!(
+            "{id} is your own key: without it you cannot open the store any more (another recipient would have to add you again). Pass --force if that is what you want"
+        );
+    }
     let mut w = ws.writer(&cfg).await?;
-    w.remove_recipient(recipient.trim())?;
+    w.remove_recipient(id)?;
     w.commit()?;
     Ok(recipient.trim().to_string())
 }

@@ -20,6 +20,9 @@ pub enum KeyCommand {
     Remove {
         /// The recipient.
         recipient: String,
+        /// Remove it even if it is your own key (you will not be able to open the store).
+        #[arg(long)]
+        force: bool,
     },
     /// Replace the data key: re-seal every value and re-wrap for every recipient.
     Rotate {
@@ -38,8 +41,8 @@ pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
             let id = app::keys::add(&ctx.ws, &recipient).await?;
             report(ctx, "added", &id)?;
         }
-        KeyCommand::Remove { recipient } => {
-            let id = app::keys::remove(&ctx.ws, &recipient).await?;
+        KeyCommand::Remove { recipient, force } => {
+            let id = app::keys::remove(&ctx.ws, &recipient, force).await?;
             report(ctx, "removed", &id)?;
             if !ctx.out.json {
                 ctx.out.text("note: run `secretsync key rotate --fingerprint` so that a copy of the old keys opens no future value and confirms no guess against the backends' labels\n")?;

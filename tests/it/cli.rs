@@ -599,3 +599,34 @@ fn init_inside_an_app_refuses_without_force() {
     assert_eq!(c.output().unwrap().status.code(), Some(0));
     assert!(p.path("svc/secretsync.toml").exists());
 }
+
+#[test]
+fn removing_your_own_key_needs_force() {
+    let p = Project::init();
+    let other = Project::init();
+    let public = |p: &Project| {
+        std::fs::read_to_string(p.identity_file())
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+            .unwrap()
+    };
+    let (mine, theirs) = (public(&p), public(&other));
+    p.ok(&["key", "add", &theirs], None);
+    let out = p.run(&["key", "remove", &mine], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: {mine} is your own key: without it you cannot open the store any more (another recipient would have to add you again). Pass --force if that is what you want\n")
+    );
+    assert_eq!(
+        json(&p.ok(&["key", "list", "--json"], None))["recipients"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    p.ok(&["key", "remove", &mine, "--force"], None);
+    let out = p.run(&["list"], None);
+    assert_eq!(out.status.code(), Some(0), "list needs no key");
+}

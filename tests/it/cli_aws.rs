@@ -50,7 +50,7 @@ async fn a_store_wrapped_by_kms_opens_with_the_kms_key_alone() {
         .as_str()
         .unwrap()
         .to_string();
-    p.ok(&["key", "remove", &age], None);
+    p.ok(&["key", "remove", &age, "--force"], None);
     std::fs::remove_file(p.identity_file()).unwrap();
 
     assert_eq!(p.get("Token", "--type", "prod"), "from-kms");

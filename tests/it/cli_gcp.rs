@@ -163,7 +163,7 @@ async fn a_store_wrapped_by_cloud_kms_opens_with_that_key_alone() {
         .map(|r| r["id"].as_str().unwrap().to_string())
         .find(|r| r.starts_with("age1"))
         .unwrap();
-    p.ok(&["key", "remove", &age], None);
+    p.ok(&["key", "remove", &age, "--force"], None);
     std::fs::remove_file(p.identity_file()).unwrap();
     assert_eq!(p.get("Token", "--type", "prod"), "from-cloud-kms");
     let raw = std::fs::read_to_string(p.path("secrets.enc.toml")).unwrap();
