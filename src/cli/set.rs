@@ -3,7 +3,7 @@
 use super::{Ctx, Outcome, WriteArgs};
 use crate::app::{self, secrets::SetOptions};
 use crate::model::SecretName;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use secretsync_core::SecretValue;
 use std::io::{IsTerminal, Read};
@@ -40,9 +40,21 @@ pub struct DeleteArgs {
 fn read_value(args: &SetArgs) -> Result<SecretValue> {
     match &args.from_file {
         Some(p) if p.as_os_str() == "-" => read_stdin(false),
-        Some(p) => Ok(SecretValue::new(
-            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-        )),
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            // A one-line text file usually ends in a newline nobody meant as part of the value
+            // (a connection string with '\n' breaks later); certificates and binary are left be.
+            let text = std::str::from_utf8(&bytes).ok();
+            if text.is_some_and(|t| t.ends_with('\n') && t.trim_end().lines().count() == 1) {
+                eprintln!(
+                    "note: {} ends in a newline, which is kept as part of the value; if it is not meant to be, strip it (e.g. `printf %s \"$(cat {})\" | secretsync set {} …`)",
+                    p.display(),
+                    p.display(),
+                    args.name
+                );
+            }
+            Ok(SecretValue::new(bytes))
+        }
         None if std::io::stdin().is_terminal() => {
             let v = rpassword::prompt_password(format!("Value for {} (input hidden): ", args.name))
                 .context("cannot read the value from the terminal")?;
@@ -58,6 +70,9 @@ fn read_stdin(trim_newline: bool) -> Result<SecretValue> {
         .read_to_end(&mut buf)
         .context("cannot read the value from stdin")?;
     if trim_newline {
+        if buf.is_empty() {
+            bail!("no value: stdin is not a terminal and gave nothing. Pipe the value in (`printf %s VALUE | secretsync set NAME --type TYPE`), or give a file with --from-file FILE");
+        }
         if buf.ends_with(b"\r\n") {
             buf.truncate(buf.len() - 2);
         } else if buf.ends_with(b"\n") {

@@ -248,7 +248,16 @@ fn bad_input_gets_a_clear_error_and_exit_1_without_writing() {
             b"v",
             "unknown environment \"staging\"",
         ),
-        (&["set", "Token", "--type", "dev"], b"", "is empty"),
+        (
+            &["set", "Token", "--type", "dev"],
+            b"",
+            "no value: stdin is not a terminal and gave nothing",
+        ),
+        (
+            &["set", "Token", "--type", "dev", "--from-file", "-"],
+            b"",
+            "the value of Token is empty",
+        ),
         (&["set", "Token"], b"v", "--type"),
         (
             &["set", "Token", "--type", "dev", "--env", "local"],
@@ -629,4 +638,38 @@ fn removing_your_own_key_needs_force() {
     p.ok(&["key", "remove", &mine, "--force"], None);
     let out = p.run(&["list"], None);
     assert_eq!(out.status.code(), Some(0), "list needs no key");
+}
+
+#[test]
+fn a_one_line_file_ending_in_a_newline_gets_a_note() {
+    let p = Project::init();
+    std::fs::write(p.path("url.txt"), "postgres://db/app\n").unwrap();
+    std::fs::write(
+        p.path("cert.pem"),
+        "-----BEGIN X-----\nMIIB\n-----END X-----\n",
+    )
+    .unwrap();
+    let out = p.run(
+        &["set", "Url", "--type", "dev", "--from-file", "url.txt"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("note: url.txt ends in a newline, which is kept as part of the value"),
+        "{err}"
+    );
+    assert_eq!(
+        p.get("Url", "--type", "dev"),
+        "postgres://db/app\n",
+        "kept, as documented"
+    );
+    let out = p.run(
+        &["set", "Cert", "--type", "dev", "--from-file", "cert.pem"],
+        None,
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("newline"),
+        "certificates are left be"
+    );
 }
