@@ -23,6 +23,8 @@ pub enum ConfigError {
     Parse(PathBuf, String),
     #[error("{0}")]
     Overlap(String),
+    #[error("{0:?} is a list: give one environment here")]
+    OneEnv(String),
     #[error("unknown environment {name:?}: use a type (production, development, preview, local; or prod, dev, pr) or one declared in {path} ({known}); declare it under [environments.{name}] with a type and backend")]
     UnknownEnv {
         name: String,
@@ -183,6 +185,9 @@ app = "{app}"
     /// Resolves an environment name: a type (or shorthand) is its implicit environment;
     /// anything else must be declared.
     pub fn env(&self, name: &str) -> Result<EnvRef, ConfigError> {
+        if name.contains(',') {
+            return Err(ConfigError::OneEnv(name.into()));
+        }
         if let Some(t) = EnvType::parse_opt(name) {
             return Ok(EnvRef::Implicit(t));
         }

@@ -9,10 +9,10 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Check this environment (repeatable; a type name is its implicit environment).
-    #[arg(long, value_name = "ENV")]
+    #[arg(long, value_name = "ENV[,ENV…]", value_delimiter = ',')]
     pub env: Vec<String>,
     /// Check this type's value, ignoring overrides (repeatable).
-    #[arg(long = "type", value_name = "TYPE")]
+    #[arg(long = "type", value_name = "TYPE[,TYPE…]", value_delimiter = ',')]
     pub types: Vec<EnvType>,
 }
 

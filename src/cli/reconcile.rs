@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
     /// Environments to reconcile (default: every declared one with a backend).
-    #[arg(long = "env", value_name = "ENV")]
+    #[arg(long = "env", value_name = "ENV[,ENV…]", value_delimiter = ',')]
     pub envs: Vec<String>,
     /// Time between rounds (e.g. 30s, 5m, 1h).
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]

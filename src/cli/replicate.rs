@@ -12,7 +12,7 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
     /// An environment to sync (repeatable).
-    #[arg(long = "env", value_name = "ENV")]
+    #[arg(long = "env", value_name = "ENV[,ENV…]", value_delimiter = ',')]
     pub envs: Vec<String>,
     /// Every declared environment that has a backend.
     #[arg(long, conflicts_with = "envs")]

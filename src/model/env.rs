@@ -57,6 +57,11 @@ impl FromStr for EnvType {
     type Err = InvalidInput;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         EnvType::parse_opt(s.trim()).ok_or_else(|| {
+            if s.contains(',') {
+                return InvalidInput(format!(
+                    "{s:?} is a list: give one type here (production, development, preview or local)"
+                ));
+            }
             InvalidInput(format!(
                 "unknown environment type {s:?}: expected production, development, preview or \
                  local (shorthands prod, dev, pr)"

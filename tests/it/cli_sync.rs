@@ -595,3 +595,30 @@ fn prune_is_capped_at_ten_deletions_by_default() {
     );
     assert!(out.contains("11 done"), "{out}");
 }
+
+#[test]
+fn lists_are_taken_where_several_make_sense_and_refused_clearly_where_one_does() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    p.append_config(&format!(
+        "[environments.staging]\ntype = \"development\"\nbackend = \"file://{}/staging\"\nprefix = \"app/\"\n",
+        backend.path().display()
+    ));
+    p.set("A", "--type", "prod,dev", "a");
+    let j = json(&p.ok(&["plan", "--env", "staging,prod-eu", "--json"], None));
+    assert_eq!(j["environments"].as_array().unwrap().len(), 2, "{j}");
+    let j = json(&p.code(&["check", "--type", "dev,prod", "--json"], None, 2));
+    assert_eq!(j["environments"].as_array().unwrap().len(), 2, "{j}");
+    let out = p.run(&["get", "A", "--type", "dev,prod"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"dev,prod\" is a list: give one type here"),
+        "{}",
+        text(&out)
+    );
+    let out = p.run(&["get", "A", "--env", "staging,prod-eu"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: \"staging,prod-eu\" is a list: give one environment here\n"
+    );
+}
