@@ -45,8 +45,29 @@ pub struct EnvPlan {
 pub struct PlanReport {
     /// Applying would change something, or something needs attention.
     pub changes: bool,
-    /// One entry per environment.
+    /// One entry per environment that could be planned.
     pub environments: Vec<EnvPlan>,
+    /// The environments that could not be planned, and why (the others are still planned).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<EnvError>,
+}
+
+/// An environment that could not be planned or applied.
+#[derive(Debug, Serialize)]
+pub struct EnvError {
+    /// The environment.
+    pub env: String,
+    /// Why (never a value).
+    pub error: String,
+}
+
+impl EnvError {
+    fn new(env: &EnvRef, e: &anyhow::Error) -> Self {
+        Self {
+            env: env.name().to_string(),
+            error: format!("{e:#}"),
+        }
+    }
 }
 
 /// One environment's apply, as `apply` reports it.
@@ -72,16 +93,21 @@ pub struct EnvApply {
 pub struct ApplyOutcome {
     /// Every item done or unchanged: nothing failed, nothing left for a person.
     pub ok: bool,
-    /// One entry per environment.
+    /// One entry per environment that could be planned.
     pub environments: Vec<EnvApply>,
+    /// The environments that could not be planned, and why (the others are still applied).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<EnvError>,
 }
 
 impl ApplyOutcome {
-    /// Some item failed.
+    /// Some item or environment failed.
     pub fn failed(&self) -> bool {
-        self.environments
-            .iter()
-            .any(|e| e.report.count(Status::Failed) > 0)
+        !self.errors.is_empty()
+            || self
+                .environments
+                .iter()
+                .any(|e| e.report.count(Status::Failed) > 0)
     }
 
     /// Some item was refused and waits for a person (drift, adoption, the deletion cap).
@@ -137,10 +163,16 @@ pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
     let declared = ws.declared(&cfg)?;
     let store = ws.unlocked(&cfg).await?;
     let fpr = Fingerprinter::of(&store)?;
-    let mut environments = Vec::new();
+    let (mut environments, mut errors) = (Vec::new(), Vec::new());
     for env in &envs {
         let (plan, target, missing_declared) =
-            plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await?;
+            match plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push(EnvError::new(env, &e));
+                    continue;
+                }
+            };
         environments.push(EnvPlan {
             summary: plan.summary(),
             plan,
@@ -152,6 +184,7 @@ pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
     Ok(PlanReport {
         changes: environments.iter().any(|e| e.plan.has_changes()),
         environments,
+        errors,
     })
 }
 
@@ -166,12 +199,18 @@ pub async fn apply(
     let envs = select(&cfg, &opts.envs, opts.all)?;
     let declared = ws.declared(&cfg)?;
     let mut store = ws.unlocked(&cfg).await?;
-    let mut environments = Vec::new();
+    let (mut environments, mut errors) = (Vec::new(), Vec::new());
     for env in &envs {
         let mut warnings: Vec<String> = unignored_replica(&cfg, env).into_iter().collect();
         let fpr = Fingerprinter::of(&store)?;
         let (plan, target, missing_declared) =
-            plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await?;
+            match plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push(EnvError::new(env, &e));
+                    continue;
+                }
+            };
         if opts.plan.on_drift == DriftPolicy::Accept {
             let adopted = adopt_drift(ws, &cfg, env, &plan).await?;
             if !adopted.is_empty() {
@@ -202,6 +241,7 @@ pub async fn apply(
     let mut out = ApplyOutcome {
         ok: false,
         environments,
+        errors,
     };
     out.ok = !out.failed() && !out.needs_attention();
     Ok(out)

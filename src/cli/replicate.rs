@@ -93,8 +93,16 @@ fn notes<'a>(out: &Printer, envs: impl Iterator<Item = (&'a str, &'a [String], &
     }
 }
 
+/// Each environment that could not be planned, on stderr (the others were still planned).
+fn env_errors(errors: &[app::sync::EnvError]) {
+    for e in errors {
+        eprintln!("error: {}: {}", e.env, e.error);
+    }
+}
+
 pub async fn run_plan(ctx: &Ctx, args: PlanArgs) -> Result<Outcome> {
     let report = app::sync::plan(&ctx.ws, &args.sync.options()).await?;
+    env_errors(&report.errors);
     notes(
         &ctx.out,
         report.environments.iter().map(|e| {
@@ -106,7 +114,9 @@ pub async fn run_plan(ctx: &Ctx, args: PlanArgs) -> Result<Outcome> {
         }),
     );
     ctx.out.report(&report)?;
-    Ok(if args.detailed_exitcode && report.changes {
+    Ok(if !report.errors.is_empty() {
+        Outcome::Failed
+    } else if args.detailed_exitcode && report.changes {
         Outcome::Attention
     } else {
         Outcome::Ok
@@ -119,6 +129,7 @@ pub async fn run_apply(ctx: &Ctx, args: ApplyArgs) -> Result<Outcome> {
         ..ctx.out
     };
     let report = app::sync::apply(&ctx.ws, &args.sync.options(), &out.progress()).await?;
+    env_errors(&report.errors);
     notes(
         &out,
         report.environments.iter().map(|e| {

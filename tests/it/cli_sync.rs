@@ -622,3 +622,36 @@ fn lists_are_taken_where_several_make_sense_and_refused_clearly_where_one_does()
         "error: \"staging,prod-eu\" is a list: give one environment here\n"
     );
 }
+
+#[test]
+fn all_environments_are_reported_when_one_fails() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    std::fs::write(
+        backend.path().join("broken"),
+        "a file where a folder is needed",
+    )
+    .unwrap();
+    p.append_config(&format!(
+        "[environments.broken]\ntype = \"production\"\nbackend = \"file://{}/broken\"\nprefix = \"x/\"\n",
+        backend.path().display()
+    ));
+    p.set("A", "--type", "prod", "a");
+    let out = p.run(&["plan", "--all", "--json"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["environments"][0]["plan"]["env"], "prod-eu", "{j}");
+    assert_eq!(j["errors"][0]["env"], "broken", "{j}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: broken: "),
+        "{}",
+        text(&out)
+    );
+    let out = p.run(&["apply", "--all"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("Apply: 1 done"),
+        "the other environment is applied: {}",
+        text(&out)
+    );
+}
