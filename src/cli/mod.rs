@@ -239,7 +239,7 @@ pub(crate) async fn values(ctx: &Ctx, src: &SourceArgs) -> Result<Vec<(String, S
 /// `--on-drift`: what to do with secrets changed outside secretsync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OnDrift {
-    /// Leave it, report it (exit 2).
+    /// Leave it and report it (apply exits 2; plan too with --detailed-exitcode).
     #[default]
     Report,
     /// Write the canonical value back.

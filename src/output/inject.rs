@@ -3,8 +3,8 @@
 impl super::Human for crate::app::inject::Pulled {
     fn human(&self) -> String {
         format!(
-            "pulled {} values of {} into {} (mode 0600)\n",
-            self.values,
+            "pulled {} of {} into {} (mode 0600)\n",
+            super::count(self.values, "value"),
             self.env,
             self.cache.display()
         )

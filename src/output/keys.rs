@@ -17,8 +17,9 @@ impl Human for KeyList {
 impl Human for Rotated {
     fn human(&self) -> String {
         let mut out = format!(
-            "rotated the data key: re-sealed {} values for {} recipients\n",
-            self.values, self.recipients
+            "rotated the data key: re-sealed {} for {}\n",
+            super::count(self.values, "value"),
+            super::count(self.recipients, "recipient")
         );
         if self.fingerprint_key {
             out.push_str(

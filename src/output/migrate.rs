@@ -46,8 +46,8 @@ impl Human for ImportReport {
             "imported"
         };
         let mut out = format!(
-            "{verb} {} secrets for {}; {} already equal; {} skipped\n",
-            self.imported.len(),
+            "{verb} {} for {}; {} already equal; {} skipped\n",
+            super::count(self.imported.len(), "secret"),
             self.selector,
             self.unchanged.len(),
             self.skipped.len()

@@ -13,6 +13,15 @@ pub use printer::{Human, Printer, StdoutClosed};
 
 use comfy_table::{presets::UTF8_BORDERS_ONLY, ContentArrangement, Table};
 
+/// `n` and `word`, plural when `n` is not 1 ("1 secret", "2 secrets").
+pub fn count(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// A table with a header row, sized to the terminal when there is one.
 pub fn table<I, S>(header: I) -> Table
 where

@@ -46,8 +46,12 @@ impl Human for CheckReport {
             };
             if e.missing.is_empty() {
                 out.push_str(&format!(
-                    "ok      {env}: all {} declared secrets set\n",
-                    self.declared
+                    "ok      {env}: {} set\n",
+                    if self.declared == 1 {
+                        "the declared secret".to_string()
+                    } else {
+                        format!("all {} declared secrets", self.declared)
+                    }
                 ));
             } else {
                 out.push_str(&format!("MISSING {env}: {}\n", e.missing.join(", ")));

@@ -1,5 +1,6 @@
 //! The human plan and apply report: names and actions, never values.
 
+use crate::sync::plan::LEGEND;
 use crate::sync::{Action, ApplyReport, Plan, Status};
 
 /// Renders a plan like terraform: one line a change, unchanged ones counted.
@@ -13,12 +14,11 @@ pub fn render_plan(p: &Plan) -> String {
         .max()
         .unwrap_or(0);
     for i in p.items.iter().filter(|i| i.action != Action::Unchanged) {
-        let mark = if i.blocked && i.action != Action::Drift {
-            '×'
-        } else {
-            i.action.mark()
-        };
+        let mark = i.action.mark(i.blocked);
         out.push_str(&format!("  {mark} {:<width$}  {}\n", i.name, i.reason));
+    }
+    if width > 0 {
+        out.push_str(&format!("  ({LEGEND})\n"));
     }
     let s = p.summary();
     if let Some(r) = &p.delete_refusal {
@@ -77,7 +77,7 @@ pub fn render_apply(r: &ApplyReport) -> String {
         };
         out.push_str(&format!(
             "  {} {:<width$}  {what}\n",
-            x.action.mark(),
+            x.action.mark(x.status == Status::Skipped),
             x.name
         ));
     }

@@ -29,9 +29,11 @@ pub enum Action {
 }
 
 impl Action {
-    /// The one-character mark of the human plan.
-    pub fn mark(self) -> char {
+    /// The one-character mark of the human plan and apply report; a refusal (other than drift,
+    /// which keeps its own mark) is `×` wherever it is shown.
+    pub fn mark(self, blocked: bool) -> char {
         match self {
+            _ if blocked && self != Action::Drift => '×',
             Action::Create => '+',
             Action::Update => '~',
             Action::Unchanged => '=',
@@ -42,6 +44,10 @@ impl Action {
         }
     }
 }
+
+/// The legend of the marks, for people.
+pub const LEGEND: &str =
+    "+ create  ~ update  - delete  ? adopt  ! drift  . orphan  × refused (needs you)";
 
 /// What to do when a managed secret drifted. (Not to be confused with [`Action::Adopt`], which
 /// takes over a secret secretsync did not write; the CLI and JSON call `Accept` "adopt".)
@@ -152,7 +158,9 @@ pub struct Plan {
     pub on_drift: DriftPolicy,
 }
 
-/// Counts of a plan's actions.
+/// Counts of a plan's actions: each item counts once, under its action; `blocked` counts the
+/// refusals that are not drift (an adoption without `--adopt`, deletions over the cap), so a
+/// drifted item is one drifted item, not also one refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub create: usize,
@@ -179,7 +187,7 @@ impl Plan {
                 Action::Adopt => &mut s.adopt,
                 Action::Drift => &mut s.drift,
             } += 1;
-            s.blocked += usize::from(i.blocked);
+            s.blocked += usize::from(i.blocked && i.action != Action::Drift);
         }
         s
     }

@@ -354,7 +354,7 @@ fn a_stranger_cannot_open_the_store_until_added_and_not_after_removal() {
         Some(1)
     );
     let out = alice.ok(&["key", "rotate"], None);
-    assert!(out.contains("re-sealed 1 values"), "{out}");
+    assert!(out.contains("re-sealed 1 value for 1 recipient\n"), "{out}");
     assert_eq!(alice.get("Token", "--type", "prod"), "t");
 
     // CI style: the key itself in SECRETSYNC_AGE_IDENTITY.

@@ -345,7 +345,7 @@ fn pull_caches_local_values_for_offline_runs_and_refreshes_when_the_store_change
     p.set("TOKEN", "--type", "prod", "prod-only");
     let out = cmd(&p, &cache, &["pull"]).output().unwrap();
     assert!(
-        out.status.success() && text(&out).contains("pulled 1 values of local"),
+        out.status.success() && text(&out).contains("pulled 1 value of local"),
         "{}",
         text(&out)
     );

@@ -655,3 +655,35 @@ fn all_environments_are_reported_when_one_fails() {
         text(&out)
     );
 }
+
+#[test]
+fn one_item_counts_once_with_one_mark_and_a_legend() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    p.set("A", "--type", "prod", "a");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    p.set("B", "--type", "prod", "b");
+    let b = FileBackend::new(backend.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(b.put("app/A", &"by hand".into(), &PutOptions::default()))
+        .unwrap();
+    rt.block_on(b.put("app/B", &"theirs".into(), &PutOptions::default()))
+        .unwrap();
+    let plan = p.ok(&["plan", "--env", "prod-eu"], None);
+    let body: Vec<&str> = plan.lines().skip(1).collect();
+    assert_eq!(
+        body,
+        [
+            "  ! app/A  a version was written outside secretsync since our last write; left as is (--on-drift revert|adopt)",
+            "  × app/B  exists and was not written by secretsync; --adopt takes it over",
+            "  (+ create  ~ update  - delete  ? adopt  ! drift  . orphan  × refused (needs you))",
+            "Plan: 0 to create, 0 to update, 0 to delete, 1 drifted, 1 refused, 0 unchanged.",
+        ]
+    );
+    let apply = p.code(&["apply", "--env", "prod-eu"], None, 2);
+    assert!(
+        apply.contains("  × app/B  skipped:"),
+        "the same mark in apply: {apply}"
+    );
+    assert!(apply.contains("  ! app/A  skipped:"), "{apply}");
+}
