@@ -17,18 +17,43 @@ impl Human for ListReport {
                 format!("{} (undeclared)", s.name)
             }];
             for e in &self.env_names {
-                let c = &s.environments[e];
-                let v = c.version.unwrap_or_default();
-                row.push(match c.source {
-                    Source::Set => format!("set v{v}"),
-                    Source::Type => "via type".into(),
-                    Source::Override => format!("override v{v}"),
-                    Source::Missing => "missing".into(),
-                });
+                row.push(cell_text(&s.environments[e]));
             }
             table.add_row(row);
         }
-        format!("{table}\n")
+        match super::render_fitting(table) {
+            Some(text) => format!("{text}\n"),
+            // Too wide for the terminal: one block a secret, one line an environment.
+            None => self.stacked(),
+        }
+    }
+}
+
+impl ListReport {
+    fn stacked(&self) -> String {
+        let width = self.env_names.iter().map(String::len).max().unwrap_or(0);
+        let mut out = String::new();
+        for s in &self.secrets {
+            out.push_str(&s.name);
+            out.push_str(if s.declared { "\n" } else { " (undeclared)\n" });
+            for e in &self.env_names {
+                out.push_str(&format!(
+                    "  {e:<width$}  {}\n",
+                    cell_text(&s.environments[e])
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn cell_text(c: &crate::app::overview::Cell) -> String {
+    let v = c.version.unwrap_or_default();
+    match c.source {
+        Source::Set => format!("set v{v}"),
+        Source::Type => "via type".into(),
+        Source::Override => format!("override v{v}"),
+        Source::Missing => "missing".into(),
     }
 }
 

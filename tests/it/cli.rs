@@ -673,3 +673,81 @@ fn a_one_line_file_ending_in_a_newline_gets_a_note() {
         "certificates are left be"
     );
 }
+
+#[test]
+fn tables_are_plain_columns_when_piped() {
+    let p = Project::init();
+    p.append_config(DECLARE);
+    p.set("DatabaseURL", "--type", "prod", "v");
+    let out = p.ok(&["list"], None);
+    assert!(
+        !out.contains('│') && !out.contains('─'),
+        "no borders in a pipe:\n{out}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "a header and one line a secret, never wrapped:\n{out}"
+    );
+    assert!(
+        lines[0].split_whitespace().eq([
+            "SECRET",
+            "production",
+            "development",
+            "preview",
+            "local",
+            "prod-eu"
+        ]),
+        "{out}"
+    );
+    assert!(
+        lines[1].split_whitespace().eq([
+            "DatabaseURL",
+            "set",
+            "v1",
+            "missing",
+            "missing",
+            "missing",
+            "via",
+            "type"
+        ]),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_table_too_wide_for_the_terminal_is_stacked_not_broken_inside_words() {
+    let p = Project::init();
+    p.append_config(
+        "[secrets.DatabaseURL]\n[environments.production-europe-west]\ntype = \"production\"\n[environments.staging-europe-west]\ntype = \"development\"\n",
+    );
+    p.set("DatabaseURL", "--type", "prod", "v");
+    let bin = assert_cmd::cargo::cargo_bin("secretsync");
+    let screen = |cols: u16| {
+        let inner = format!("stty cols {cols}; {} list", bin.display());
+        let out = std::process::Command::new("script")
+            .args(["-qec", &inner, "/dev/null"])
+            .current_dir(p.dir.path())
+            .env_clear()
+            .envs(p.vars())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).replace('\r', "")
+    };
+    let narrow = screen(60);
+    assert!(
+        narrow.contains("DatabaseURL\n  production "),
+        "stacked:\n{narrow}"
+    );
+    assert!(
+        narrow.contains("  production-europe-west  via type\n"),
+        "{narrow}"
+    );
+    let wide = screen(200);
+    assert!(
+        wide.contains('│') && wide.contains("production-europe-west"),
+        "a table fits:\n{wide}"
+    );
+}
