@@ -131,6 +131,10 @@ impl AgeIdentity {
 
 #[async_trait]
 impl Identity for AgeIdentity {
+    fn public_id(&self) -> String {
+        self.public.clone()
+    }
+
     fn matches(&self, recipient_id: &str) -> bool {
         recipient_id == self.public
     }

@@ -226,15 +226,7 @@ impl Store {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", "),
-            mine: if identities.is_empty() {
-                "none found (run `secretsync init`, or set SECRETSYNC_AGE_IDENTITY)".into()
-            } else {
-                identities
-                    .iter()
-                    .map(|i| format!("{i:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
+            mine: identities.iter().map(|i| i.public_id()).collect(),
         }))
     }
 

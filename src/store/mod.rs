@@ -41,11 +41,12 @@ pub enum StoreError {
     Parse(PathBuf, String),
     #[error(transparent)]
     Lock(#[from] fsio::LockError),
-    #[error("none of your identities can open {path}.\n  it is readable by: {recipients}\n  your identities: {mine}\n  ask someone who can open it to run `secretsync key add <your public key>`")]
+    #[error("{}", no_identity(path, recipients, mine))]
     NoIdentity {
         path: PathBuf,
         recipients: String,
-        mine: String,
+        /// The public ids of the identities tried.
+        mine: Vec<String>,
     },
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -61,6 +62,26 @@ pub enum StoreError {
     Empty(String),
     #[error("{0}")]
     Invalid(String),
+}
+
+/// The message of [`StoreError::NoIdentity`]: who can open the store, what was tried, and the
+/// exact command that lets this user in.
+fn no_identity(path: &std::path::Path, recipients: &str, mine: &[String]) -> String {
+    let looked = match age_key::default_identity_path() {
+        Some(p) => format!("$SECRETSYNC_AGE_IDENTITY and {}", p.display()),
+        None => "$SECRETSYNC_AGE_IDENTITY".into(),
+    };
+    match mine.first() {
+        Some(first) => format!(
+            "none of your identities can open {}.\n  it is readable by: {recipients}\n  your identities: {}\n  ask someone who can open it to run `secretsync key add {first}`",
+            path.display(),
+            mine.join(", ")
+        ),
+        None => format!(
+            "you have no identity that can open {} (looked in {looked}).\n  it is readable by: {recipients}\n  if you have a key, point SECRETSYNC_AGE_IDENTITY at it (the key itself or its file); if you have none, `secretsync init` creates one and prints its public key for someone who can open the store to add with `secretsync key add`",
+            path.display()
+        ),
+    }
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -337,9 +337,25 @@ fn a_stranger_cannot_open_the_store_until_added_and_not_after_removal() {
     let out = bob(&["get", "Token", "--type", "prod"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("none of your identities can open"),
+        text(&out).contains("none of your identities can open")
+            && text(&out).contains(&format!("your identities: {bob_pub}\n"))
+            && text(&out).contains(&format!("run `secretsync key add {bob_pub}`")),
         "{}",
         text(&out)
+    );
+    // With no identity at all: where it looked, and what to do, without suggesting a new key
+    // can open this store.
+    let nobody = tempfile::tempdir().unwrap();
+    let mut c = alice.cmd(&["get", "Token", "--type", "prod"]);
+    c.env("XDG_CONFIG_HOME", nobody.path());
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: you have no identity that can open")
+            && err.contains("looked in $SECRETSYNC_AGE_IDENTITY and ")
+            && err.contains("prints its public key for someone who can open the store"),
+        "{err}"
     );
 
     alice.ok(&["key", "add", &bob_pub], None);

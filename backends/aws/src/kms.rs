@@ -91,6 +91,10 @@ impl Recipient for AwsKmsRecipient {
 
 #[async_trait]
 impl Identity for AwsKmsRecipient {
+    fn public_id(&self) -> String {
+        Recipient::id(self)
+    }
+
     fn matches(&self, recipient_id: &str) -> bool {
         recipient_id == self.id()
     }

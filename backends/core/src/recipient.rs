@@ -89,6 +89,10 @@ pub trait Identity: Send + Sync + fmt::Debug {
     /// True when this identity can try to unwrap keys wrapped for `recipient_id`.
     fn matches(&self, recipient_id: &str) -> bool;
 
+    /// The recipient id this identity answers to (its public key or key name): what an owner
+    /// passes to `key add` to let it in. Never secret.
+    fn public_id(&self) -> String;
+
     /// Unwraps a key that was wrapped for `recipient_id` in the store `store_id`.
     async fn unwrap(
         &self,

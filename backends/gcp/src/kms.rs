@@ -86,6 +86,10 @@ impl Recipient for GcpKmsRecipient {
 
 #[async_trait]
 impl Identity for GcpKmsRecipient {
+    fn public_id(&self) -> String {
+        Recipient::id(self)
+    }
+
     fn matches(&self, recipient_id: &str) -> bool {
         recipient_id == self.id()
     }
