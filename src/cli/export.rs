@@ -48,6 +48,12 @@ pub struct ExportArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: ExportArgs) -> Result<Outcome> {
+    if ctx.out.json && args.format != ExportFormat::Json {
+        bail!(
+            "--json asks for JSON but --format is {:?}: use --format json",
+            args.format
+        );
+    }
     if std::io::stdout().is_terminal() && !args.force {
         bail!("refusing to print secret values to a terminal: redirect to a file or a pipe (e.g. > .env), or pass --force");
     }

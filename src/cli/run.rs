@@ -33,6 +33,9 @@ pub struct RunArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: RunArgs) -> Result<Outcome> {
+    if ctx.out.json {
+        anyhow::bail!("--json does not apply to run: its output is the program's (drop --json)");
+    }
     let values = values(ctx, &args.source).await?;
     if args.source.from.is_none() {
         let missing = inject::missing_declared(&ctx.ws, &values);

@@ -577,3 +577,32 @@ fn run_without_the_double_dash_gets_a_tip() {
         "{err}"
     );
 }
+
+#[test]
+fn json_is_refused_where_it_cannot_apply() {
+    let (p, cache) = project();
+    p.set("TOKEN", "--type", "local", "tok-value");
+    let out = cmd(&p, &cache, &["run", "--json", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: --json does not apply to run: its output is the program's"),
+        "{}",
+        text(&out)
+    );
+    let out = cmd(&p, &cache, &["export", "--json", "--format", "dotenv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("use --format json"),
+        "{}",
+        text(&out)
+    );
+    let out = cmd(&p, &cache, &["export", "--json", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
