@@ -56,6 +56,9 @@ pub struct EnvDetail {
     /// Why it was not started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// The items left for a person or that failed: `NAME (drift)`, `NAME (adopt)`, …
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs_you: Vec<String>,
 }
 
 /// A round's outcome.
@@ -155,6 +158,21 @@ pub async fn round(
                             detail: EnvDetail {
                                 summary: Some(plan.summary()),
                                 failed: Some(report.count(Status::Failed)),
+                                needs_you: report
+                                    .results
+                                    .iter()
+                                    .filter(|r| {
+                                        matches!(r.status, Status::Skipped | Status::Failed)
+                                    })
+                                    .map(|r| {
+                                        let what = if r.status == Status::Failed {
+                                            "failed".to_string()
+                                        } else {
+                                            format!("{:?}", r.action).to_lowercase()
+                                        };
+                                        format!("{} ({what})", r.name)
+                                    })
+                                    .collect(),
                                 ..Default::default()
                             },
                             seconds,

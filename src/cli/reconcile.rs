@@ -160,16 +160,24 @@ impl ReconcileArgs {
 fn log_env(e: &EnvOutcome) {
     let name = &e.env;
     match (&e.detail.summary, &e.detail.error, &e.detail.skipped) {
-        (Some(s), _, _) => eprintln!(
-            "reconcile: {name}: {} created, {} updated, {} deleted, {} drifted, {} failed, {} unchanged ({:.2}s)",
-            s.create,
-            s.update,
-            s.delete,
-            s.drift,
-            e.detail.failed.unwrap_or(0),
-            s.unchanged,
-            e.seconds
-        ),
+        (Some(s), _, _) => {
+            eprintln!(
+                "reconcile: {name}: {} created, {} updated, {} deleted, {} drifted, {} failed, {} unchanged ({:.2}s)",
+                s.create,
+                s.update,
+                s.delete,
+                s.drift,
+                e.detail.failed.unwrap_or(0),
+                s.unchanged,
+                e.seconds
+            );
+            if !e.detail.needs_you.is_empty() {
+                eprintln!(
+                    "reconcile: {name}: needs you: {}",
+                    e.detail.needs_you.join(", ")
+                );
+            }
+        }
         (_, Some(err), _) => eprintln!("reconcile: {name}: error: {err}"),
         (_, _, Some(why)) => eprintln!("reconcile: {name}: skipped ({why})"),
         _ => {}

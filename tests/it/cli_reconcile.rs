@@ -75,6 +75,17 @@ fn drift_exits_2_naming_the_environment_and_revert_repairs_it() {
     let env0 = envs.iter().find(|e| e["env"] == "env-0").unwrap();
     assert_eq!(env0["result"], "attention", "{j}");
     assert_eq!(env0["detail"]["summary"]["drift"], 1, "{j}");
+    assert_eq!(
+        env0["detail"]["needs_you"],
+        serde_json::json!(["app/A (drift)"]),
+        "{j}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("reconcile: env-0: needs you: app/A (drift)\n"),
+        "the log names the item: {}",
+        common::text(&out)
+    );
     let out = p.code(&["reconcile", "--once", "--on-drift", "revert"], None, 0);
     assert!(
         out.contains("env-0: 0 created, 0 updated, 0 deleted, 1 drifted, 0 failed"),
