@@ -53,7 +53,7 @@ pub struct SecretRow {
     pub name: String,
     /// Whether the app declares it.
     pub declared: bool,
-    /// From the manifest or the Go comment, else `set --description`.
+    /// From `set --description` (the latest word), else the manifest or the Go comment.
     pub description: Option<String>,
     /// Environment name → cell.
     pub environments: BTreeMap<String, Cell>,
@@ -117,9 +117,9 @@ pub fn list(ws: &Workspace) -> Result<ListReport> {
             SecretRow {
                 name: n.to_string(),
                 declared: decl.is_some(),
-                description: decl
-                    .and_then(|d| d.description.clone())
-                    .or_else(|| info.and_then(|i| i.description.clone())),
+                description: info
+                    .and_then(|i| i.description.clone())
+                    .or_else(|| decl.and_then(|d| d.description.clone())),
                 environments: envs
                     .iter()
                     .map(|e| (e.name().to_string(), cell(info, e)))

@@ -143,11 +143,16 @@ pub async fn delete(
     })
 }
 
-/// `get`: the value `scope` refers to, and the scope in words.
-pub async fn get(ws: &Workspace, name: &SecretName, scope: &Scope) -> Result<SecretValue> {
+/// `get`: the value `scope` refers to, and the selector it is stored under.
+pub async fn get(
+    ws: &Workspace,
+    name: &SecretName,
+    scope: &Scope,
+) -> Result<(Selector, SecretValue)> {
     let cfg = ws.config()?;
     let store = ws.unlocked(&cfg).await?;
-    Ok(store.get(name, scope)?)
+    let selector = store.selector_for(name, scope)?;
+    Ok((selector, store.get(name, scope)?))
 }
 
 /// The kept versions of a value.

@@ -17,9 +17,13 @@ pub struct GetArgs {
 
 pub async fn run(ctx: &Ctx, args: GetArgs) -> Result<Outcome> {
     let scope = args.scope.scope(&ctx.config()?)?;
-    let value = app::secrets::get(&ctx.ws, &args.name, &scope).await?;
+    let (selector, value) = app::secrets::get(&ctx.ws, &args.name, &scope).await?;
     if ctx.out.json {
-        let mut doc = serde_json::json!({ "name": args.name, "scope": scope.to_string() });
+        let mut doc = serde_json::json!({
+            "name": args.name,
+            "scope": scope.to_string(),
+            "selector": selector.to_string(),
+        });
         match value.as_str() {
             Some(s) => doc["value"] = s.into(),
             None => {

@@ -8,7 +8,7 @@ impl Human for KeyList {
         let mut t = super::table(["RECIPIENT", "ADDED", ""]);
         for r in &self.recipients {
             let yours = if r.yours { "(you)" } else { "" };
-            t.add_row(vec![r.id.clone(), r.added.to_rfc3339(), yours.into()]);
+            t.add_row(vec![r.id.clone(), super::time(&r.added), yours.into()]);
         }
         format!("{t}\n")
     }

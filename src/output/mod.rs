@@ -14,6 +14,11 @@ pub use printer::{Human, Printer, StdoutClosed};
 use comfy_table::presets::{NOTHING, UTF8_BORDERS_ONLY};
 use comfy_table::{ContentArrangement, Table};
 
+/// A time for people, as JSON writes it: UTC, seconds, `Z` (2026-11-29T10:00:00Z).
+pub fn time(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// `n` and `word`, plural when `n` is not 1 ("1 secret", "2 secrets").
 pub fn count(n: usize, word: &str) -> String {
     if n == 1 {

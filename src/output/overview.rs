@@ -35,7 +35,11 @@ impl ListReport {
         let mut out = String::new();
         for s in &self.secrets {
             out.push_str(&s.name);
-            out.push_str(if s.declared { "\n" } else { " (undeclared)\n" });
+            out.push_str(if s.declared { "" } else { " (undeclared)" });
+            match &s.description {
+                Some(d) => out.push_str(&format!(": {d}\n")),
+                None => out.push('\n'),
+            }
             for e in &self.env_names {
                 out.push_str(&format!(
                     "  {e:<width$}  {}\n",

@@ -47,9 +47,9 @@ impl Human for History {
         for v in &self.versions {
             t.add_row(vec![
                 v.version.to_string(),
-                v.updated.to_rfc3339(),
+                super::time(&v.updated),
                 v.replaced
-                    .map_or_else(|| "(current)".into(), |r| r.to_rfc3339()),
+                    .map_or_else(|| "(current)".into(), |r| super::time(&r)),
             ]);
         }
         format!("{} for {}:\n{t}\n", self.name, self.selector)

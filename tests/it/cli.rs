@@ -767,3 +767,38 @@ fn a_table_too_wide_for_the_terminal_is_stacked_not_broken_inside_words() {
         "a table fits:\n{wide}"
     );
 }
+
+#[test]
+fn set_description_wins_over_the_declared_one_and_times_are_utc_z() {
+    let p = Project::init();
+    p.append_config("[secrets.Db]\ndescription = \"from the manifest\"\n");
+    p.ok(
+        &[
+            "set",
+            "Db",
+            "--type",
+            "dev",
+            "--description",
+            "the newer word",
+        ],
+        Some(b"v"),
+    );
+    let j = json(&p.ok(&["list", "--json"], None));
+    assert_eq!(j["secrets"][0]["description"], "the newer word");
+    let history = p.ok(&["history", "Db", "--type", "dev"], None);
+    let stamp = history
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(stamp.ends_with('Z') && stamp.len() == 20, "{history}");
+    let j = json(&p.ok(&["get", "Db", "--env", "dev", "--json"], None));
+    assert_eq!(
+        (j["selector"].as_str(), j["scope"].as_str()),
+        (Some("development"), Some("type development")),
+        "{j}"
+    );
+}
