@@ -336,3 +336,19 @@ async fn a_pruned_secret_can_be_restored_and_is_then_unchanged() {
         "{out}"
     );
 }
+
+#[test]
+fn no_aws_credentials_is_one_line_that_says_what_to_do() {
+    // No emulator needed: the credential chain fails before any connection.
+    let p = Project::init();
+    p.append_config(
+        "[secrets.A]\n[environments.prod-eu]\ntype = \"production\"\nbackend = \"aws-sm://?region=eu-west-1&endpoint=http://127.0.0.1:9\"\n",
+    );
+    p.set("A", "--type", "prod", "v");
+    let out = p.run(&["plan", "--env", "prod-eu"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: prod-eu: aws-sm: list: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where a role provides them (IRSA, an ECS task role, an EC2 instance profile); to try secretsync without a cloud, use a file:// environment (unauthenticated)\n"
+    );
+}

@@ -13,8 +13,10 @@ where
     match err {
         SdkError::TimeoutError(_) => (ErrorKind::Transient, "the request timed out".into()),
         SdkError::DispatchFailure(d) => {
-            let ctx = DisplayErrorContext(err).to_string();
-            if ctx.contains("credentials") || ctx.contains("identity") {
+            let ctx = short(&DisplayErrorContext(err).to_string());
+            if ctx.contains("no credentials found") {
+                (ErrorKind::Unauthenticated, NO_CREDENTIALS.into())
+            } else if ctx.contains("credentials") || ctx.contains("identity") {
                 (
                     ErrorKind::Unauthenticated,
                     format!("no usable AWS credentials: {ctx}"),
@@ -40,6 +42,18 @@ where
         }
         _ => (ErrorKind::Transient, DisplayErrorContext(err).to_string()),
     }
+}
+
+/// What to do when the standard chain found no credentials at all.
+const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where a role provides them (IRSA, an ECS task role, an EC2 instance profile); to try secretsync without a cloud, use a file:// environment";
+
+/// The SDK's error context without the Debug dump it ends with (` (DispatchFailure(…))`).
+fn short(ctx: &str) -> String {
+    let cut = ctx
+        .match_indices(" (")
+        .find(|(i, _)| ctx[i + 2..].starts_with(|c: char| c.is_ascii_uppercase()))
+        .map_or(ctx.len(), |(i, _)| i);
+    ctx[..cut].lines().next().unwrap_or_default().to_string()
 }
 
 /// What an AWS error code (or, for codes not listed, the HTTP status) means.
@@ -86,7 +100,13 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let (kind, msg) = classify(&err);
-    BackendError::new(kind, op, msg).name(name).source(err)
+    let e = BackendError::new(kind, op, msg).name(name);
+    // The message says all there is to say about missing credentials: no SDK dump after it.
+    if e.message == NO_CREDENTIALS {
+        e
+    } else {
+        e.source(err)
+    }
 }
 
 #[cfg(test)]

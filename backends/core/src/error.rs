@@ -188,7 +188,7 @@ impl fmt::Display for BackendError {
             write!(f, "{}: ", self.backend)?;
         }
         write!(f, "{}", self.op)?;
-        if let Some(n) = &self.name {
+        if let Some(n) = self.name.as_deref().filter(|n| !n.is_empty()) {
             write!(f, " {n}")?;
         }
         write!(f, ": {} ({})", self.message, self.kind.as_str())

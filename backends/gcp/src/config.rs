@@ -47,7 +47,7 @@ impl GcpOptions {
         })?;
         match tokio::time::timeout(Duration::from_secs(10), creds.headers(http::Extensions::new())).await {
             Ok(Ok(_)) => Ok(creds),
-            Ok(Err(e)) => Err(format!("the Application Default Credentials do not work: {e}")),
+            Ok(Err(e)) => Err(format!("no working Google credentials (Application Default Credentials: {e}): set GOOGLE_APPLICATION_CREDENTIALS to a key file, run `gcloud auth application-default login`, or run where workload identity provides them; for an emulator, add auth=none")),
             Err(_) => Err("the Application Default Credentials did not answer within 10 s (is the metadata server reachable?)".into()),
         }
     }
