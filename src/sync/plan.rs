@@ -314,8 +314,14 @@ pub async fn plan(
         why
     });
 
-    let drift_unchecked = !caps.version_in_list && !opts.verify && !opts.check_drift;
-    if opts.verify || opts.on_drift == DriftPolicy::Accept {
+    // Where reading values costs nothing (a local file), compare them every time.
+    let verify = opts.verify || caps.free_reads;
+    let drift_unchecked = !caps.version_in_list && !verify && !opts.check_drift;
+    if verify || opts.on_drift == DriftPolicy::Accept {
+        let opts = &PlanOptions {
+            verify,
+            ..opts.clone()
+        };
         read_values(backend, &mut items, fpr, opts).await?;
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));
@@ -456,12 +462,14 @@ async fn read_values(
         })
         .map(|(k, _)| k)
         .collect();
-    let names: Vec<(usize, String)> = wanted.iter().map(|&k| (k, items[k].name.clone())).collect();
-    let read: Vec<(usize, Option<SecretValue>)> = futures::stream::iter(names)
-        .map(|(k, n)| async move { backend.get(&n).await.map(|s| (k, s.map(|s| s.value))) })
-        .buffer_unordered(opts.concurrency.max(1))
-        .try_collect()
-        .await?;
+    // In the backend's batches (one call for many on AWS, one file read on file://).
+    let names: Vec<String> = wanted.iter().map(|&k| items[k].name.clone()).collect();
+    let got = secretsync_core::get_all(backend, &names, opts.concurrency.max(1)).await?;
+    let read: Vec<(usize, Option<SecretValue>)> = wanted
+        .into_iter()
+        .zip(got)
+        .map(|(k, s)| (k, s.map(|s| s.value)))
+        .collect();
     for (k, actual) in read {
         let item = &mut items[k];
         let Some(actual) = actual else { continue };

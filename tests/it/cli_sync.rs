@@ -45,12 +45,23 @@ fn plan_apply_then_an_empty_plan_that_only_lists() {
     assert_eq!(j["changes"], false);
     let env = &j["environments"][0];
     assert_eq!(env["summary"]["unchanged"], 2);
-    assert!(
-        env["api_calls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["op"] == "list"),
+    // A file backend's reads cost nothing, so the plan compares values too: one list and one
+    // batched read of the file, no per-secret calls, no writes.
+    let mut calls: Vec<(String, u64)> = env["api_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["op"].as_str().unwrap().to_string(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    calls.sort();
+    assert_eq!(
+        calls,
+        [("batch_get".to_string(), 1), ("list".to_string(), 1)],
         "{}",
         env["api_calls"]
     );
@@ -686,4 +697,27 @@ fn one_item_counts_once_with_one_mark_and_a_legend() {
         "the same mark in apply: {apply}"
     );
     assert!(apply.contains("  ! app/A  skipped:"), "{apply}");
+}
+
+#[test]
+fn a_value_edited_by_hand_in_a_file_backend_is_drift_without_verify() {
+    let backend = tempfile::tempdir().unwrap();
+    let p = project(backend.path());
+    p.set("A", "--type", "prod", "a");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    // Edit the value in the JSON, labels and version kept, as a person with an editor would.
+    let file = backend.path().join("secrets.json");
+    let mut j: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    j["secrets"]["app/A"]["value"] =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "edited").into();
+    std::fs::write(&file, j.to_string()).unwrap();
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        2,
+    );
+    assert!(
+        out.contains("! app/A  the value differs from what secretsync wrote"),
+        "{out}"
+    );
 }

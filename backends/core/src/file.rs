@@ -169,6 +169,8 @@ impl SecretBackend for FileBackend {
         Capabilities {
             if_version: true,
             soft_delete: false,
+            free_reads: true,
+            max_batch_get: 1000,
             ..Capabilities::baseline()
         }
     }
@@ -195,6 +197,22 @@ impl SecretBackend for FileBackend {
 
     async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
         Ok(self.read(Op::Head)?.secrets.get(name).map(|s| s.meta(name)))
+    }
+
+    async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
+        // One read of the file for the whole batch.
+        let data = self.read(Op::BatchGet)?;
+        names
+            .iter()
+            .map(|name| match data.secrets.get(name) {
+                None => Ok(None),
+                Some(s) => Ok(Some(Secret {
+                    name: name.clone(),
+                    value: self.decode(name, s)?,
+                    version: Some(s.version.clone()),
+                })),
+            })
+            .collect()
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret>> {

@@ -173,6 +173,9 @@ pub struct Capabilities {
     pub idempotency_token: bool,
     /// Deletes can be soft (recoverable) and `restore` works.
     pub soft_delete: bool,
+    /// Reading values costs nothing (a local file): a plan compares values every time, so an
+    /// edit by hand is seen without `--verify`.
+    pub free_reads: bool,
 }
 
 impl Capabilities {
@@ -202,6 +205,7 @@ impl Capabilities {
             if_version: false,
             idempotency_token: true,
             soft_delete: true,
+            free_reads: false,
         }
     }
 
