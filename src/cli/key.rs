@@ -10,9 +10,13 @@ use serde_json::json;
 pub enum KeyCommand {
     /// List the recipients that can open the store.
     List,
-    /// Let one more recipient open the store (an age public key, age1…).
+    /// Let one more recipient open the store: an age public key, an AWS KMS key or a Cloud KMS
+    /// key.
+    #[command(
+        after_help = "Recipients:\n  age1…                                              a person's age public key (`secretsync init` prints it)\n  aws-kms:arn:aws:kms:REGION:ACCOUNT:key/ID | aws-kms:alias/NAME   an AWS KMS key (CI with a role that may kms:Decrypt)\n  gcp-kms:projects/P/locations/L/keyRings/R/cryptoKeys/K             a Cloud KMS key\n\nExample:\n  secretsync key add age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+    )]
     Add {
-        /// The recipient.
+        /// The recipient: age1…, aws-kms:KEY or gcp-kms:projects/…/cryptoKeys/K.
         recipient: String,
     },
     /// Stop wrapping the data key for a recipient. Follow with `key rotate` to lock it out of

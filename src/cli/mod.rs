@@ -34,10 +34,16 @@ use std::process::ExitCode;
 #[command(name = "secretsync", version, propagate_version = true)]
 pub struct Cli {
     /// Path to secretsync.toml (default: found in the current folder or a parent).
-    #[arg(long, global = true, env = "SECRETSYNC_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "SECRETSYNC_CONFIG",
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     pub config: Option<PathBuf>,
     /// Print one JSON document on stdout instead of text (see README, "JSON output").
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -47,10 +53,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create secretsync.toml, your age identity and the encrypted store.
+    #[command(after_help = "Examples:\n  secretsync init --app billing")]
     Init(init::InitArgs),
     /// Set a secret's value for types or an environment (value from stdin, a prompt or a file).
+    #[command(
+        after_help = "Examples:\n  printf %s \"$TOKEN\" | secretsync set GitHubAPIToken --type dev,preview,local\n  secretsync set DatabaseURL --env prod-eu --from-file url.txt"
+    )]
     Set(set::SetArgs),
     /// Print a secret's value (raw bytes) for a type or an environment.
+    #[command(
+        after_help = "Examples:\n  secretsync get DatabaseURL --env prod-eu\n  secretsync get DatabaseURL --type dev --json"
+    )]
     Get(get::GetArgs),
     /// Show which secrets are set for which types and environments (never values).
     List,
@@ -61,22 +74,44 @@ pub enum Command {
     /// Make an earlier version of a value current again.
     Rollback(history::RollbackArgs),
     /// Check that every declared secret has a value; exit 2 listing what is missing.
+    #[command(after_help = "Examples:\n  secretsync check --env prod-eu,local")]
     Check(check::CheckArgs),
     /// Show what `apply` would change in environments' backends (names and actions only).
+    #[command(
+        after_help = "Examples:\n  secretsync plan --env prod-eu --detailed-exitcode\n  secretsync plan --all --verify"
+    )]
     Plan(replicate::PlanArgs),
     /// Replicate the canonical values into environments' backends.
+    #[command(
+        after_help = "Examples:\n  secretsync apply --env prod-eu\n  secretsync apply --env prod-eu --prune --max-deletes 5"
+    )]
     Apply(replicate::ApplyArgs),
     /// Undo soft deletes of an environment's secrets (AWS recovery window, Vault delete).
     Restore(replicate::RestoreArgs),
     /// Copy secrets from one backend to another, with ownership labels, then verify.
+    #[command(
+        after_help = "Examples:\n  secretsync migrate --from 'aws-sm://?region=us-east-1' --prefix-from app/ --to gcp-sm://my-project --rename-char _ --dry-run"
+    )]
     Migrate(migrate::MigrateArgs),
     /// Bring a backend's secrets into the canonical store.
+    #[command(
+        after_help = "Examples:\n  secretsync import --from 'aws-sm://?region=us-east-1' --prefix app/ --type production --dry-run"
+    )]
     Import(migrate::ImportArgs),
     /// Plan and apply environments in a loop (or --once), with metrics and health endpoints.
+    #[command(
+        after_help = "Examples:\n  secretsync reconcile --every 5m --metrics-addr 0.0.0.0:9898\n  secretsync reconcile --once --shard 0/4"
+    )]
     Reconcile(reconcile::ReconcileArgs),
     /// Run a command with an environment's secrets as environment variables.
+    #[command(
+        after_help = "Examples:\n  secretsync run -- npm start\n  secretsync run --env staging --redact -- ./migrate"
+    )]
     Run(run::RunArgs),
     /// Print an environment's secrets for other tools (dotenv, shell, JSON, Kubernetes Secret).
+    #[command(
+        after_help = "Examples:\n  secretsync export --env staging --format dotenv > .env\n  secretsync export --env prod-eu --format k8s-secret | kubectl apply -f -"
+    )]
     Export(export::ExportArgs),
     /// Cache the local environment's values on this machine, for offline `run --env local`.
     Pull(pull::PullArgs),

@@ -1,12 +1,11 @@
 //! `secretsync reconcile`: plan and apply every environment in a loop (or `--once`), serving
 //! Prometheus metrics and `/healthz`, stopping cleanly on SIGTERM after in-flight writes.
 
-use super::OnDrift;
 use super::{Ctx, Outcome};
 use crate::app::reconcile::{self as app, EnvOutcome, ReconcileOptions, RoundReport};
 use crate::sync::metrics::Metrics;
 use crate::sync::PlanOptions;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,8 +43,8 @@ pub struct ReconcileArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub max_deletes: usize,
     /// What to do with drift: report (default) or revert. Adopting into the store needs a person.
-    #[arg(long, value_enum, default_value_t = OnDrift::Report)]
-    pub on_drift: OnDrift,
+    #[arg(long, value_enum, default_value_t = LoopDrift::Report)]
+    pub on_drift: LoopDrift,
     /// Where the listing shows no versions (GCP), read each managed secret's metadata to find
     /// versions written outside secretsync.
     #[arg(long)]
@@ -138,6 +137,15 @@ impl Health {
     }
 }
 
+/// `--on-drift` for the loop: adopting drift into the store needs a person (`apply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoopDrift {
+    /// Leave it and report it (the round exits 2 with --once).
+    Report,
+    /// Write the canonical value back.
+    Revert,
+}
+
 impl ReconcileArgs {
     fn options(&self) -> ReconcileOptions {
         ReconcileOptions {
@@ -148,7 +156,10 @@ impl ReconcileArgs {
                 prune: self.prune,
                 max_deletes: self.max_deletes,
                 check_drift: self.check_drift,
-                on_drift: self.on_drift.into(),
+                on_drift: match self.on_drift {
+                    LoopDrift::Report => crate::sync::DriftPolicy::Report,
+                    LoopDrift::Revert => crate::sync::DriftPolicy::Revert,
+                },
                 concurrency: self.concurrency,
                 ..Default::default()
             },
@@ -185,9 +196,6 @@ fn log_env(e: &EnvOutcome) {
 }
 
 pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
-    if args.on_drift == OnDrift::Adopt {
-        bail!("reconcile does not adopt drift into the store unattended: use --on-drift report|revert, and `secretsync apply --on-drift adopt` by hand");
-    }
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Mutex::new(Health::new(&args)));
     if let Some(addr) = &args.metrics_addr {

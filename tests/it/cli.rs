@@ -802,3 +802,28 @@ fn set_description_wins_over_the_declared_one_and_times_are_utc_z() {
         "{j}"
     );
 }
+
+#[test]
+fn help_shows_examples_and_the_commands_own_flags_before_the_global_ones() {
+    let p = Project::empty();
+    let help = p.ok(&["plan", "--help"], None);
+    let own = help.find("--detailed-exitcode").unwrap();
+    let global = help.find("Global options").unwrap();
+    assert!(own < global, "{help}");
+    assert!(
+        help.contains("Examples:\n  secretsync plan --env prod-eu --detailed-exitcode"),
+        "{help}"
+    );
+    let help = p.ok(&["key", "add", "--help"], None);
+    for kind in ["age1", "aws-kms:", "gcp-kms:"] {
+        assert!(help.contains(kind), "{kind} in:\n{help}");
+    }
+    let help = p.ok(&["reconcile", "--help"], None);
+    let drift = &help[help.find("--on-drift").unwrap()..];
+    assert!(drift.contains("- report") && drift.contains("- revert") && !drift.contains("- adopt"), "{help}");
+    let help = p.ok(&["apply", "--help"], None);
+    assert!(
+        help.contains("apply exits 2; plan too with --detailed-exitcode"),
+        "{help}"
+    );
+}
