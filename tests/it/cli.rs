@@ -820,7 +820,10 @@ fn help_shows_examples_and_the_commands_own_flags_before_the_global_ones() {
     }
     let help = p.ok(&["reconcile", "--help"], None);
     let drift = &help[help.find("--on-drift").unwrap()..];
-    assert!(drift.contains("- report") && drift.contains("- revert") && !drift.contains("- adopt"), "{help}");
+    assert!(
+        drift.contains("- report") && drift.contains("- revert") && !drift.contains("- adopt"),
+        "{help}"
+    );
     let help = p.ok(&["apply", "--help"], None);
     assert!(
         help.contains("apply exits 2; plan too with --detailed-exitcode"),
