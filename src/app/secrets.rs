@@ -143,6 +143,27 @@ pub async fn delete(
     })
 }
 
+/// What `undelete` brought back.
+#[derive(Debug, Serialize)]
+pub struct Undeleted {
+    /// The secret.
+    pub name: String,
+    /// How many values it has again.
+    pub values: usize,
+}
+
+/// `undelete`: brings back a secret deleted whole, until the next `key rotate` purges it.
+pub async fn undelete(ws: &Workspace, name: &SecretName) -> Result<Undeleted> {
+    let cfg = ws.config()?;
+    let mut w = ws.writer(&cfg).await?;
+    let values = w.undelete(name)?;
+    w.commit()?;
+    Ok(Undeleted {
+        name: name.to_string(),
+        values,
+    })
+}
+
 /// `get`: the value `scope` refers to, and the selector it is stored under.
 pub async fn get(
     ws: &Workspace,

@@ -69,6 +69,8 @@ pub enum Command {
     List,
     /// Delete a secret, or its value for some types, or an environment's override.
     Delete(set::DeleteArgs),
+    /// Bring back a secret deleted whole (until the next `key rotate`).
+    Undelete(set::UndeleteArgs),
     /// Show the kept versions of a secret's value.
     History(history::HistoryArgs),
     /// Make an earlier version of a value current again.
@@ -220,6 +222,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Get(a) => get::run(&ctx, a).await,
         Command::List => list::run(&ctx),
         Command::Delete(a) => set::run_delete(&ctx, a).await,
+        Command::Undelete(a) => set::run_undelete(&ctx, a).await,
         Command::History(a) => history::run_history(&ctx, a).await,
         Command::Rollback(a) => history::run_rollback(&ctx, a).await,
         Command::Check(a) => check::run(&ctx, a),

@@ -33,6 +33,15 @@ pub struct DeleteArgs {
     /// Only this environment's override (or, for a type's name, that type's value).
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
+    /// Do not ask (a terminal asks before deleting a whole secret).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UndeleteArgs {
+    /// The secret deleted whole.
+    pub name: SecretName,
 }
 
 /// Reads the value: a file, a hidden prompt on a terminal, or stdin (one trailing newline
@@ -106,7 +115,26 @@ pub async fn run_set(ctx: &Ctx, args: SetArgs) -> Result<Outcome> {
 }
 
 pub async fn run_delete(ctx: &Ctx, args: DeleteArgs) -> Result<Outcome> {
+    let whole = args.types.is_none() && args.env.is_none();
+    if whole && !args.yes && std::io::stdin().is_terminal() {
+        eprint!(
+            "Delete {} (every value, for every type and environment)? `secretsync undelete {}` brings it back until the next key rotate. [y/N] ",
+            args.name, args.name
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("not deleted");
+            return Ok(Outcome::Attention);
+        }
+    }
     let report = app::secrets::delete(&ctx.ws, &args.name, args.types, args.env.as_deref()).await?;
     ctx.out.report(&report)?;
+    Ok(Outcome::Ok)
+}
+
+pub async fn run_undelete(ctx: &Ctx, args: UndeleteArgs) -> Result<Outcome> {
+    ctx.out
+        .report(&app::secrets::undelete(&ctx.ws, &args.name).await?)?;
     Ok(Outcome::Ok)
 }

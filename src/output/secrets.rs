@@ -27,6 +27,14 @@ impl Human for SetOutcome {
 
 impl Human for DeleteOutcome {
     fn human(&self) -> String {
+        if self.what.is_none() {
+            return format!(
+                "deleted {} ({}; `secretsync undelete {}` brings it back until the next key rotate)\n",
+                self.name,
+                super::count(self.changes.len(), "value"),
+                self.name
+            );
+        }
         self.changes
             .iter()
             .map(|c| match &c.remaining {
@@ -53,6 +61,16 @@ impl Human for History {
             ]);
         }
         format!("{} for {}:\n{t}\n", self.name, self.selector)
+    }
+}
+
+impl Human for crate::app::secrets::Undeleted {
+    fn human(&self) -> String {
+        format!(
+            "restored {} ({})\n",
+            self.name,
+            super::count(self.values, "value")
+        )
     }
 }
 

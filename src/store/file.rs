@@ -170,15 +170,29 @@ impl Store {
         self.file
             .secrets
             .iter()
+            .filter(|(_, e)| e.deleted.is_none())
             .map(|(name, e)| secret_info(name, e))
+            .collect()
+    }
+
+    /// A secret that is not deleted.
+    pub(super) fn live(&self, name: &str) -> Option<&super::format::SecretEntry> {
+        self.file.secrets.get(name).filter(|e| e.deleted.is_none())
+    }
+
+    /// Names of deleted secrets that `undelete` can still bring back.
+    pub fn deleted(&self) -> Vec<String> {
+        self.file
+            .secrets
+            .iter()
+            .filter(|(_, e)| e.deleted.is_some())
+            .map(|(n, _)| n.clone())
             .collect()
     }
 
     /// One stored secret.
     pub fn secret(&self, name: &SecretName) -> Option<SecretInfo> {
-        self.file
-            .secrets
-            .get(name.as_str())
+        self.live(name.as_str())
             .map(|e| secret_info(name.as_str(), e))
     }
 

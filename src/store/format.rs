@@ -54,6 +54,10 @@ pub(crate) struct WrappedKey {
 pub(crate) struct SecretEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// When the whole secret was deleted: its values stay (sealed) so `undelete` can bring
+    /// them back, until the next `key rotate` purges them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<DateTime<Utc>>,
     #[serde(default)]
     pub values: BTreeMap<String, ValueEntry>,
 }

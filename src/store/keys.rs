@@ -64,6 +64,8 @@ impl Unlocked {
             fp = SecretValue::new(fresh.expose().to_vec());
         }
         let mut plain = Vec::new();
+        // Deleted secrets are purged: their values are not carried under the new key.
+        self.store.file.secrets.retain(|_, e| e.deleted.is_none());
         for (name, entry) in &self.file.secrets {
             for (sel, e) in &entry.values {
                 let sel: Selector = sel.parse().expect("validated");

@@ -156,6 +156,20 @@ pub fn merge3(path: &Path, base: &str, ours: &str, theirs: &str) -> Result<Merge
                     ));
                     os.description.clone()
                 };
+            // A secret deleted whole is a tombstone: against a change on the other branch it
+            // is a conflict, as a removed block would be.
+            let o_del = os.deleted.is_some() && bs.deleted.is_none();
+            let t_del = ts.deleted.is_some() && bs.deleted.is_none();
+            if (o_del && ts.values != bs.values) || (t_del && os.values != bs.values) {
+                c.push(format!(
+                    "secret {name}: changed on one branch and deleted on the other"
+                ));
+            }
+            merged.deleted = if os.deleted == bs.deleted {
+                ts.deleted
+            } else {
+                os.deleted
+            };
             let what = format!("secret {name}, value");
             merged.values = merge_map(
                 &bs.values,
@@ -315,6 +329,11 @@ mod tests {
             panic!("merged")
         };
         assert!(c[0].contains("deleted on the other"), "{c:?}");
+        // A deletion against no change merges as the deletion (the tombstone is kept).
+        let Merged::Clean(text) = merge3(&r.path, &base, &base, &deleted).unwrap() else {
+            panic!("a one-sided deletion merges")
+        };
+        assert!(text.contains("deleted = "), "{text}");
     }
 
     #[tokio::test]

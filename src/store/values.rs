@@ -42,9 +42,7 @@ impl Unlocked {
     }
 
     fn entry(&self, name: &SecretName, sel: &Selector) -> Result<&ValueEntry> {
-        self.file
-            .secrets
-            .get(name.as_str())
+        self.live(name.as_str())
             .and_then(|s| s.values.get(&sel.to_string()))
             .ok_or_else(|| StoreError::NotFound(name.to_string(), format!("for {sel}")))
     }
@@ -184,7 +182,8 @@ impl Unlocked {
         }
         let n = name.as_str();
         let now = now();
-        let mut entry = self.file.secrets.get(n).cloned().unwrap_or_default();
+        // A deleted secret set again starts afresh (its old values go with the tombstone).
+        let mut entry = self.live(n).cloned().unwrap_or_default();
         let existing: Vec<Selector> = entry
             .values
             .keys()
@@ -249,12 +248,23 @@ impl Unlocked {
     /// rest keep their value), or an override (`Env`).
     pub fn delete(&mut self, name: &SecretName, scope: Option<&Selector>) -> Result<DeleteReport> {
         let n = name.as_str();
-        let Some(mut entry) = self.file.secrets.get(n).cloned() else {
+        let Some(mut entry) = self.live(n).cloned() else {
             return Err(StoreError::NotFound(
                 n.into(),
                 "(it is not set at all)".into(),
             ));
         };
+        if scope.is_none() {
+            // The whole secret: kept, sealed, for `undelete` until the next `key rotate`.
+            let report = entry
+                .values
+                .keys()
+                .map(|k| (k.parse().expect("validated"), None))
+                .collect();
+            entry.deleted = Some(now());
+            self.store.file.secrets.insert(n.into(), entry);
+            return Ok(report);
+        }
         let mut report = Vec::new();
         let keys: Vec<Selector> = entry
             .values
@@ -295,6 +305,23 @@ impl Unlocked {
             self.store.file.secrets.insert(n.into(), entry);
         }
         Ok(report)
+    }
+
+    /// Brings back a secret deleted whole (before the next `key rotate`). Returns how many
+    /// values it has.
+    pub fn undelete(&mut self, name: &SecretName) -> Result<usize> {
+        let n = name.as_str();
+        match self.store.file.secrets.get_mut(n) {
+            Some(e) if e.deleted.is_some() => {
+                e.deleted = None;
+                Ok(e.values.len())
+            }
+            Some(_) => Err(StoreError::Invalid(format!("{n} is not deleted"))),
+            None => Err(StoreError::NotFound(
+                n.into(),
+                "to undelete (a `key rotate` purges deleted secrets)".into(),
+            )),
+        }
     }
 
     /// Makes an earlier version current again (as a new version). `to: None` takes the one

@@ -830,3 +830,72 @@ fn help_shows_examples_and_the_commands_own_flags_before_the_global_ones() {
         "{help}"
     );
 }
+
+#[test]
+fn a_deleted_secret_can_be_undeleted_until_the_next_key_rotate() {
+    let p = Project::init();
+    p.set("Token", "--type", "prod", "t1");
+    p.set("Token", "--type", "dev", "t2");
+    let out = p.ok(&["delete", "Token"], None);
+    assert_eq!(
+        out,
+        "deleted Token (2 values; `secretsync undelete Token` brings it back until the next key rotate)\n"
+    );
+    p.code(&["get", "Token", "--type", "prod"], None, 1);
+    assert!(!p.ok(&["list"], None).contains("Token"));
+    assert_eq!(
+        p.ok(&["undelete", "Token"], None),
+        "restored Token (2 values)\n"
+    );
+    assert_eq!(p.get("Token", "--type", "prod"), "t1");
+    // A key rotate purges what is deleted.
+    p.ok(&["delete", "Token", "--yes"], None);
+    p.ok(&["key", "rotate"], None);
+    let out = p.code(&["undelete", "Token"], None, 1);
+    assert!(
+        out.contains("a `key rotate` purges deleted secrets"),
+        "{out}"
+    );
+}
+
+#[test]
+fn deleting_a_whole_secret_on_a_terminal_asks_first() {
+    let p = Project::init();
+    p.set("Token", "--type", "prod", "t1");
+    let bin = assert_cmd::cargo::cargo_bin("secretsync");
+    let ask = |answer: &str| {
+        let inner = format!("{} delete Token", bin.display());
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &inner, "/dev/null"])
+            .current_dir(p.dir.path())
+            .env_clear()
+            .envs(p.vars())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+        )
+    };
+    let (code, screen) = ask("n\n");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains("Delete Token (every value, for every type and environment)?")
+            && screen.contains("not deleted"),
+        "{screen}"
+    );
+    assert_eq!(p.get("Token", "--type", "prod"), "t1");
+    let (code, screen) = ask("y\n");
+    assert_eq!(code, Some(0), "{screen}");
+    p.code(&["get", "Token", "--type", "prod"], None, 1);
+}

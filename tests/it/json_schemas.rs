@@ -188,6 +188,8 @@ fn every_documented_json_shape_matches_the_output() {
     );
     run("pull", &["pull"], "", 0);
     run("delete", &["delete", "A", "--type", "dev"], "", 0);
+    run("delete", &["delete", "Bin"], "", 0);
+    run("undelete", &["undelete", "Bin"], "", 0);
     // Any failure in --json mode still prints a document.
     run("error", &["get", "Nope", "--type", "dev"], "", 1);
     run("error", &["plan", "--env", "nowhere"], "", 1);
