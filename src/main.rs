@@ -69,14 +69,14 @@ async fn main() -> ExitCode {
             };
         }
     };
-    let json = cli.json;
+    let (json, verbose) = (cli.json, cli.verbose > 0);
     match secretsync::cli::execute(cli).await {
         Ok(outcome) => outcome.into(),
         // The reader went away (`| head`): nothing to say, as ripgrep does.
         Err(err) if err.is::<secretsync::output::StdoutClosed>() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
+            for cause in secretsync::app::causes(&err, verbose) {
                 eprintln!("  caused by: {cause}");
             }
             if json {

@@ -34,6 +34,45 @@ pub fn write_selector(cfg: &Config, types: Option<TypeSet>, env: Option<&str>) -
     })
 }
 
+/// The causes of `e` worth showing: ours always; what a cloud SDK or library says below a
+/// backend error (a credential chain's every attempt, connector internals) only when `verbose`
+/// (`-v`), since the backend error already says what happened and what to do.
+pub fn causes(e: &anyhow::Error, verbose: bool) -> Vec<String> {
+    // A backend error, also when a plan error wraps it transparently.
+    let is_backend = |c: &(dyn std::error::Error + 'static)| {
+        c.is::<secretsync_core::BackendError>()
+            || matches!(
+                c.downcast_ref::<crate::sync::PlanError>(),
+                Some(crate::sync::PlanError::Backend(_))
+            )
+    };
+    let mut out = Vec::new();
+    let mut below_backend = false;
+    for (i, cause) in e.chain().enumerate() {
+        if i > 0 {
+            if below_backend && !verbose {
+                out.push("(-v shows what the SDK said)".into());
+                break;
+            }
+            out.push(cause.to_string());
+        }
+        below_backend |= is_backend(cause);
+    }
+    out
+}
+
+/// `e` and its causes on one line, as reports carry it (SDK detail left out; see [`causes`]).
+pub fn error_line(e: &anyhow::Error) -> String {
+    std::iter::once(e.to_string())
+        .chain(
+            causes(e, false)
+                .into_iter()
+                .filter(|c| !c.starts_with("(-v")),
+        )
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// Reports progress of long item-by-item work (a progress bar on a terminal; nothing elsewhere).
 pub trait Progress: Sync {
     /// Work of `total` items starts.

@@ -184,7 +184,7 @@ pub async fn round(
                             env: name,
                             result: RunResult::Error,
                             detail: EnvDetail {
-                                error: Some(format!("{e:#}")),
+                                error: Some(super::error_line(&e)),
                                 ..Default::default()
                             },
                             seconds: started.elapsed().as_secs_f64(),

@@ -59,13 +59,17 @@ pub struct EnvError {
     pub env: String,
     /// Why (never a value).
     pub error: String,
+    /// What the SDK or library said underneath, for `-v`.
+    #[serde(skip)]
+    pub detail: Vec<String>,
 }
 
 impl EnvError {
     fn new(env: &EnvRef, e: &anyhow::Error) -> Self {
         Self {
             env: env.name().to_string(),
-            error: format!("{e:#}"),
+            error: super::error_line(e),
+            detail: super::causes(e, true),
         }
     }
 }

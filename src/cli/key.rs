@@ -9,6 +9,7 @@ use serde_json::json;
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// List the recipients that can open the store.
+    #[command(after_help = "Example:\n  secretsync key list --json")]
     List,
     /// Let one more recipient open the store: an age public key, an AWS KMS key or a Cloud KMS
     /// key.
@@ -21,6 +22,9 @@ pub enum KeyCommand {
     },
     /// Stop wrapping the data key for a recipient. Follow with `key rotate` to lock it out of
     /// future values.
+    #[command(
+        after_help = "Example:\n  secretsync key remove age1… && secretsync key rotate --fingerprint"
+    )]
     Remove {
         /// The recipient.
         recipient: String,
@@ -29,6 +33,9 @@ pub enum KeyCommand {
         force: bool,
     },
     /// Replace the data key: re-seal every value and re-wrap for every recipient.
+    #[command(
+        after_help = "Examples:\n  secretsync key rotate\n  secretsync key rotate --fingerprint   # after removing someone"
+    )]
     Rotate {
         /// Replace the fingerprint key as well (after removing a recipient: the old key could
         /// confirm guesses of future values against the backends' labels). The next apply

@@ -45,6 +45,9 @@ pub struct Cli {
     /// Print one JSON document on stdout instead of text (see README, "JSON output").
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
+    /// On an error, also show what the cloud SDK or library said underneath.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,14 +69,25 @@ pub enum Command {
     )]
     Get(get::GetArgs),
     /// Show which secrets are set for which types and environments (never values).
+    #[command(
+        after_help = "Examples:\n  secretsync list\n  secretsync list --json | jq '.secrets[] | select(.declared)'"
+    )]
     List,
     /// Delete a secret, or its value for some types, or an environment's override.
+    #[command(
+        after_help = "Examples:\n  secretsync delete OldToken --yes\n  secretsync delete DatabaseURL --env prod-eu    # only prod-eu's override"
+    )]
     Delete(set::DeleteArgs),
     /// Bring back a secret deleted whole (until the next `key rotate`).
+    #[command(after_help = "Examples:\n  secretsync undelete OldToken")]
     Undelete(set::UndeleteArgs),
     /// Show the kept versions of a secret's value.
+    #[command(after_help = "Examples:\n  secretsync history DatabaseURL --type production")]
     History(history::HistoryArgs),
     /// Make an earlier version of a value current again.
+    #[command(
+        after_help = "Examples:\n  secretsync rollback DatabaseURL --type production --to 3"
+    )]
     Rollback(history::RollbackArgs),
     /// Check that every declared secret has a value; exit 2 listing what is missing.
     #[command(after_help = "Examples:\n  secretsync check --env prod-eu,local")]
@@ -89,6 +103,7 @@ pub enum Command {
     )]
     Apply(replicate::ApplyArgs),
     /// Undo soft deletes of an environment's secrets (AWS recovery window, Vault delete).
+    #[command(after_help = "Examples:\n  secretsync restore --env prod-eu OldToken")]
     Restore(replicate::RestoreArgs),
     /// Copy secrets from one backend to another, with ownership labels, then verify.
     #[command(
@@ -116,13 +131,20 @@ pub enum Command {
     )]
     Export(export::ExportArgs),
     /// Cache the local environment's values on this machine, for offline `run --env local`.
+    #[command(
+        after_help = "Examples:\n  secretsync pull && secretsync run -- npm start   # works offline afterwards"
+    )]
     Pull(pull::PullArgs),
     /// Manage who can open the store.
     #[command(subcommand)]
     Key(key::KeyCommand),
     /// Git merge driver for the store: a three-way merge block by block (see README).
+    #[command(
+        after_help = "Examples:\n  git config merge.secretsync.driver \"secretsync merge-file %O %A %B\""
+    )]
     MergeFile(merge::MergeArgs),
     /// Run the main job end to end in a temporary folder, on the embedded defaults.
+    #[command(after_help = "Examples:\n  secretsync quickstart --dir /tmp/tour")]
     Quickstart(quickstart::QuickstartArgs),
 }
 
@@ -159,6 +181,8 @@ pub struct Ctx {
     pub out: Printer,
     /// Emit JSON (the printer's mode, for the commands that still print by themselves).
     pub json: bool,
+    /// `-v`: show what the SDKs said under an error.
+    pub verbose: bool,
 }
 
 impl Ctx {
@@ -171,6 +195,7 @@ impl Ctx {
                 quiet: false,
             },
             json: cli.json,
+            verbose: cli.verbose > 0,
         })
     }
 }

@@ -44,6 +44,7 @@ pub async fn run(outer: &Ctx, args: QuickstartArgs) -> Result<Outcome> {
         ws,
         out: crate::output::Printer::default(),
         json: false,
+        verbose: false,
     };
     if outer.json {
         eprintln!("note: quickstart narrates in text; --json is ignored");

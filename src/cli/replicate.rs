@@ -93,16 +93,22 @@ fn notes<'a>(out: &Printer, envs: impl Iterator<Item = (&'a str, &'a [String], &
     }
 }
 
-/// Each environment that could not be planned, on stderr (the others were still planned).
-fn env_errors(errors: &[app::sync::EnvError]) {
+/// Each environment that could not be planned, on stderr (the others were still planned);
+/// with `-v`, what the SDK said underneath.
+fn env_errors(ctx: &Ctx, errors: &[app::sync::EnvError]) {
     for e in errors {
         eprintln!("error: {}: {}", e.env, e.error);
+        if ctx.verbose {
+            for d in &e.detail {
+                eprintln!("  caused by: {d}");
+            }
+        }
     }
 }
 
 pub async fn run_plan(ctx: &Ctx, args: PlanArgs) -> Result<Outcome> {
     let report = app::sync::plan(&ctx.ws, &args.sync.options()).await?;
-    env_errors(&report.errors);
+    env_errors(ctx, &report.errors);
     notes(
         &ctx.out,
         report.environments.iter().map(|e| {
@@ -129,7 +135,7 @@ pub async fn run_apply(ctx: &Ctx, args: ApplyArgs) -> Result<Outcome> {
         ..ctx.out
     };
     let report = app::sync::apply(&ctx.ws, &args.sync.options(), &out.progress()).await?;
-    env_errors(&report.errors);
+    env_errors(ctx, &report.errors);
     notes(
         &out,
         report.environments.iter().map(|e| {

@@ -351,4 +351,11 @@ fn no_aws_credentials_is_one_line_that_says_what_to_do() {
         String::from_utf8_lossy(&out.stderr),
         "error: prod-eu: aws-sm: list: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where a role provides them (IRSA, an ECS task role, an EC2 instance profile); to try secretsync without a cloud, use a file:// environment (unauthenticated)\n"
     );
+    // -v adds what the SDK said.
+    let out = p.run(&["plan", "--env", "prod-eu", "-v"], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("  caused by: ") && err.contains("no credentials found in chain"),
+        "{err}"
+    );
 }

@@ -100,13 +100,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let (kind, msg) = classify(&err);
-    let e = BackendError::new(kind, op, msg).name(name);
-    // The message says all there is to say about missing credentials: no SDK dump after it.
-    if e.message == NO_CREDENTIALS {
-        e
-    } else {
-        e.source(err)
-    }
+    BackendError::new(kind, op, msg).name(name).source(err)
 }
 
 #[cfg(test)]
