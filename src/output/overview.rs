@@ -8,7 +8,9 @@ impl Human for ListReport {
         if self.secrets.is_empty() {
             return "no secrets declared or set yet: declare them in secretsync.toml, then `secretsync set NAME --type dev`\n".into();
         }
-        let header = std::iter::once("SECRET".to_string()).chain(self.env_names.iter().cloned());
+        let header = std::iter::once("SECRET".to_string())
+            .chain(self.env_names.iter().cloned())
+            .chain(std::iter::once("DESCRIPTION".to_string()));
         let mut table = super::table(header);
         for s in &self.secrets {
             let mut row = vec![if s.declared {
@@ -19,6 +21,7 @@ impl Human for ListReport {
             for e in &self.env_names {
                 row.push(cell_text(&s.environments[e]));
             }
+            row.push(s.description.clone().unwrap_or_default());
             table.add_row(row);
         }
         match super::render_fitting(table) {

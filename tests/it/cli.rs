@@ -713,7 +713,8 @@ fn tables_are_plain_columns_when_piped() {
             "development",
             "preview",
             "local",
-            "prod-eu"
+            "prod-eu",
+            "DESCRIPTION"
         ]),
         "{out}"
     );
@@ -726,7 +727,8 @@ fn tables_are_plain_columns_when_piped() {
             "missing",
             "missing",
             "via",
-            "type"
+            "type",
+            "pg"
         ]),
         "{out}"
     );
@@ -898,4 +900,19 @@ fn deleting_a_whole_secret_on_a_terminal_asks_first() {
     let (code, screen) = ask("y\n");
     assert_eq!(code, Some(0), "{screen}");
     p.code(&["get", "Token", "--type", "prod"], None, 1);
+}
+
+#[test]
+fn a_garbled_identity_variable_is_named_not_called_a_recipient_and_not_shown() {
+    let p = Project::init();
+    let out = p
+        .cmd(&["get", "A", "--type", "prod"])
+        .env("SECRETSYNC_AGE_IDENTITY", "garbage")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: $SECRETSYNC_AGE_IDENTITY: is neither an age secret key (AGE-SECRET-KEY-1…) nor the path of a readable identity file; its value is not shown, since it may be a key. Set it to the key alone, or to the path of a file that holds it\n"
+    );
 }

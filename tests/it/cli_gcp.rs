@@ -181,3 +181,23 @@ async fn a_store_wrapped_by_cloud_kms_opens_with_that_key_alone() {
         text(&out)
     );
 }
+
+#[test]
+fn no_google_credentials_is_one_line_that_says_what_to_do() {
+    // No emulator needed: ADC fails (no key file, the metadata server unreachable) first.
+    let p = Project::init();
+    p.append_config(
+        "[secrets.A]\n[environments.gcp]\ntype = \"production\"\nbackend = \"gcp-sm://proj?endpoint=http://127.0.0.1:9\"\n",
+    );
+    p.set("A", "--type", "prod", "v");
+    let out = p.run(&["plan", "--env", "gcp"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("error: gcp: cannot open the backend of gcp")
+            && err.contains("no working Google credentials")
+            && err.contains("set GOOGLE_APPLICATION_CREDENTIALS"),
+        "{err}"
+    );
+}

@@ -53,7 +53,7 @@ impl fmt::Debug for DataKey {
 
 /// A failure to wrap or unwrap a data key, naming the recipient it concerns.
 #[derive(Debug, thiserror::Error)]
-#[error("recipient {recipient}: {message}")]
+#[error("{recipient}: {message}")]
 pub struct KeyError {
     /// The recipient id (`age1…`, `aws-kms:…`).
     pub recipient: String,
