@@ -1,6 +1,7 @@
 //! The command line: clap definitions, the shared context, and one module per command.
 
 mod check;
+mod completions;
 mod export;
 mod get;
 mod history;
@@ -146,6 +147,14 @@ pub enum Command {
     /// Run the main job end to end in a temporary folder, on the embedded defaults.
     #[command(after_help = "Examples:\n  secretsync quickstart --dir /tmp/tour")]
     Quickstart(quickstart::QuickstartArgs),
+    /// Print the completion script for a shell.
+    #[command(
+        after_help = "Examples:\n  secretsync completions bash > ~/.local/share/bash-completion/completions/secretsync\n  secretsync completions zsh > \"${fpath[1]}/_secretsync\"\n  secretsync completions fish > ~/.config/fish/completions/secretsync.fish"
+    )]
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  secretsync man > /usr/local/share/man/man1/secretsync.1")]
+    Man,
 }
 
 /// How a successful command ended.
@@ -263,6 +272,8 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Key(k) => key::run(&ctx, k).await,
         Command::MergeFile(a) => merge::run(&ctx, a),
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
+        Command::Completions(a) => completions::completions(a),
+        Command::Man => completions::man(),
     }
 }
 

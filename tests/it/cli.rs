@@ -916,3 +916,33 @@ fn a_garbled_identity_variable_is_named_not_called_a_recipient_and_not_shown() {
         "error: $SECRETSYNC_AGE_IDENTITY: is neither an age secret key (AGE-SECRET-KEY-1…) nor the path of a readable identity file; its value is not shown, since it may be a key. Set it to the key alone, or to the path of a file that holds it\n"
     );
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_definitions() {
+    let p = Project::empty();
+    let bash = p.ok(&["completions", "bash"], None);
+    assert!(
+        bash.contains("_secretsync()") && bash.contains("undelete"),
+        "{bash}"
+    );
+    for shell in ["zsh", "fish", "powershell"] {
+        let script = p.ok(&["completions", shell], None);
+        assert!(script.contains("reconcile"), "{shell}: {script}");
+    }
+    let man = p.ok(&["man"], None);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH secretsync"),
+        "{man}"
+    );
+    assert!(man.contains("reconcile"), "{man}");
+    let out = p.run(&["completions", "tcsh"], None);
+    assert_eq!(out.status.code(), Some(1));
+    // The bash script parses.
+    std::fs::write(p.path("c.bash"), &bash).unwrap();
+    let ok = std::process::Command::new("bash")
+        .args(["-n", "c.bash"])
+        .current_dir(p.dir.path())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
