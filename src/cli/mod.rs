@@ -32,7 +32,12 @@ use std::process::ExitCode;
 /// Keep an app's secrets in one encrypted, canonical set and replicate them into each
 /// environment's backend.
 #[derive(Debug, Parser)]
-#[command(name = "secretsync", version, propagate_version = true)]
+#[command(
+    name = "secretsync",
+    version,
+    long_version = env!("SECRETSYNC_LONG_VERSION"),
+    propagate_version = true
+)]
 pub struct Cli {
     /// Path to secretsync.toml (default: found in the current folder or a parent).
     #[arg(

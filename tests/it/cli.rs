@@ -946,3 +946,14 @@ fn completions_and_the_man_page_come_from_the_command_definitions() {
         .unwrap();
     assert!(ok.success());
 }
+
+#[test]
+fn version_names_the_commit_and_the_backends_built_in() {
+    let p = Project::empty();
+    let v = p.ok(&["--version"], None);
+    assert!(v.starts_with("secretsync 0.1.0 (commit "), "{v}");
+    assert!(
+        v.contains("; backends: file, memory, aws-sm (+ aws-kms), gcp-sm (+ gcp-kms), vault)"),
+        "{v}"
+    );
+}
