@@ -24,31 +24,30 @@ fn exit_quietly_on_broken_pipe() {
 /// A hint for the usage mistakes people make most.
 fn usage_tip(e: &clap::Error) -> Option<String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let run_at = args.iter().position(|a| a == "run" || a == "export")?;
-    (e.kind() == clap::error::ErrorKind::UnknownArgument
-        && args[run_at] == "run"
-        && !args.iter().any(|a| a == "--"))
-    .then(|| {
-        const TAKES_VALUE: [&str; 4] = ["--env", "--from", "--prefix", "--redact-min-len"];
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        let mut rest = args[run_at + 1..].iter();
-        while let Some(a) = rest.next() {
-            if !theirs.is_empty() || !a.starts_with("--") {
-                theirs.push(a.as_str());
-                continue;
+    let run_at = args.iter().position(|a| a == "run")?;
+    (e.kind() == clap::error::ErrorKind::UnknownArgument && !args.iter().any(|a| a == "--")).then(
+        || {
+            const TAKES_VALUE: [&str; 4] = ["--env", "--from", "--prefix", "--redact-min-len"];
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            let mut rest = args[run_at + 1..].iter();
+            while let Some(a) = rest.next() {
+                if !theirs.is_empty() || !a.starts_with("--") {
+                    theirs.push(a.as_str());
+                    continue;
+                }
+                ours.push(a.as_str());
+                if TAKES_VALUE.contains(&a.as_str()) {
+                    ours.extend(rest.next().map(String::as_str));
+                }
             }
-            ours.push(a.as_str());
-            if TAKES_VALUE.contains(&a.as_str()) {
-                ours.extend(rest.next().map(String::as_str));
-            }
-        }
-        format!(
-            "tip: the command to run goes after `--`: secretsync run {}{}-- {}",
-            ours.join(" "),
-            if ours.is_empty() { "" } else { " " },
-            theirs.join(" ")
-        )
-    })
+            format!(
+                "tip: the command to run goes after `--`: secretsync run {}{}-- {}",
+                ours.join(" "),
+                if ours.is_empty() { "" } else { " " },
+                theirs.join(" ")
+            )
+        },
+    )
 }
 
 #[tokio::main]

@@ -1,7 +1,8 @@
 //! One reconcile round: plan and apply every environment of a shard, a few at a time. The loop,
 //! its signals and its HTTP endpoints are the caller's.
 
-use super::sync::{plan_env, select};
+use super::backends::select;
+use super::sync::plan_env;
 use super::Workspace;
 use crate::model::EnvRef;
 use crate::sync::metrics::{Metrics, RunResult};

@@ -122,11 +122,6 @@ impl ApplyOutcome {
     }
 }
 
-/// The environments `opts` names (or every declared one with a backend, for `all`).
-pub fn select(cfg: &Config, envs: &[String], all: bool) -> Result<Vec<EnvRef>> {
-    backends::select(cfg, envs, all)
-}
-
 /// Plans one environment: its canonical values against its backend. `declared` (scanned once by
 /// the caller, not per environment) names the declared secrets it has no value for.
 pub async fn plan_env(
@@ -163,7 +158,7 @@ pub async fn plan_env(
 /// `plan`: what `apply` would change in each environment. Reads no value unless asked to verify.
 pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
     let cfg = ws.config()?;
-    let envs = select(&cfg, &opts.envs, opts.all)?;
+    let envs = backends::select(&cfg, &opts.envs, opts.all)?;
     let declared = ws.declared(&cfg)?;
     let store = ws.unlocked(&cfg).await?;
     let fpr = Fingerprinter::of(&store)?;
@@ -200,13 +195,13 @@ pub async fn apply(
     progress: &dyn Progress,
 ) -> Result<ApplyOutcome> {
     let cfg = ws.config()?;
-    let envs = select(&cfg, &opts.envs, opts.all)?;
+    let envs = backends::select(&cfg, &opts.envs, opts.all)?;
     let declared = ws.declared(&cfg)?;
     let mut store = ws.unlocked(&cfg).await?;
+    let mut fpr = Fingerprinter::of(&store)?;
     let (mut environments, mut errors) = (Vec::new(), Vec::new());
     for env in &envs {
         let mut warnings: Vec<String> = unignored_replica(&cfg, env).into_iter().collect();
-        let fpr = Fingerprinter::of(&store)?;
         let (plan, target, missing_declared) =
             match plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await {
                 Ok(p) => p,
@@ -218,11 +213,12 @@ pub async fn apply(
         if opts.plan.on_drift == DriftPolicy::Accept {
             let adopted = adopt_drift(ws, &cfg, env, &plan).await?;
             if !adopted.is_empty() {
+                // The store changed: read it (and its keys) again for the next environments.
                 store = ws.unlocked(&cfg).await?;
+                fpr = Fingerprinter::of(&store)?;
                 warnings.extend(adopted);
             }
         }
-        let fpr = Fingerprinter::of(&store)?;
         progress.start(plan.items.iter().filter(|i| i.is_change()).count() as u64);
         let report = sync::apply(
             &plan,

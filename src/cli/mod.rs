@@ -193,8 +193,6 @@ pub struct Ctx {
     pub ws: Workspace,
     /// How it prints.
     pub out: Printer,
-    /// Emit JSON (the printer's mode, for the commands that still print by themselves).
-    pub json: bool,
     /// `-v`: show what the SDKs said under an error.
     pub verbose: bool,
 }
@@ -208,7 +206,6 @@ impl Ctx {
                 json: cli.json,
                 quiet: false,
             },
-            json: cli.json,
             verbose: cli.verbose > 0,
         })
     }

@@ -43,10 +43,9 @@ pub async fn run(outer: &Ctx, args: QuickstartArgs) -> Result<Outcome> {
     let ctx = Ctx {
         ws,
         out: crate::output::Printer::default(),
-        json: false,
         verbose: false,
     };
-    if outer.json {
+    if outer.out.json {
         eprintln!("note: quickstart narrates in text; --json is ignored");
     }
     println!("secretsync quickstart in {}", dir.display());

@@ -230,7 +230,7 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
             round_outcome(&round)
         };
         match &round {
-            Ok(report) if ctx.json && args.once => ctx.out.json_doc(report)?,
+            Ok(report) if ctx.out.json && args.once => ctx.out.json_doc(report)?,
             Ok(_) => {}
             Err(e) if args.once => return Err(anyhow::anyhow!("{e:#}")),
             Err(e) => eprintln!("reconcile: round failed: {e:#}; retrying next round"),

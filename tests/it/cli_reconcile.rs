@@ -43,13 +43,7 @@ fn once_applies_every_environment_and_exits_like_apply() {
 
 /// Changes env-0's replica of A behind secretsync's back.
 fn drift_env0(backends: &std::path::Path) {
-    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        FileBackend::new(backends.join("env-0"))
-            .put("app/A", &"changed by hand".into(), &PutOptions::default())
-            .await
-            .unwrap();
-    });
+    common::file_put(&backends.join("env-0"), &[("app/A", "changed by hand")]);
 }
 
 #[test]

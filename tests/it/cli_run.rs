@@ -159,14 +159,11 @@ fn redact_min_len_sets_the_shortest_value_redacted() {
 
 #[test]
 fn run_and_export_from_a_backend_take_a_prefix() {
-    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
     let (p, cache) = project();
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let b = FileBackend::new(p.path("replica.json"));
-        for (n, v) in [("svc/TOKEN", "tok"), ("svc/DB", "db"), ("other/X", "x")] {
-            b.put(n, &v.into(), &PutOptions::default()).await.unwrap();
-        }
-    });
+    common::file_put(
+        &p.path("replica.json"),
+        &[("svc/TOKEN", "tok"), ("svc/DB", "db"), ("other/X", "x")],
+    );
     let script = "printf '%s|%s|%s' \"$TOKEN\" \"$DB\" \"${X:-unset}\"";
     let from = ["--from", "file://replica.json", "--prefix", "svc/"];
     let mut args = vec!["run"];
@@ -479,15 +476,11 @@ fn the_store_key_is_not_passed_to_the_program() {
 
 #[test]
 fn run_from_a_backend_refuses_loader_variables_unless_declared() {
-    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
     let (p, cache) = project();
-    let replica = p.path("replica.json");
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let b = FileBackend::new(replica.clone());
-        for (n, v) in [("TOKEN", "tok"), ("NODE_OPTIONS", "--require=/tmp/evil.js")] {
-            b.put(n, &v.into(), &PutOptions::default()).await.unwrap();
-        }
-    });
+    common::file_put(
+        &p.path("replica.json"),
+        &[("TOKEN", "tok"), ("NODE_OPTIONS", "--require=/tmp/evil.js")],
+    );
     let script = "printf '%s|%s' \"$TOKEN\" \"${NODE_OPTIONS:-unset}\"";
     let args = [
         "run",
@@ -542,14 +535,11 @@ fn clean_env_passes_only_the_secrets_and_a_few_basics() {
 
 #[test]
 fn run_from_a_backend_without_the_prefix_refuses_and_says_which() {
-    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
     let (p, cache) = project();
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let b = FileBackend::new(p.path("replica.json"));
-        for n in ["svc/TOKEN", "svc/DB"] {
-            b.put(n, &"v".into(), &PutOptions::default()).await.unwrap();
-        }
-    });
+    common::file_put(
+        &p.path("replica.json"),
+        &[("svc/TOKEN", "v"), ("svc/DB", "v")],
+    );
     let out = cmd(
         &p,
         &cache,

@@ -406,12 +406,7 @@ fn a_store_forged_from_the_files_public_parts_is_refused_by_every_replicating_co
         vec!["migrate", "--from", &copy_url, "--to", &url],
     ];
     // Give migrate a source to copy from.
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        FileBackend::new(copy.path())
-            .put("app/A", &"evil-value".into(), &PutOptions::default())
-            .await
-            .unwrap();
-    });
+    common::file_put(copy.path(), &[("app/A", "evil-value")]);
     for args in &refusals {
         let out = p.code(args, None, 1);
         assert!(

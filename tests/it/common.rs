@@ -167,6 +167,20 @@ impl Project {
     }
 }
 
+/// Writes `secrets` into the file backend at `path` directly, as another tool or a person with
+/// backend access would (no secretsync labels).
+pub fn file_put(path: &Path, secrets: &[(&str, &str)]) {
+    use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
+    let b = FileBackend::new(path);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        for (n, v) in secrets {
+            b.put(n, &(*v).into(), &PutOptions::default())
+                .await
+                .unwrap();
+        }
+    });
+}
+
 /// A running child that is killed when the test ends, pass or fail.
 pub struct Running(pub Child);
 

@@ -120,14 +120,7 @@ fn every_documented_json_shape_matches_the_output() {
     run("key remove", &["key", "remove", &public], "", 0);
     run("key rotate", &["key", "rotate"], "", 0);
     // An unmanaged same-named secret in the backend: refused (skipped, with an error).
-    {
-        use secretsync_core::{file::FileBackend, PutOptions, SecretBackend};
-        let b = FileBackend::new(p.path("replica"));
-        tokio::runtime::Runtime::new()
-            .unwrap()
-            .block_on(b.put("app/Bin", &"theirs".into(), &PutOptions::default()))
-            .unwrap();
-    }
+    common::file_put(&p.path("replica"), &[("app/Bin", "theirs")]);
     run("plan", &["plan", "--env", "prod-eu"], "", 0);
     run("apply", &["apply", "--env", "prod-eu"], "", 2);
     run("restore", &["restore", "--env", "prod-eu", "A"], "", 1);
