@@ -170,13 +170,13 @@ async fn store_rows(n: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("secrets.enc.toml");
     let id = AgeIdentity::generate();
-    Store::create(&path, &[&id.recipient()])
+    Store::create(&path, &Default::default(), &[&id.recipient()])
         .await
         .expect("create");
     let ids: Vec<Box<dyn Identity>> = vec![Box::new(id)];
     let counter = CallCounter::new();
     let t = Instant::now();
-    let mut w = Store::open_for_write(&path, &ids).await.expect("open");
+    let mut w = Store::open_for_write(&path, [], &ids).await.expect("open");
     for (name, v) in desired(n) {
         w.set(
             &name.parse().expect("name"),

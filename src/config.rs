@@ -1,7 +1,7 @@
 //! `secretsync.toml`: the app, where its store is, the secrets it declares, Go roots to scan, and
 //! its named environments. Found in the current folder or any parent.
 
-use crate::model::{EnvName, EnvRef, EnvType, SecretName};
+use crate::model::{EnvName, EnvRef, EnvType, ScopeLayout, SecretName, TypeSet};
 use crate::scheme::Scheme;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -48,6 +48,9 @@ struct RawConfig {
     /// Let environments on one backend use nested prefixes (`app/` and `app/staging/`).
     #[serde(default)]
     allow_nested_prefixes: bool,
+    /// Who may open what: scope name → the environment types it holds.
+    #[serde(default)]
+    scopes: Option<BTreeMap<String, Vec<EnvType>>>,
 }
 
 /// A secret declared in the manifest.
@@ -110,6 +113,9 @@ pub struct Config {
     pub go_roots: Vec<PathBuf>,
     /// Declared environments.
     pub environments: BTreeMap<EnvName, Environment>,
+    /// The scopes: which environment types each one's recipients may open (`[scopes]`, else
+    /// production on its own and development for the other types).
+    pub scopes: ScopeLayout,
 }
 
 impl Config {
@@ -146,9 +152,22 @@ impl Config {
             &raw.environments,
             raw.allow_nested_prefixes,
         )?;
+        let scopes = match raw.scopes {
+            None => ScopeLayout::default(),
+            Some(map) => {
+                ScopeLayout::new(map.into_iter().map(|(n, t)| (n, TypeSet::of(t))).collect())
+                    .map_err(|e| {
+                        ConfigError::Parse(
+                            path.into(),
+                            format!("line {}: [scopes]: {}", section_line(text, "scopes"), e.0),
+                        )
+                    })?
+            }
+        };
         Ok(Config {
             path: path.into(),
             app: raw.app,
+            scopes,
             store_path: dir.join(raw.store.unwrap_or_else(|| DEFAULT_STORE.into())),
             secrets: raw.secrets,
             go_roots: raw
@@ -178,6 +197,12 @@ app = "{app}"
 # type = "production"
 # backend = "aws-sm://?region=eu-west-1"
 # prefix = "{app}/"
+
+# Scopes: who can open which values. A recipient of `development` only can set production
+# values but never read them. Every type belongs to exactly one scope.
+[scopes]
+production = ["production"]
+development = ["development", "preview", "local"]
 "#
         )
     }
@@ -261,6 +286,14 @@ fn backend_target(url: &str, dir: &Path) -> String {
         u.port().unwrap_or_default(),
         u.path().trim_end_matches('/')
     )
+}
+
+/// The 1-based line of the `[NAME]` table header in the config text (0 if absent).
+fn section_line(text: &str, name: &str) -> usize {
+    let header = format!("[{name}]");
+    text.lines()
+        .position(|l| l.trim() == header)
+        .map_or(0, |i| i + 1)
 }
 
 /// The 1-based line of `[environments.NAME]` in the config text, for errors.
@@ -386,6 +419,18 @@ prefix = "billing/"
             ),
             ("[secrets.A]\n", "missing field `app`"),
             ("app = \"\"\n", "`app` is empty"),
+            (
+                "app = \"a\"\n\n[scopes]\nall = [\"prod\", \"dev\", \"local\"]\n",
+                "line 3: [scopes]: type preview is in no scope",
+            ),
+            (
+                "app = \"a\"\n[scopes]\na = [\"prod\", \"dev\"]\nb = [\"dev\", \"pr\", \"local\"]\n",
+                "line 2: [scopes]: type development is in scopes a and b",
+            ),
+            (
+                "app = \"a\"\n[scopes]\nall = [\"prod\", \"staging\"]\n",
+                "line 3",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err().to_string();

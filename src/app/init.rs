@@ -73,7 +73,7 @@ pub async fn init(ws: &Workspace, app: Option<String>, force: bool) -> Result<In
     let (identity, identity_path, identity_created) = identity(ws)?;
     let store_created = !cfg.store_path.exists();
     let store = if store_created {
-        Store::create(&cfg.store_path, &[&identity.recipient()]).await?
+        Store::create(&cfg.store_path, &cfg.scopes, &[&identity.recipient()]).await?
     } else {
         Store::load(&cfg.store_path)?
     };
@@ -89,10 +89,7 @@ pub async fn init(ws: &Workspace, app: Option<String>, force: bool) -> Result<In
         identity: identity_path,
         identity_created,
         recipient: identity.public().to_string(),
-        can_open: store
-            .recipients()
-            .iter()
-            .any(|(r, _)| r == identity.public()),
+        can_open: store.recipients().iter().any(|r| r.id == identity.public()),
         merge_attribute_added,
         shown: (shown(&config_path), shown(&cfg.store_path)),
     })

@@ -100,7 +100,14 @@ pub async fn values(ws: &Workspace, src: &Source) -> Result<Values> {
         return Ok(Values { values, notes });
     }
     let cache = Cache::new(&cfg.app, store.id())?;
-    let values = match ws.unlocked(&cfg).await {
+    let opened = match ws.unlocked(&cfg).await {
+        Ok(u) => u
+            .check_open(env.env_type())
+            .map(|_| u)
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    let values = match opened {
         Ok(u) => {
             if !cache.is_current(&env, &cfg.store_path) {
                 if let Err(e) = cache.pull(&u, &env).await {

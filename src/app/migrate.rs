@@ -123,7 +123,9 @@ pub async fn migrate(
         "migrate stamps what it writes with a store's ownership labels: run it in a secretsync project",
     )?;
     let store = ws.unlocked(&cfg).await?;
-    let fpr = Fingerprinter::of(&store)?;
+    // What it writes is labelled with the fingerprint key of production's scope: migrations
+    // move production secrets, and those who run them can open production.
+    let fpr = Fingerprinter::of(&store, crate::model::EnvType::Production)?;
     let base = ws.base_dir();
     let (src, src_calls) = backends::open_url(&opts.from, &base, opts.concurrency).await?;
     let (dst, dst_calls) = backends::open_url(&opts.to, &base, opts.concurrency).await?;
@@ -271,8 +273,14 @@ pub async fn import(ws: &Workspace, opts: &ImportOptions) -> Result<ImportReport
         let Some(value) = value.map(|s| s.value) else {
             continue;
         };
-        match w.get_exact(&name, &sel)? {
-            Some(v) if v == value => unchanged.push(name.to_string()),
+        // A value this user cannot open (another scope's) counts as different.
+        let existing = match w.get_exact(&name, &sel) {
+            Ok(v) => v.map(Some),
+            Err(crate::store::StoreError::ScopeLocked { .. }) => Some(None),
+            Err(e) => return Err(e.into()),
+        };
+        match existing {
+            Some(Some(v)) if v == value => unchanged.push(name.to_string()),
             Some(_) if !opts.overwrite => skipped.push(Skipped {
                 name: full,
                 reason: format!("the store holds another value for {sel}; --overwrite replaces it"),

@@ -7,7 +7,7 @@ use super::Workspace;
 use crate::model::EnvRef;
 use crate::sync::metrics::{Metrics, RunResult};
 use crate::sync::plan::Summary;
-use crate::sync::{self, Fingerprinter, PlanOptions, Status};
+use crate::sync::{self, PlanOptions, Status};
 use anyhow::Result;
 use futures::StreamExt;
 use serde::Serialize;
@@ -113,7 +113,6 @@ pub async fn round(
 ) -> Result<RoundReport> {
     let cfg = ws.config()?;
     let store = ws.unlocked(&cfg).await?;
-    let fpr = Fingerprinter::of(&store)?;
     let declared = ws.declared(&cfg)?;
     let mut envs = select(&cfg, &opts.envs, opts.envs.is_empty())?;
     if let Some(shard) = opts.shard {
@@ -124,7 +123,7 @@ pub async fn round(
         verify: verify || opts.plan.verify,
         ..opts.plan.clone()
     };
-    let (cfg, store, fpr, plan_opts, declared) = (&cfg, &store, &fpr, &plan_opts, &declared);
+    let (cfg, store, plan_opts, declared) = (&cfg, &store, &plan_opts, &declared);
     let environments = futures::stream::iter(envs)
         .map(|env: EnvRef| async move {
             let started = Instant::now();
@@ -140,12 +139,12 @@ pub async fn round(
                     seconds: 0.0,
                 }
             } else {
-                match plan_env(cfg, store, fpr, &env, plan_opts, declared).await {
-                    Ok((plan, target, _)) => {
+                match plan_env(cfg, store, &env, plan_opts, declared).await {
+                    Ok((plan, target, _, fpr)) => {
                         let report = sync::apply(
                             &plan,
                             target.backend.clone(),
-                            fpr,
+                            &fpr,
                             plan_opts.concurrency,
                             &|_| {},
                         )

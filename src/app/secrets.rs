@@ -3,19 +3,19 @@
 use super::{write_selector, Workspace};
 use crate::config::Config;
 use crate::model::{EnvRef, EnvType, SecretName, Selector, TypeSet};
-use crate::store::{Scope, VersionInfo};
+use crate::store::{Target, VersionInfo};
 use anyhow::Result;
 use secretsync_core::SecretValue;
 use serde::Serialize;
 
 /// Which value a read refers to: a type's (overrides ignored), or what an environment resolves
 /// to (its override, else its type's).
-pub fn read_scope(cfg: &Config, env_type: Option<EnvType>, env: Option<&str>) -> Result<Scope> {
+pub fn read_scope(cfg: &Config, env_type: Option<EnvType>, env: Option<&str>) -> Result<Target> {
     Ok(match (env_type, env) {
-        (Some(t), _) => Scope::Type(t),
+        (Some(t), _) => Target::Type(t),
         (None, Some(e)) => match cfg.env(e)? {
-            EnvRef::Implicit(t) => Scope::Type(t),
-            env => Scope::Env(env),
+            EnvRef::Implicit(t) => Target::Type(t),
+            env => Target::Env(env),
         },
         (None, None) => anyhow::bail!("give a type (--type) or an environment (--env)"),
     })
@@ -168,7 +168,7 @@ pub async fn undelete(ws: &Workspace, name: &SecretName) -> Result<Undeleted> {
 pub async fn get(
     ws: &Workspace,
     name: &SecretName,
-    scope: &Scope,
+    scope: &Target,
 ) -> Result<(Selector, SecretValue)> {
     let cfg = ws.config()?;
     let store = ws.unlocked(&cfg).await?;
@@ -188,7 +188,7 @@ pub struct History {
 }
 
 /// `history`: the versions kept for the value `scope` refers to.
-pub async fn history(ws: &Workspace, name: &SecretName, scope: &Scope) -> Result<History> {
+pub async fn history(ws: &Workspace, name: &SecretName, scope: &Target) -> Result<History> {
     let cfg = ws.config()?;
     let store = ws.unlocked(&cfg).await?;
     let (sel, versions) = store.history(name, scope)?;
@@ -216,7 +216,7 @@ pub struct Rollback {
 pub async fn rollback(
     ws: &Workspace,
     name: &SecretName,
-    scope: &Scope,
+    scope: &Target,
     to: Option<u64>,
 ) -> Result<Rollback> {
     let cfg = ws.config()?;

@@ -127,11 +127,12 @@ impl ApplyOutcome {
 pub async fn plan_env(
     cfg: &Config,
     store: &Unlocked,
-    fpr: &Fingerprinter,
     env: &EnvRef,
     opts: &PlanOptions,
     declared: &[Declared],
-) -> Result<(Plan, EnvBackend, Vec<String>)> {
+) -> Result<(Plan, EnvBackend, Vec<String>, Fingerprinter)> {
+    // The environment's scope must be open: its values and its fingerprint key.
+    let fpr = Fingerprinter::of(store, env.env_type())?;
     let target = backends::open(cfg, env, opts.concurrency).await?;
     let desired: Vec<(String, secretsync_core::SecretValue)> = store
         .resolve_all(env)?
@@ -148,11 +149,11 @@ pub async fn plan_env(
         target.backend.as_ref(),
         &target.prefix,
         desired,
-        fpr,
+        &fpr,
         opts,
     )
     .await?;
-    Ok((plan, target, missing))
+    Ok((plan, target, missing, fpr))
 }
 
 /// `plan`: what `apply` would change in each environment. Reads no value unless asked to verify.
@@ -161,11 +162,10 @@ pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
     let envs = backends::select(&cfg, &opts.envs, opts.all)?;
     let declared = ws.declared(&cfg)?;
     let store = ws.unlocked(&cfg).await?;
-    let fpr = Fingerprinter::of(&store)?;
     let (mut environments, mut errors) = (Vec::new(), Vec::new());
     for env in &envs {
-        let (plan, target, missing_declared) =
-            match plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await {
+        let (plan, target, missing_declared, _) =
+            match plan_env(&cfg, &store, env, &opts.plan, &declared).await {
                 Ok(p) => p,
                 Err(e) => {
                     errors.push(EnvError::new(env, &e));
@@ -198,12 +198,11 @@ pub async fn apply(
     let envs = backends::select(&cfg, &opts.envs, opts.all)?;
     let declared = ws.declared(&cfg)?;
     let mut store = ws.unlocked(&cfg).await?;
-    let mut fpr = Fingerprinter::of(&store)?;
     let (mut environments, mut errors) = (Vec::new(), Vec::new());
     for env in &envs {
         let mut warnings: Vec<String> = unignored_replica(&cfg, env).into_iter().collect();
-        let (plan, target, missing_declared) =
-            match plan_env(&cfg, &store, &fpr, env, &opts.plan, &declared).await {
+        let (plan, target, missing_declared, mut fpr) =
+            match plan_env(&cfg, &store, env, &opts.plan, &declared).await {
                 Ok(p) => p,
                 Err(e) => {
                     errors.push(EnvError::new(env, &e));
@@ -215,7 +214,7 @@ pub async fn apply(
             if !adopted.is_empty() {
                 // The store changed: read it (and its keys) again for the next environments.
                 store = ws.unlocked(&cfg).await?;
-                fpr = Fingerprinter::of(&store)?;
+                fpr = Fingerprinter::of(&store, env.env_type())?;
                 warnings.extend(adopted);
             }
         }

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::declare::{self, Declared};
-use crate::store::{Store, Unlocked};
+use crate::store::{Store, Unlocked, FORMAT, FORMAT_V1};
 use anyhow::{Context, Result};
 use secretsync_core::Identity;
 use std::path::{Path, PathBuf};
@@ -58,30 +58,84 @@ impl Workspace {
 
     /// The identities that may open `store`.
     pub async fn identities(&self, store: &Store) -> Result<Vec<Box<dyn Identity>>> {
-        let recipients: Vec<String> = store.recipients().into_iter().map(|(r, _)| r).collect();
+        let recipients: Vec<String> = store.recipients().into_iter().map(|r| r.id).collect();
         crate::registry::identities(self.identity_file.as_deref(), &recipients).await
     }
 
-    /// Loads the store named by the config (no key needed).
+    /// Loads the store named by the config (no key needed), told the environments' types.
     pub fn store(&self, cfg: &Config) -> Result<Store> {
-        Ok(Store::load(&cfg.store_path)?)
+        let mut store = Store::load(&cfg.store_path)?;
+        store.set_env_types(env_types(cfg));
+        Ok(store)
     }
 
-    /// Loads and unlocks the store for reading.
+    /// Loads and unlocks the store for reading: every scope this user can open.
     pub async fn unlocked(&self, cfg: &Config) -> Result<Unlocked> {
         let store = self.store(cfg)?;
+        check_layout(cfg, &store)?;
         let ids = self.identities(&store).await?;
         Ok(store.unlock(&ids).await?)
     }
 
-    /// Locks, loads and unlocks the store for writing.
+    /// Locks, loads and unlocks the store for writing. A format-1 store is upgraded to the
+    /// scopes of the config first (said on stderr): its every recipient can open it, so any
+    /// writer can.
     pub async fn writer(&self, cfg: &Config) -> Result<Unlocked> {
+        let mut w = self.open_writer(cfg).await?;
+        if w.format() == FORMAT_V1 {
+            let scopes = upgrade_in(&mut w, cfg).await?;
+            eprintln!(
+                "note: {} upgraded to store format {FORMAT} with scopes {}; every recipient can still open every scope: remove developers from production with `secretsync key remove RECIPIENT --scope production`",
+                cfg.store_path.display(),
+                scopes.join(", ")
+            );
+        } else {
+            check_layout(cfg, &w)?;
+        }
+        Ok(w)
+    }
+
+    /// Locks, loads and unlocks the store for writing, as it is.
+    pub(super) async fn open_writer(&self, cfg: &Config) -> Result<Unlocked> {
         let ids = self.identities(&self.store(cfg)?).await?;
-        Ok(Store::open_for_write(&cfg.store_path, &ids).await?)
+        Ok(Store::open_for_write(&cfg.store_path, env_types(cfg), &ids).await?)
     }
 
     /// The declared secrets.
     pub fn declared(&self, cfg: &Config) -> Result<Vec<Declared>> {
         Ok(declare::declared(cfg)?)
     }
+}
+
+/// Each declared environment's type.
+fn env_types(cfg: &Config) -> Vec<(String, crate::model::EnvType)> {
+    cfg.environments
+        .iter()
+        .map(|(n, e)| (n.to_string(), e.env_type))
+        .collect()
+}
+
+/// Refuses a format-2 store whose scopes differ from the config's: values would be sealed for
+/// scopes the config does not mean.
+fn check_layout(cfg: &Config, store: &Store) -> Result<()> {
+    if store.format() != FORMAT_V1 && store.layout() != cfg.scopes {
+        anyhow::bail!(
+            "the scopes in {} ({}) differ from those of {} ({}): run `secretsync upgrade` to move the store to the config's scopes (it needs a recipient of each scope that changes), or put [scopes] back as they were",
+            cfg.path.display(),
+            cfg.scopes,
+            store.path().display(),
+            store.layout()
+        );
+    }
+    Ok(())
+}
+
+/// Lays `w` out in the config's scopes (upgrading a format-1 store); returns the scopes.
+pub(super) async fn upgrade_in(w: &mut Unlocked, cfg: &Config) -> Result<Vec<String>> {
+    let mut recipients = std::collections::BTreeMap::new();
+    for r in w.recipients() {
+        let wrap = crate::registry::recipient(&r.id).await?;
+        recipients.insert(r.id, wrap);
+    }
+    Ok(w.relayout(&cfg.scopes, &recipients).await?)
 }

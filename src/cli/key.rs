@@ -1,4 +1,4 @@
-//! `secretsync key`: the recipients the data key is wrapped for.
+//! `secretsync key`: the scopes, and the recipients each scope's key is wrapped for.
 
 use super::{Ctx, Outcome};
 use crate::app;
@@ -8,35 +8,46 @@ use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// List the recipients that can open the store.
+    /// List the scopes and the recipients that can open each.
     #[command(after_help = "Example:\n  secretsync key list --json")]
     List,
-    /// Let one more recipient open the store: an age public key, an AWS KMS key or a Cloud KMS
-    /// key.
+    /// Let one more recipient open some scopes: an age public key, an AWS KMS key or a Cloud
+    /// KMS key. You must be able to open those scopes.
     #[command(
-        after_help = "Recipients:\n  age1…                                              a person's age public key (`secretsync init` prints it)\n  aws-kms:arn:aws:kms:REGION:ACCOUNT:key/ID | aws-kms:alias/NAME   an AWS KMS key (CI with a role that may kms:Decrypt)\n  gcp-kms:projects/P/locations/L/keyRings/R/cryptoKeys/K             a Cloud KMS key\n\nExample:\n  secretsync key add age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+        after_help = "Recipients:\n  age1…                                              a person's age public key (`secretsync init` prints it)\n  aws-kms:arn:aws:kms:REGION:ACCOUNT:key/ID | aws-kms:alias/NAME   an AWS KMS key (CI with a role that may kms:Decrypt)\n  gcp-kms:projects/P/locations/L/keyRings/R/cryptoKeys/K             a Cloud KMS key\n\nExamples:\n  secretsync key add age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p --scope development   # a developer\n  secretsync key add aws-kms:alias/deploy --scope production                                      # CI"
     )]
     Add {
         /// The recipient: age1…, aws-kms:KEY or gcp-kms:projects/…/cryptoKeys/K.
         recipient: String,
+        /// The scopes it may open, comma-separated, or `all` (required when the store has
+        /// several).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
     },
-    /// Stop wrapping the data key for a recipient. Follow with `key rotate` to lock it out of
-    /// future values.
+    /// Stop wrapping scope keys for a recipient (all its scopes, or those given). Follow with
+    /// `key rotate` to lock it out of future values.
     #[command(
         after_help = "Example:\n  secretsync key remove age1… && secretsync key rotate --fingerprint"
     )]
     Remove {
         /// The recipient.
         recipient: String,
+        /// Only from these scopes (comma-separated; default: every scope it has).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
         /// Remove it even if it is your own key (you will not be able to open the store).
         #[arg(long)]
         force: bool,
     },
-    /// Replace the data key: re-seal every value and re-wrap for every recipient.
+    /// Replace scope keys (all, or those given): re-seal every value in them and re-wrap for
+    /// their recipients. You must be able to open them.
     #[command(
-        after_help = "Examples:\n  secretsync key rotate\n  secretsync key rotate --fingerprint   # after removing someone"
+        after_help = "Examples:\n  secretsync key rotate\n  secretsync key rotate --fingerprint   # after removing someone\n  secretsync key rotate --scope development"
     )]
     Rotate {
+        /// Only these scopes (comma-separated; default: all).
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
         /// Replace the fingerprint key as well (after removing a recipient: the old key could
         /// confirm guesses of future values against the backends' labels). The next apply
         /// rewrites every secret once with new labels.
@@ -48,29 +59,45 @@ pub enum KeyCommand {
 pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
     match cmd {
         KeyCommand::List => ctx.out.report(&app::keys::list(&ctx.ws)?)?,
-        KeyCommand::Add { recipient } => {
-            let id = app::keys::add(&ctx.ws, &recipient).await?;
-            report(ctx, "added", &id)?;
+        KeyCommand::Add { recipient, scope } => {
+            let (id, scopes) = app::keys::add(&ctx.ws, &recipient, scope.as_deref()).await?;
+            report(ctx, "added", &id, &scopes)?;
         }
-        KeyCommand::Remove { recipient, force } => {
-            let id = app::keys::remove(&ctx.ws, &recipient, force).await?;
-            report(ctx, "removed", &id)?;
+        KeyCommand::Remove {
+            recipient,
+            scope,
+            force,
+        } => {
+            let (id, scopes) =
+                app::keys::remove(&ctx.ws, &recipient, scope.as_deref(), force).await?;
+            report(ctx, "removed", &id, &scopes)?;
             if !ctx.out.json {
                 ctx.out.text("note: run `secretsync key rotate --fingerprint` so that a copy of the old keys opens no future value and confirms no guess against the backends' labels\n")?;
             }
         }
-        KeyCommand::Rotate { fingerprint } => {
+        KeyCommand::Rotate { scope, fingerprint } => {
             ctx.out
-                .report(&app::keys::rotate(&ctx.ws, fingerprint).await?)?;
+                .report(&app::keys::rotate(&ctx.ws, scope.as_deref(), fingerprint).await?)?;
         }
     }
     Ok(Outcome::Ok)
 }
 
-fn report(ctx: &Ctx, verb: &str, id: &str) -> Result<()> {
+/// `secretsync upgrade`.
+pub async fn upgrade(ctx: &Ctx) -> Result<Outcome> {
+    ctx.out.report(&app::keys::upgrade(&ctx.ws).await?)?;
+    Ok(Outcome::Ok)
+}
+
+fn report(ctx: &Ctx, verb: &str, id: &str, scopes: &[String]) -> Result<()> {
     if ctx.out.json {
-        ctx.out.json_doc(&json!({ verb: id }))
+        ctx.out.json_doc(&json!({ verb: id, "scopes": scopes }))
     } else {
-        ctx.out.text(&format!("{verb} recipient {id}\n"))
+        let prep = if verb == "added" { "to" } else { "from" };
+        ctx.out.text(&format!(
+            "{verb} recipient {id} {prep} scope{} {}\n",
+            if scopes.len() == 1 { "" } else { "s" },
+            scopes.join(", ")
+        ))
     }
 }

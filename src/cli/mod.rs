@@ -22,7 +22,7 @@ use crate::app::Workspace;
 use crate::config::Config;
 use crate::model::{EnvType, TypeSet};
 use crate::output::Printer;
-use crate::store::Scope;
+use crate::store::Target;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use secretsync_core::SecretValue;
@@ -141,9 +141,12 @@ pub enum Command {
         after_help = "Examples:\n  secretsync pull && secretsync run -- npm start   # works offline afterwards"
     )]
     Pull(pull::PullArgs),
-    /// Manage who can open the store.
+    /// Manage who can open which scope of the store.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Move the store to the current format (scopes) and to the scopes in secretsync.toml.
+    #[command(after_help = "Example:\n  secretsync upgrade && secretsync key list")]
+    Upgrade,
     /// Git merge driver for the store: a three-way merge block by block (see README).
     #[command(
         after_help = "Examples:\n  git config merge.secretsync.driver \"secretsync merge-file %O %A %B\""
@@ -232,7 +235,7 @@ pub struct ScopeArgs {
 
 impl ScopeArgs {
     /// Resolves to a store scope.
-    pub fn scope(&self, cfg: &Config) -> Result<Scope> {
+    pub fn scope(&self, cfg: &Config) -> Result<Target> {
         crate::app::secrets::read_scope(cfg, self.env_type, self.env.as_deref())
     }
 }
@@ -272,6 +275,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Export(a) => export::run(&ctx, a).await,
         Command::Pull(a) => pull::run(&ctx, a).await,
         Command::Key(k) => key::run(&ctx, k).await,
+        Command::Upgrade => key::upgrade(&ctx).await,
         Command::MergeFile(a) => merge::run(&ctx, a),
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
         Command::Completions(a) => completions::completions(a),

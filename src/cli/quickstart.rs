@@ -155,7 +155,7 @@ backend = "file://./replica/prod-eu"
     let store = ctx.unlocked(&cfg).await?;
     let v = store.get(
         &"DatabaseURL".parse()?,
-        &crate::store::Scope::Env(cfg.env("prod-eu")?),
+        &crate::store::Target::Env(cfg.env("prod-eu")?),
     )?;
     println!("{}", v.as_str().unwrap_or("<binary>"));
 

@@ -88,7 +88,7 @@ impl Cache {
             std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
         }
         let backend = self.backend(env);
-        let fpr = Fingerprinter::of(store)?;
+        let fpr = Fingerprinter::of(store, env.env_type())?;
         let desired: Vec<(String, SecretValue)> = store
             .resolve_all(env)?
             .into_iter()

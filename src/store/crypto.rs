@@ -68,6 +68,87 @@ pub fn is_store_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// Associated data of a format-2 value: bound to its store, scope, secret and the part of its
+/// selector in the scope (the types of the scope it holds, or its override). Not to its version
+/// or whole selector, so that a value can be moved between versions and split across scopes
+/// without opening it (by someone who can seal for a scope but not open it).
+pub fn value_aad_v2(store_id: &str, scope: &str, name: &str, part: &str) -> Vec<u8> {
+    format!("secretsync/value/v2\0{store_id}\0{scope}\0{name}\0{part}").into_bytes()
+}
+
+/// Associated data of a scope's sealed fingerprint key (`retired`: a rotated-out one).
+pub fn scope_fingerprint_key_aad(store_id: &str, scope: &str, retired: bool) -> Vec<u8> {
+    let what = if retired { "retired-" } else { "" };
+    format!("secretsync/{what}fingerprint-key/v2\0{store_id}\0{scope}").into_bytes()
+}
+
+/// What a scope's private key is wrapped for (KMS encryption context, age payload binding):
+/// the store and the scope, so a wrapped key cannot be moved to another scope or store.
+pub fn scope_wrap_context(store_id: &str, scope: &str) -> String {
+    format!("{store_id}/{scope}")
+}
+
+/// The public key (hex) of a scope's private key.
+pub fn scope_public_key(secret: &DataKey) -> String {
+    let s = x25519_dalek::StaticSecret::from(*secret.expose());
+    hex::encode(x25519_dalek::PublicKey::from(&s).as_bytes())
+}
+
+const SEAL_INFO: &[u8] = b"secretsync/scope-seal/v2";
+
+fn sealing_key(shared: &[u8; 32], eph: &[u8; 32], public: &[u8; 32]) -> DataKey {
+    let mut salt = [0u8; 64];
+    salt[..32].copy_from_slice(eph);
+    salt[32..].copy_from_slice(public);
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(&salt), shared);
+    let mut okm = [0u8; 32];
+    hk.expand(SEAL_INFO, &mut okm)
+        .expect("32 bytes is a valid HKDF length");
+    let key = DataKey::from_bytes(okm);
+    zeroize::Zeroize::zeroize(&mut okm);
+    key
+}
+
+/// Seals `plaintext` for the holder of the private key of `public_hex`: base64(ephemeral public
+/// key || nonce || ciphertext). Needs no secret: anyone can seal for a scope.
+pub fn seal_to(public_hex: &str, aad: &[u8], plaintext: &[u8]) -> Result<String, AeadError> {
+    let public: [u8; 32] = hex::decode(public_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(AeadError)?;
+    let eph = x25519_dalek::StaticSecret::random_from_rng(OsRng);
+    let eph_pub = x25519_dalek::PublicKey::from(&eph);
+    let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(public));
+    if !shared.was_contributory() {
+        return Err(AeadError);
+    }
+    let key = sealing_key(shared.as_bytes(), eph_pub.as_bytes(), &public);
+    let inner = B64
+        .decode(seal(&key, aad, plaintext)?)
+        .map_err(|_| AeadError)?;
+    let mut out = eph_pub.as_bytes().to_vec();
+    out.extend_from_slice(&inner);
+    Ok(B64.encode(out))
+}
+
+/// Opens what [`seal_to`] sealed, with the scope's private key.
+pub fn open_with(secret: &DataKey, aad: &[u8], sealed: &str) -> Result<SecretValue, AeadError> {
+    let raw = B64.decode(sealed.trim()).map_err(|_| AeadError)?;
+    if raw.len() < 32 + NONCE_LEN + 16 {
+        return Err(AeadError);
+    }
+    let (eph, inner) = raw.split_at(32);
+    let eph: [u8; 32] = eph.try_into().map_err(|_| AeadError)?;
+    let s = x25519_dalek::StaticSecret::from(*secret.expose());
+    let public = x25519_dalek::PublicKey::from(&s);
+    let shared = s.diffie_hellman(&x25519_dalek::PublicKey::from(eph));
+    if !shared.was_contributory() {
+        return Err(AeadError);
+    }
+    let key = sealing_key(shared.as_bytes(), &eph, public.as_bytes());
+    open(&key, aad, &B64.encode(inner))
+}
+
 /// Seals `plaintext` as base64(nonce || ciphertext).
 pub fn seal(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Result<String, AeadError> {
     let cipher = XChaCha20Poly1305::new(key.expose().into());
@@ -103,6 +184,24 @@ pub fn open(key: &DataKey, aad: &[u8], sealed: &str) -> Result<SecretValue, Aead
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealing_for_a_scope_needs_only_its_public_key() {
+        let secret = new_data_key();
+        let public = scope_public_key(&secret);
+        let aad = value_aad_v2("s1", "production", "A", "production");
+        let sealed = seal_to(&public, &aad, b"hello").unwrap();
+        assert_eq!(
+            open_with(&secret, &aad, &sealed).unwrap().expose(),
+            b"hello"
+        );
+        let other = value_aad_v2("s1", "development", "A", "production");
+        assert!(open_with(&secret, &other, &sealed).is_err());
+        assert!(open_with(&new_data_key(), &aad, &sealed).is_err());
+        assert!(seal_to("00", &aad, b"x").is_err());
+        // The all-zero point would make the shared secret public.
+        assert!(seal_to(&"00".repeat(32), &aad, b"x").is_err());
+    }
 
     #[test]
     fn seal_open_round_trip_and_aad_binding() {

@@ -1,10 +1,10 @@
 //! The store file's lifecycle: create, load and validate, unlock (the data key), lock for
 //! writing, and the atomic write that commits a change.
 
-use super::format::{self, Header, StoreFile, WrappedKey, FORMAT};
+use super::format::{self, Header, ScopeEntry, StoreFile, WrappedKey, FORMAT, FORMAT_V1};
 use super::info::{secret_info, SecretInfo};
 use super::{crypto, fsio, Result, StoreError};
-use crate::model::{SecretName, Selector, TypeSet};
+use crate::model::{is_scope_name, EnvType, ScopeLayout, SecretName, Selector, TypeSet};
 use chrono::{DateTime, SubsecRound, Utc};
 use secretsync_core::{DataKey, Identity, Recipient, SecretValue};
 use std::collections::BTreeMap;
@@ -15,15 +15,66 @@ use std::path::{Path, PathBuf};
 pub struct Store {
     pub(super) path: PathBuf,
     pub(super) file: StoreFile,
+    /// The type of each declared environment (from the config), for the scope of an override.
+    pub(super) env_types: BTreeMap<String, EnvType>,
 }
 
 pub(super) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
+/// A fresh scope: a new key pair and fingerprint key, the private key wrapped for `recipients`.
+pub(super) async fn new_scope(
+    store_id: &str,
+    name: &str,
+    types: TypeSet,
+    recipients: &[&dyn Recipient],
+    retired: &[SecretValue],
+) -> Result<(ScopeEntry, DataKey)> {
+    let key = crypto::new_data_key();
+    let public = crypto::scope_public_key(&key);
+    let fp = SecretValue::new(crypto::new_data_key().expose().to_vec());
+    let seal_fp = |k: &SecretValue, retired: bool| {
+        crypto::seal_to(
+            &public,
+            &crypto::scope_fingerprint_key_aad(store_id, name, retired),
+            k.expose(),
+        )
+        .map_err(|_| StoreError::Invalid("encryption failed".into()))
+    };
+    let mut entry = ScopeEntry {
+        types: types.iter().map(|t| t.as_str().to_string()).collect(),
+        public_key: public.clone(),
+        fingerprint_key: seal_fp(&fp, false)?,
+        fingerprint_key_id: Some(crypto::fingerprint_key_id(&fp)),
+        retired_fingerprint_keys: retired
+            .iter()
+            .map(|k| seal_fp(k, true))
+            .collect::<Result<_>>()?,
+        recipients: BTreeMap::new(),
+    };
+    let context = crypto::scope_wrap_context(store_id, name);
+    for r in recipients {
+        let wrapped = r.wrap(&key, &context).await?;
+        entry.recipients.insert(
+            r.id(),
+            WrappedKey {
+                added: now(),
+                wrapped,
+            },
+        );
+    }
+    Ok((entry, key))
+}
+
 impl Store {
-    /// Creates a new store at `path` with a fresh data key wrapped for `recipients`.
-    pub async fn create(path: &Path, recipients: &[&dyn Recipient]) -> Result<Store> {
+    /// Creates a new store at `path` with one key pair per scope of `layout`, each wrapped for
+    /// every one of `recipients`.
+    pub async fn create(
+        path: &Path,
+        layout: &ScopeLayout,
+        recipients: &[&dyn Recipient],
+    ) -> Result<Store> {
         if recipients.is_empty() {
             return Err(StoreError::Invalid(
                 "a store needs at least one recipient".into(),
@@ -36,48 +87,30 @@ impl Store {
         if path.exists() {
             return Err(StoreError::Exists(path.into()));
         }
-        let key = crypto::new_data_key();
         let store_id = crypto::random_hex(16);
-        let fp_key = crypto::new_data_key();
-        let header = Header {
-            format: FORMAT,
-            store_id: store_id.clone(),
-            cipher: format::CIPHER.into(),
-            key_id: crypto::key_id(&key),
-            fingerprint_key: seal(
-                &key,
-                &crypto::fingerprint_key_aad(&store_id),
-                fp_key.expose(),
-            )?,
-            fingerprint_key_id: Some(crypto::fingerprint_key_id(&SecretValue::new(
-                fp_key.expose().to_vec(),
-            ))),
-            retired_fingerprint_keys: Vec::new(),
-        };
-        let mut file = StoreFile {
-            secretsync: header,
-            recipients: BTreeMap::new(),
-            secrets: BTreeMap::new(),
-        };
-        for r in recipients {
-            let wrapped = r.wrap(&key, &store_id).await?;
-            file.recipients.insert(
-                r.id(),
-                WrappedKey {
-                    added: now(),
-                    wrapped,
-                },
-            );
+        let mut scopes = BTreeMap::new();
+        for (name, types) in layout.iter() {
+            let (entry, _) = new_scope(&store_id, name, types, recipients, &[]).await?;
+            scopes.insert(name.to_string(), entry);
         }
         let store = Store {
             path: path.into(),
-            file,
+            file: StoreFile {
+                secretsync: Header {
+                    format: FORMAT,
+                    store_id,
+                    cipher: format::CIPHER.into(),
+                },
+                scopes,
+                secrets: BTreeMap::new(),
+            },
+            env_types: BTreeMap::new(),
         };
         store.write()?;
         Ok(store)
     }
 
-    /// Reads and validates the store at `path`. Needs no key.
+    /// Reads and validates the store at `path` (either format). Needs no key.
     pub fn load(path: &Path) -> Result<Store> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -86,43 +119,75 @@ impl Store {
             }
             Err(e) => return Err(StoreError::Io(path.into(), e)),
         };
-        let file: StoreFile =
-            toml::from_str(&text).map_err(|e| StoreError::Parse(path.into(), e.to_string()))?;
+        let file = format::parse(&text).map_err(|e| StoreError::Parse(path.into(), e))?;
         let store = Store {
             path: path.into(),
             file,
+            env_types: BTreeMap::new(),
         };
         store.validate()?;
         Ok(store)
     }
 
+    /// Tells the store each declared environment's type, so it knows an override's scope.
+    pub fn set_env_types(&mut self, types: impl IntoIterator<Item = (String, EnvType)>) {
+        self.env_types = types.into_iter().collect();
+    }
+
     pub(super) fn validate(&self) -> Result<()> {
         let bad = |msg: String| StoreError::Parse(self.path.clone(), msg);
         let h = &self.file.secretsync;
-        if h.format != FORMAT {
-            return Err(bad(format!(
-                "store format {} is not supported by this secretsync (it reads format {FORMAT}); upgrade secretsync",
-                h.format
-            )));
-        }
+        let v1 = h.format == FORMAT_V1;
         if !crypto::is_store_id(&h.store_id) {
             return Err(bad(format!(
                 "store_id {:?} is not a store id (32 lowercase hex digits): the header was edited. Restore the file from version control",
                 h.store_id
             )));
         }
-        if h.cipher != format::CIPHER {
+        let cipher = if v1 {
+            format::CIPHER_V1
+        } else {
+            format::CIPHER
+        };
+        if h.cipher != cipher {
             return Err(bad(format!("unknown cipher {:?}", h.cipher)));
         }
-        if self.file.recipients.is_empty() {
-            return Err(bad(
-                "the store has no recipients, so nobody can open it".into()
-            ));
+        if self.file.scopes.is_empty() {
+            return Err(bad("the store has no scopes, so nobody can open it: restore the file from version control".into()));
         }
+        let mut layout = BTreeMap::new();
+        for (name, scope) in &self.file.scopes {
+            if !v1 && !is_scope_name(name) {
+                return Err(bad(format!("scope name {name:?} is not valid")));
+            }
+            if scope.recipients.is_empty() {
+                return Err(bad(if v1 {
+                    "the store has no recipients, so nobody can open it".into()
+                } else {
+                    format!("scope {name} has no recipients, so nobody can open it: restore the file from version control")
+                }));
+            }
+            if !v1
+                && (scope.public_key.len() != 64
+                    || !scope.public_key.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return Err(bad(format!(
+                    "scope {name}: public_key is not a key (64 hex digits): restore the file from version control"
+                )));
+            }
+            let types = scope
+                .types
+                .iter()
+                .map(|t| t.parse::<EnvType>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| bad(format!("scope {name}: {e}")))?;
+            layout.insert(name.clone(), TypeSet::of(types));
+        }
+        let layout = ScopeLayout::new(layout).map_err(|e| bad(e.0))?;
         for (name, entry) in &self.file.secrets {
             name.parse::<SecretName>().map_err(|e| bad(e.0))?;
             let mut seen = TypeSet::of([]);
-            for key in entry.values.keys() {
+            for (key, value) in &entry.values {
                 let sel: Selector = key.parse().map_err(|e: crate::model::InvalidInput| {
                     bad(format!("secret {name}: selector {key:?}: {e}"))
                 })?;
@@ -130,6 +195,27 @@ impl Store {
                     return Err(bad(format!(
                         "secret {name}: selector {key:?} should be written {:?}",
                         sel.to_string()
+                    )));
+                }
+                let sealed_for: Vec<&str> = value.sealed.keys().map(String::as_str).collect();
+                let want: Vec<&str> = match sel {
+                    Selector::Types(t) => layout.split(t).into_iter().map(|(s, _)| s).collect(),
+                    Selector::Env(_) => sealed_for
+                        .iter()
+                        .copied()
+                        .filter(|s| layout.types(s).is_some())
+                        .take(1)
+                        .collect(),
+                };
+                if sealed_for != want
+                    || value.history.iter().any(|h| {
+                        h.sealed.is_empty() || h.sealed.keys().any(|s| !want.contains(&s.as_str()))
+                    })
+                {
+                    return Err(bad(format!(
+                        "secret {name}: the value for {key} is sealed for scopes {} but belongs to {}: the file was edited by hand. Restore it from version control",
+                        sealed_for.join(","),
+                        want.join(",")
                     )));
                 }
                 if let Selector::Types(t) = sel {
@@ -146,6 +232,31 @@ impl Store {
         Ok(())
     }
 
+    /// The store's format (1: before scopes, read only until upgraded; 2: current).
+    pub fn format(&self) -> u32 {
+        self.file.secretsync.format
+    }
+
+    /// The store's scopes and the types each holds.
+    pub fn layout(&self) -> ScopeLayout {
+        ScopeLayout::new(
+            self.file
+                .scopes
+                .iter()
+                .map(|(n, s)| {
+                    let types = s.types.iter().filter_map(|t| t.parse::<EnvType>().ok());
+                    (n.clone(), TypeSet::of(types))
+                })
+                .collect(),
+        )
+        .expect("validated at load")
+    }
+
+    /// The scope an environment type's values are sealed for.
+    pub fn scope_of(&self, t: EnvType) -> String {
+        self.layout().scope_of(t).to_string()
+    }
+
     /// Where the store lives.
     pub fn path(&self) -> &Path {
         &self.path
@@ -156,13 +267,30 @@ impl Store {
         &self.file.secretsync.store_id
     }
 
-    /// The recipients' ids and when each was added.
-    pub fn recipients(&self) -> Vec<(String, DateTime<Utc>)> {
+    /// Every recipient: its id, when it was first added, and the scopes it can open.
+    pub fn recipients(&self) -> Vec<RecipientInfo> {
+        let mut out: BTreeMap<&str, RecipientInfo> = BTreeMap::new();
+        for (scope, entry) in &self.file.scopes {
+            for (id, w) in &entry.recipients {
+                let r = out.entry(id).or_insert_with(|| RecipientInfo {
+                    id: id.clone(),
+                    added: w.added,
+                    scopes: Vec::new(),
+                });
+                r.added = r.added.min(w.added);
+                r.scopes.push(scope.clone());
+            }
+        }
+        out.into_values().collect()
+    }
+
+    /// The recipients of one scope.
+    pub fn scope_recipients(&self, scope: &str) -> Vec<String> {
         self.file
-            .recipients
-            .iter()
-            .map(|(id, w)| (id.clone(), w.added))
-            .collect()
+            .scopes
+            .get(scope)
+            .map(|s| s.recipients.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Every stored secret, sorted by name.
@@ -196,79 +324,126 @@ impl Store {
             .map(|e| secret_info(name.as_str(), e))
     }
 
-    /// Unwraps the data key with the first identity that can; errors say who can open the store.
+    /// Opens every scope one of `identities` can open. A format-1 store needs its one key, as
+    /// before; a format-2 store opens with none (its user can still set values: sealing needs
+    /// only a scope's public key), and reading a scope that did not open says who can.
     pub async fn unlock(self, identities: &[Box<dyn Identity>]) -> Result<Unlocked> {
-        let key = self.unwrap_key(identities).await?;
+        let (keys, failures) = self.unwrap_keys(identities).await;
+        if self.format() == FORMAT_V1 && keys.is_empty() {
+            return Err(failures
+                .into_values()
+                .next()
+                .unwrap_or_else(|| self.no_identity(format::LEGACY_SCOPE, identities)));
+        }
+        let mine = identities.iter().map(|i| i.public_id()).collect();
         Ok(Unlocked {
             store: self,
-            key,
+            keys,
+            failures: failures
+                .into_iter()
+                .map(|(s, e)| (s, e.to_string()))
+                .collect(),
+            mine,
             lock: None,
         })
     }
 
     /// Locks the store against other writers, reads it fresh, and unlocks it.
-    pub async fn open_for_write(path: &Path, identities: &[Box<dyn Identity>]) -> Result<Unlocked> {
+    pub async fn open_for_write(
+        path: &Path,
+        env_types: impl IntoIterator<Item = (String, EnvType)>,
+        identities: &[Box<dyn Identity>],
+    ) -> Result<Unlocked> {
         let lock = fsio::lock_async(path).await?;
-        let store = Store::load(path)?;
-        let key = store.unwrap_key(identities).await?;
-        Ok(Unlocked {
-            store,
-            key,
-            lock: Some(lock),
-        })
+        let mut store = Store::load(path)?;
+        store.set_env_types(env_types);
+        let mut u = store.unlock(identities).await?;
+        u.lock = Some(lock);
+        Ok(u)
     }
 
-    async fn unwrap_key(&self, identities: &[Box<dyn Identity>]) -> Result<DataKey> {
-        let mut last_err = None;
-        for (rid, wk) in &self.file.recipients {
-            for id in identities.iter().filter(|i| i.matches(rid)) {
-                match id.unwrap(rid, &wk.wrapped, self.id()).await {
-                    Ok(key) if crypto::key_id(&key) == self.file.secretsync.key_id => {
-                        return Ok(key)
+    fn no_identity(&self, scope: &str, identities: &[Box<dyn Identity>]) -> StoreError {
+        StoreError::NoIdentity {
+            path: self.path.clone(),
+            recipients: self.scope_recipients(scope).join(", "),
+            mine: identities.iter().map(|i| i.public_id()).collect(),
+        }
+    }
+
+    /// Each scope's private key (format 1: the data key) that an identity could unwrap, and
+    /// for the others why not when an identity tried.
+    async fn unwrap_keys(
+        &self,
+        identities: &[Box<dyn Identity>],
+    ) -> (BTreeMap<String, DataKey>, BTreeMap<String, StoreError>) {
+        let v1 = self.format() == FORMAT_V1;
+        let mut keys = BTreeMap::new();
+        let mut failures = BTreeMap::new();
+        'scopes: for (name, scope) in &self.file.scopes {
+            let context = if v1 {
+                self.id().to_string()
+            } else {
+                crypto::scope_wrap_context(self.id(), name)
+            };
+            for (rid, wk) in &scope.recipients {
+                for id in identities.iter().filter(|i| i.matches(rid)) {
+                    match id.unwrap(rid, &wk.wrapped, &context).await {
+                        Ok(key) => {
+                            let check = if v1 {
+                                crypto::key_id(&key)
+                            } else {
+                                crypto::scope_public_key(&key)
+                            };
+                            if check == scope.public_key {
+                                keys.insert(name.clone(), key);
+                                failures.remove(name);
+                                continue 'scopes;
+                            }
+                            failures.insert(name.clone(), StoreError::WrongKey(rid.clone()));
+                        }
+                        Err(e) => {
+                            failures.insert(name.clone(), StoreError::Key(e));
+                        }
                     }
-                    Ok(_) => last_err = Some(StoreError::WrongKey(rid.clone())),
-                    Err(e) => last_err = Some(StoreError::Key(e)),
                 }
             }
         }
-        Err(last_err.unwrap_or_else(|| StoreError::NoIdentity {
-            path: self.path.clone(),
-            recipients: self
-                .file
-                .recipients
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-            mine: identities.iter().map(|i| i.public_id()).collect(),
-        }))
+        (keys, failures)
     }
 
     pub(super) fn render(&self) -> Result<String> {
-        let body = toml::to_string(&self.file)
-            .map_err(|e| StoreError::Invalid(format!("cannot serialize the store: {e}")))?;
-        Ok(format!(
-            "# secretsync canonical store: names and selectors in clear, every value sealed.\n\
-             # Change it with `secretsync set/delete/key`, not by hand.\n\n{body}"
-        ))
+        format::render(&self.file).map_err(StoreError::Invalid)
     }
 
-    fn write(&self) -> Result<()> {
+    pub(super) fn write(&self) -> Result<()> {
         let text = self.render()?;
         fsio::write_atomic(&self.path, text.as_bytes(), None)
             .map_err(|e| StoreError::Io(self.path.clone(), e))
     }
 }
 
-pub(super) fn seal(key: &DataKey, aad: &[u8], pt: &[u8]) -> Result<String> {
-    crypto::seal(key, aad, pt).map_err(|_| StoreError::Invalid("encryption failed".into()))
+/// A recipient and the scopes it can open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientInfo {
+    /// Its id (`age1…`, `aws-kms:…`, `gcp-kms:…`).
+    pub id: String,
+    /// When it was first added.
+    pub added: DateTime<Utc>,
+    /// The scopes it can open, sorted.
+    pub scopes: Vec<String>,
 }
 
-/// The store with its data key, and the write lock when opened for writing.
+/// The store with the scope keys this user could open, and the write lock when opened for
+/// writing.
 #[derive(Debug)]
 pub struct Unlocked {
     pub(super) store: Store,
-    pub(super) key: DataKey,
+    /// Private keys of the scopes opened (format 1: the data key, under [`format::LEGACY_SCOPE`]).
+    pub(super) keys: BTreeMap<String, DataKey>,
+    /// Why an identity that tried a scope could not open it.
+    pub(super) failures: BTreeMap<String, String>,
+    /// The public ids of this user's identities.
+    pub(super) mine: Vec<String>,
     pub(super) lock: Option<fsio::StoreLock>,
 }
 
@@ -280,18 +455,52 @@ impl std::ops::Deref for Unlocked {
 }
 
 impl Unlocked {
-    /// Writes the changes atomically and releases the lock. A store written before fingerprint
-    /// key ids existed gets its id recorded.
-    pub fn commit(mut self) -> Result<()> {
+    /// The scopes this user can open.
+    pub fn opened(&self) -> Vec<String> {
+        self.keys.keys().cloned().collect()
+    }
+
+    /// True when this user can open `scope`.
+    pub fn can_open(&self, scope: &str) -> bool {
+        self.keys.contains_key(scope)
+    }
+
+    /// Ok when this user can open the values of type `t`; else an error naming their scope and
+    /// who can open it.
+    pub fn check_open(&self, t: EnvType) -> Result<()> {
+        let scope = if self.format() == FORMAT_V1 {
+            format::LEGACY_SCOPE.to_string()
+        } else {
+            self.scope_of(t)
+        };
+        self.key(&scope).map(|_| ())
+    }
+
+    /// The private key of `scope`, or an error naming the scope and who can open it.
+    pub(super) fn key(&self, scope: &str) -> Result<&DataKey> {
+        self.keys.get(scope).ok_or_else(|| StoreError::ScopeLocked {
+            path: self.path.clone(),
+            scope: scope.to_string(),
+            recipients: self.scope_recipients(scope).join(", "),
+            mine: self.mine.clone(),
+            cause: self.failures.get(scope).cloned(),
+        })
+    }
+
+    /// Writes the changes atomically and releases the lock.
+    pub fn commit(self) -> Result<()> {
         if self.lock.is_none() {
             return Err(StoreError::Invalid(
                 "store was not opened for writing".into(),
             ));
         }
-        if self.file.secretsync.fingerprint_key_id.is_none() {
-            let id = crypto::fingerprint_key_id(&self.fingerprint_key()?);
-            self.store.file.secretsync.fingerprint_key_id = Some(id);
+        if self.format() == FORMAT_V1 {
+            return Err(StoreError::Invalid(
+                "a format-1 store must be upgraded before it is written (`secretsync upgrade`)"
+                    .into(),
+            ));
         }
+        self.store.validate()?;
         self.store.write()
     }
 }

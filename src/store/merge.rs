@@ -2,11 +2,14 @@
 //!
 //! The file is one block per value, so the merge works block by block: a block changed on one
 //! side only takes that side; the same change on both sides is kept once; different changes to
-//! one block, or a change against a deletion, are conflicts. The merged store must still be
-//! valid (a type in at most one value of a secret). A data key rotated on one side while the
-//! other side sealed values under the old key cannot be merged without the key: it is reported.
+//! one block, or a change against a deletion, are conflicts. Scopes merge one by one, and their
+//! recipients one by one. The merged store must still be valid (a type in at most one value of a
+//! secret). A scope whose key was rotated on one side while the other side sealed values for it
+//! or changed its recipients cannot be merged without the key: it is reported, and a rotation in
+//! one scope never conflicts with value changes in another. Both formats merge; a store upgraded
+//! to format 2 on one branch only does not.
 
-use super::format::StoreFile;
+use super::format::{self, ScopeEntry, SecretEntry, StoreFile};
 use super::{Store, StoreError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,9 +27,28 @@ fn parse(path: &Path, text: &str) -> Result<Option<StoreFile>, StoreError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    toml::from_str(text)
+    format::parse(text)
         .map(Some)
-        .map_err(|e| StoreError::Parse(path.into(), e.to_string()))
+        .map_err(|e| StoreError::Parse(path.into(), e))
+}
+
+/// True when some value (current or kept) of `a` and `b` differs in its ciphertext for `scope`.
+fn touched_scope(
+    a: &BTreeMap<String, SecretEntry>,
+    b: &BTreeMap<String, SecretEntry>,
+    scope: &str,
+) -> bool {
+    let cts = |m: &BTreeMap<String, SecretEntry>| -> BTreeSet<String> {
+        m.values()
+            .flat_map(|e| e.values.values())
+            .flat_map(|v| {
+                std::iter::once(&v.sealed)
+                    .chain(v.history.iter().map(|h| &h.sealed))
+                    .filter_map(|s| s.get(scope).cloned())
+            })
+            .collect()
+    };
+    cts(a) != cts(b)
 }
 
 /// Three-way merge of one map: `what` names its entries in conflict messages.
@@ -96,28 +118,47 @@ pub fn merge3(path: &Path, base: &str, ours: &str, theirs: &str) -> Result<Merge
             "the two branches hold different stores (store ids differ)".into(),
         ]));
     }
-    let empty = StoreFile {
-        secretsync: o.secretsync.clone(),
-        recipients: BTreeMap::new(),
-        secrets: BTreeMap::new(),
-    };
-    let b = b.unwrap_or(empty);
-
-    // A rotated data key re-seals everything; the other side's new seals use the old key.
-    let rotated = |side: &StoreFile| side.secretsync.key_id != b.secretsync.key_id;
-    let touched = |side: &StoreFile| side.secrets != b.secrets || side.recipients != b.recipients;
-    if (rotated(&o) && touched(&t) && !rotated(&t)) || (rotated(&t) && touched(&o) && !rotated(&o))
-    {
+    if o.secretsync.format != t.secretsync.format {
         return Ok(Merged::Conflicts(vec![
-            "the data key was rotated on one branch while the other changed secrets or recipients: \
-             take the rotated branch's store, then repeat the other branch's `secretsync set`/`key add`"
-                .into(),
+            "one branch upgraded the store to scopes (format 2) and the other did not: take the upgraded branch's store, then repeat the other branch's `secretsync set`/`key add`".into(),
         ]));
     }
-    if rotated(&o) && rotated(&t) && o.secretsync.key_id != t.secretsync.key_id {
-        return Ok(Merged::Conflicts(vec![
-            "the data key was rotated on both branches: take one branch's store".into(),
-        ]));
+    let b = match b {
+        Some(b) if b.secretsync.format == o.secretsync.format => b,
+        Some(_) => {
+            return Ok(Merged::Conflicts(vec![
+                "both branches upgraded the store to scopes (format 2) separately, each with its own keys: take one branch's store, then repeat the other's changes".into(),
+            ]))
+        }
+        None => StoreFile {
+            secretsync: o.secretsync.clone(),
+            scopes: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+        },
+    };
+
+    // A rotated scope key re-seals everything in the scope; the other side's seals for that
+    // scope use the old key.
+    let names: BTreeSet<&String> = o.scopes.keys().chain(t.scopes.keys()).collect();
+    for scope in names {
+        let key = |f: &StoreFile| f.scopes.get(scope).map(|s| s.public_key.clone());
+        let rotated = |side: &StoreFile| b.scopes.contains_key(scope) && key(side) != key(&b);
+        let touched = |side: &StoreFile| {
+            touched_scope(&side.secrets, &b.secrets, scope)
+                || side.scopes.get(scope).map(|s| &s.recipients)
+                    != b.scopes.get(scope).map(|s| &s.recipients)
+        };
+        let (ro, rt) = (rotated(&o), rotated(&t));
+        if (ro && !rt && touched(&t)) || (rt && !ro && touched(&o)) {
+            return Ok(Merged::Conflicts(vec![format!(
+                "the key of scope {scope} was rotated on one branch while the other changed its values or recipients: take the rotated branch's store, then repeat the other branch's `secretsync set`/`key add` for scope {scope}"
+            )]));
+        }
+        if ro && rt && key(&o) != key(&t) {
+            return Ok(Merged::Conflicts(vec![format!(
+                "the key of scope {scope} was rotated on both branches: take one branch's store"
+            )]));
+        }
     }
     let header = if o.secretsync == t.secretsync || t.secretsync == b.secretsync {
         o.secretsync.clone()
@@ -127,13 +168,41 @@ pub fn merge3(path: &Path, base: &str, ours: &str, theirs: &str) -> Result<Merge
         conflicts.push("the store header changed differently on both branches".into());
         o.secretsync.clone()
     };
-    let recipients = merge_map(
-        &b.recipients,
-        &o.recipients,
-        &t.recipients,
-        "recipient",
+    let scopes = merge_map(
+        &b.scopes,
+        &o.scopes,
+        &t.scopes,
+        "scope",
         &mut conflicts,
-        no_nesting("recipient"),
+        |name, os: &ScopeEntry, ts: &ScopeEntry, bs, c| {
+            let Some(bs) = bs else {
+                c.push(format!("scope {name}: added differently on both branches"));
+                return None;
+            };
+            let keys = |s: &ScopeEntry| ScopeEntry {
+                recipients: BTreeMap::new(),
+                ..s.clone()
+            };
+            let mut merged = if keys(os) == keys(ts) || keys(ts) == keys(bs) {
+                os.clone()
+            } else if keys(os) == keys(bs) {
+                ts.clone()
+            } else {
+                c.push(format!(
+                    "scope {name}: its keys changed differently on both branches"
+                ));
+                return None;
+            };
+            merged.recipients = merge_map(
+                &bs.recipients,
+                &os.recipients,
+                &ts.recipients,
+                &format!("scope {name}, recipient"),
+                c,
+                no_nesting("recipient"),
+            );
+            Some(merged)
+        },
     );
     let secrets = merge_map(
         &b.secrets,
@@ -194,9 +263,10 @@ pub fn merge3(path: &Path, base: &str, ours: &str, theirs: &str) -> Result<Merge
         path: path.into(),
         file: StoreFile {
             secretsync: header,
-            recipients,
+            scopes,
             secrets,
         },
+        env_types: BTreeMap::new(),
     };
     if let Err(e) = store.validate() {
         return Ok(Merged::Conflicts(vec![format!(
@@ -223,7 +293,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secrets.enc.toml");
         let id = AgeIdentity::generate();
-        Store::create(&path, &[&id.recipient()]).await.unwrap();
+        Store::create(
+            &path,
+            &crate::model::ScopeLayout::default(),
+            &[&id.recipient()],
+        )
+        .await
+        .unwrap();
         Repo {
             _dir: dir,
             path,
@@ -239,7 +315,9 @@ mod tests {
             std::fs::write(&self.path, text).unwrap();
         }
         async fn set(&self, name: &str, sel: &str, value: &str) -> String {
-            let mut w = Store::open_for_write(&self.path, &self.ids).await.unwrap();
+            let mut w = Store::open_for_write(&self.path, [], &self.ids)
+                .await
+                .unwrap();
             w.set(
                 &name.parse::<SecretName>().unwrap(),
                 &sel.parse::<Selector>().unwrap(),
@@ -321,7 +399,7 @@ mod tests {
 
         // A change against a deletion.
         r.restore(&base);
-        let mut w = Store::open_for_write(&r.path, &r.ids).await.unwrap();
+        let mut w = Store::open_for_write(&r.path, [], &r.ids).await.unwrap();
         w.delete(&"A".parse().unwrap(), None).unwrap();
         w.commit().unwrap();
         let deleted = r.text();
@@ -358,15 +436,13 @@ mod tests {
     async fn a_rotation_on_one_branch_against_changes_on_the_other_is_refused() {
         let r = repo().await;
         let base = r.set("A", "prod", "1").await;
-        let mut w = Store::open_for_write(&r.path, &r.ids).await.unwrap();
+        let mut w = Store::open_for_write(&r.path, [], &r.ids).await.unwrap();
         let rec: Vec<Box<dyn secretsync_core::Recipient>> = w
             .recipients()
             .iter()
-            .map(|(id, _)| {
-                Box::new(id.parse::<crate::store::age_key::AgeRecipient>().unwrap()) as _
-            })
+            .map(|r| Box::new(r.id.parse::<crate::store::age_key::AgeRecipient>().unwrap()) as _)
             .collect();
-        w.rotate(&rec, false).await.unwrap();
+        w.rotate("production", &rec, false).await.unwrap();
         w.commit().unwrap();
         let rotated = r.text();
         r.restore(&base);
@@ -374,7 +450,18 @@ mod tests {
         let Merged::Conflicts(c) = merge3(&r.path, &base, &rotated, &changed).unwrap() else {
             panic!("merged")
         };
-        assert!(c[0].contains("rotated"), "{c:?}");
+        assert!(
+            c[0].contains("rotated") && c[0].contains("scope production"),
+            "{c:?}"
+        );
+        // A rotation of production against a change in development merges.
+        r.restore(&base);
+        let dev_change = r.set("D", "dev", "3").await;
+        let Merged::Clean(m) = merge3(&r.path, &base, &rotated, &dev_change).unwrap() else {
+            panic!("a rotation in one scope conflicted with a change in another")
+        };
+        assert_eq!(r.get(&m, "D", "development").await, "3");
+        assert_eq!(r.get(&m, "A", "production").await, "1");
         // A rotation against no change merges to the rotated store.
         assert_eq!(
             merge3(&r.path, &base, &rotated, &base).unwrap(),

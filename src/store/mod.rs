@@ -1,8 +1,11 @@
 //! The canonical store: `secrets.enc.toml`. Names, selectors, descriptions and times are clear
-//! text; every value is sealed under the store's data key, which is wrapped once per recipient.
+//! text; every value is sealed for the scopes its selector touches (production, development…),
+//! each scope's private key wrapped once per recipient of that scope.
 //!
 //! [`Store`] is the parsed file (enough for `list` and `check`, no key needed); [`Unlocked`] adds
-//! the data key (for `get`) and, when opened for writing, the write lock (for `set` and friends).
+//! the scope keys this user can open (for `get`) and, when opened for writing, the write lock
+//! (for `set` and friends). Sealing needs only a scope's public key, so a user who cannot open
+//! production can still set production values.
 
 pub mod age_key;
 pub mod crypto;
@@ -18,8 +21,8 @@ use crate::model::{EnvRef, EnvType};
 use secretsync_core::{KeyError, MAX_VALUE_BYTES};
 use std::path::PathBuf;
 
-pub use file::{Store, Unlocked};
-pub use format::FORMAT;
+pub use file::{RecipientInfo, Store, Unlocked};
+pub use format::{FORMAT, FORMAT_V1, LEGACY_SCOPE};
 pub use info::{DeleteReport, SecretInfo, SetReport, ValueInfo, VersionInfo};
 
 /// How many previous values each stored value keeps.
@@ -52,6 +55,14 @@ pub enum StoreError {
     Key(#[from] KeyError),
     #[error("{what} in {path} failed authentication: it was edited by hand, moved from another secret, selector or version, or copied from another store. Restore the file from version control")]
     Tampered { path: PathBuf, what: String },
+    #[error("{}", scope_locked(path, scope, recipients, mine, cause.as_deref()))]
+    ScopeLocked {
+        path: PathBuf,
+        scope: String,
+        recipients: String,
+        mine: Vec<String>,
+        cause: Option<String>,
+    },
     #[error("the data key unwrapped for {0} does not match this store's key id: the recipient entry was replaced. Restore the file from version control")]
     WrongKey(String),
     #[error("secret {0} has no value {1}")]
@@ -84,22 +95,66 @@ fn no_identity(path: &std::path::Path, recipients: &str, mine: &[String]) -> Str
     }
 }
 
+/// The message of [`StoreError::ScopeLocked`]: which scope, who can open it, and how to get in.
+fn scope_locked(
+    path: &std::path::Path,
+    scope: &str,
+    recipients: &str,
+    mine: &[String],
+    cause: Option<&str>,
+) -> String {
+    let mut msg = format!(
+        "you cannot open scope {scope} of {}, so its values cannot be read here (you can still set them).\n  scope {scope} is readable by: {recipients}",
+        path.display()
+    );
+    if let Some(cause) = cause {
+        msg.push_str(&format!("\n  your key for it failed: {cause}"));
+    }
+    match mine.first() {
+        Some(first) => msg.push_str(&format!(
+            "\n  your identities: {}\n  if you should read it, ask a recipient of {scope} to run `secretsync key add {first} --scope {scope}`",
+            mine.join(", ")
+        )),
+        None => {
+            let looked = match age_key::default_identity_path() {
+                Some(p) => format!("$SECRETSYNC_AGE_IDENTITY and {}", p.display()),
+                None => "$SECRETSYNC_AGE_IDENTITY".into(),
+            };
+            return format!(
+                "you have no identity that can open scope {scope} of {} (looked in {looked}).\n  scope {scope} is readable by: {recipients}\n  if you have a key, point SECRETSYNC_AGE_IDENTITY at it (the key itself or its file); if you have none, `secretsync init` creates one and prints its public key for someone who can open the store to add with `secretsync key add`",
+                path.display()
+            );
+        }
+    }
+    msg
+}
+
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Which value a read refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
+pub enum Target {
     /// The value holding this type (overrides ignored).
     Type(EnvType),
     /// The value this environment resolves to (its override, else its type's).
     Env(EnvRef),
 }
 
-impl std::fmt::Display for Scope {
+impl Target {
+    /// The environment type whose scope holds the value.
+    pub fn env_type(&self) -> EnvType {
+        match self {
+            Target::Type(t) => *t,
+            Target::Env(e) => e.env_type(),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Scope::Type(t) => write!(f, "type {t}"),
-            Scope::Env(e) => write!(f, "environment {e}"),
+            Target::Type(t) => write!(f, "type {t}"),
+            Target::Env(e) => write!(f, "environment {e}"),
         }
     }
 }

@@ -1,44 +1,184 @@
-//! Values: opening and sealing them (each bound to its store, secret, selector and version),
-//! and the edits `set`, `delete` and `rollback` make, history included.
+//! Values: opening and sealing them, and the edits `set`, `delete` and `rollback` make, history
+//! included.
+//!
+//! A value is sealed once per scope its selector touches, each ciphertext bound to its store,
+//! scope, secret and the part of the selector in that scope. Splitting a value across scopes,
+//! absorbing another's history or rolling back moves ciphertexts without opening them whenever
+//! that part stays the same, so a user who can only seal for a scope can still do it.
 
-use super::file::{now, seal, Unlocked};
-use super::format::{HistoryEntry, ValueEntry};
+use super::file::{now, Unlocked};
+use super::format::{HistoryEntry, ValueEntry, FORMAT_V1, LEGACY_SCOPE};
 use super::info::{DeleteReport, SetReport, VersionInfo};
-use super::{crypto, Result, Scope, StoreError, HISTORY_LIMIT};
-use crate::model::{plan_set, EnvRef, SecretName, Selector};
+use super::{crypto, Result, StoreError, Target, HISTORY_LIMIT};
+use crate::model::{plan_set, EnvRef, EnvType, SecretName, Selector};
 use chrono::{DateTime, Utc};
 use secretsync_core::{SecretValue, MAX_VALUE_BYTES};
+use std::collections::BTreeMap;
 
-/// A value in the clear while it is being moved between selectors.
-pub(super) struct Plain {
-    version: u64,
-    updated: DateTime<Utc>,
-    replaced: Option<DateTime<Utc>>,
-    value: SecretValue,
+/// One version of a value as stored: its ciphertext per scope.
+#[derive(Debug, Clone)]
+pub(super) struct Sealed {
+    pub version: u64,
+    pub updated: DateTime<Utc>,
+    pub replaced: Option<DateTime<Utc>>,
+    pub sealed: BTreeMap<String, String>,
+}
+
+/// The versions of a stored value, oldest first; the last is current.
+pub(super) fn versions(e: &ValueEntry) -> Vec<Sealed> {
+    let mut out: Vec<Sealed> = e
+        .history
+        .iter()
+        .map(|h| Sealed {
+            version: h.version,
+            updated: h.updated,
+            replaced: Some(h.replaced),
+            sealed: h.sealed.clone(),
+        })
+        .collect();
+    out.push(Sealed {
+        version: e.version,
+        updated: e.updated,
+        replaced: None,
+        sealed: e.sealed.clone(),
+    });
+    out
+}
+
+/// A stored value from its versions (the last is current), keeping [`HISTORY_LIMIT`] earlier.
+pub(super) fn entry_from(mut versions: Vec<Sealed>) -> Result<ValueEntry> {
+    let cur = versions
+        .pop()
+        .ok_or_else(|| StoreError::Invalid("no value".into()))?;
+    let skip = versions.len().saturating_sub(HISTORY_LIMIT);
+    let history = versions
+        .into_iter()
+        .skip(skip)
+        .filter(|v| !v.sealed.is_empty())
+        .map(|v| HistoryEntry {
+            version: v.version,
+            updated: v.updated,
+            replaced: v.replaced.unwrap_or(cur.updated),
+            sealed: v.sealed,
+        })
+        .collect();
+    Ok(ValueEntry {
+        version: cur.version,
+        updated: cur.updated,
+        sealed: cur.sealed,
+        history,
+    })
 }
 
 impl Unlocked {
-    fn aad(&self, name: &str, sel: &Selector, version: u64) -> Vec<u8> {
-        crypto::value_aad(self.id(), name, &sel.to_string(), version)
+    fn v1(&self) -> bool {
+        self.format() == FORMAT_V1
     }
 
-    fn open(&self, name: &str, sel: &Selector, version: u64, sealed: &str) -> Result<SecretValue> {
-        crypto::open(&self.key, &self.aad(name, sel, version), sealed).map_err(|_| {
-            StoreError::Tampered {
-                path: self.path.clone(),
-                what: format!("the value of {name} for {sel} (version {version})"),
-            }
-        })
+    /// The scopes `sel`'s value is sealed for, with the part of `sel` each binds.
+    pub(super) fn parts(&self, name: &str, sel: &Selector) -> Result<Vec<(String, String)>> {
+        if self.v1() {
+            return Ok(vec![(LEGACY_SCOPE.to_string(), sel.to_string())]);
+        }
+        let env_type = match sel {
+            Selector::Env(n) => Some(self.env_types.get(n.as_str()).copied().ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "secret {name}: the override for environment {n} needs {n} declared in secretsync.toml: its type decides which scope may read it"
+                ))
+            })?),
+            Selector::Types(_) => None,
+        };
+        Ok(self.layout().parts(sel, env_type))
     }
 
-    fn seal(
+    /// The part of `sel` a ciphertext in `scope` binds.
+    fn part(&self, scope: &str, sel: &Selector) -> String {
+        match (sel, self.layout().types(scope)) {
+            (Selector::Types(t), Some(s)) if !self.v1() => t.intersection(s).to_string(),
+            _ => sel.to_string(),
+        }
+    }
+
+    fn aad(&self, scope: &str, name: &str, sel: &Selector, version: u64) -> Vec<u8> {
+        if self.v1() {
+            crypto::value_aad(self.id(), name, &sel.to_string(), version)
+        } else {
+            crypto::value_aad_v2(self.id(), scope, name, &self.part(scope, sel))
+        }
+    }
+
+    /// Opens one ciphertext of version `version` of `name`'s value for `sel`.
+    fn open_ct(
         &self,
+        scope: &str,
         name: &str,
         sel: &Selector,
         version: u64,
+        ct: &str,
+    ) -> Result<SecretValue> {
+        let key = self.key(scope)?;
+        let aad = self.aad(scope, name, sel, version);
+        let opened = if self.v1() {
+            crypto::open(key, &aad, ct)
+        } else {
+            crypto::open_with(key, &aad, ct)
+        };
+        opened.map_err(|_| StoreError::Tampered {
+            path: self.path.clone(),
+            what: format!("the value of {name} for {sel} (version {version}, scope {scope})"),
+        })
+    }
+
+    /// Seals `value` for `scope` (its public key: no secret needed).
+    pub(super) fn seal_ct(
+        &self,
+        scope: &str,
+        name: &str,
+        sel: &Selector,
         value: &SecretValue,
     ) -> Result<String> {
-        seal(&self.key, &self.aad(name, sel, version), value.expose())
+        let public = &self
+            .file
+            .scopes
+            .get(scope)
+            .ok_or_else(|| StoreError::Invalid(format!("the store has no scope {scope}")))?
+            .public_key;
+        crypto::seal_to(public, &self.aad(scope, name, sel, 0), value.expose())
+            .map_err(|_| StoreError::Invalid(format!("cannot seal for scope {scope}: its public key is damaged. Restore the file from version control")))
+    }
+
+    /// Seals `value` for every scope `sel` touches.
+    fn seal_all(
+        &self,
+        name: &str,
+        sel: &Selector,
+        value: &SecretValue,
+    ) -> Result<BTreeMap<String, String>> {
+        self.parts(name, sel)?
+            .into_iter()
+            .map(|(scope, _)| Ok((scope.clone(), self.seal_ct(&scope, name, sel, value)?)))
+            .collect()
+    }
+
+    /// Opens one version from whichever of its scopes this user can open (`prefer` first).
+    pub(super) fn open_version(
+        &self,
+        name: &str,
+        sel: &Selector,
+        v: &Sealed,
+        prefer: &str,
+    ) -> Result<SecretValue> {
+        let scope = if v.sealed.contains_key(prefer) {
+            prefer
+        } else {
+            v.sealed
+                .keys()
+                .find(|s| self.can_open(s))
+                .or_else(|| v.sealed.keys().next())
+                .map(String::as_str)
+                .ok_or_else(|| StoreError::NotFound(name.into(), format!("for {sel}")))?
+        };
+        self.open_ct(scope, name, sel, v.version, &v.sealed[scope])
     }
 
     fn entry(&self, name: &SecretName, sel: &Selector) -> Result<&ValueEntry> {
@@ -47,43 +187,74 @@ impl Unlocked {
             .ok_or_else(|| StoreError::NotFound(name.to_string(), format!("for {sel}")))
     }
 
-    /// The selector `scope` refers to in `name`: for a type, the value that holds the type.
-    pub fn selector_for(&self, name: &SecretName, scope: &Scope) -> Result<Selector> {
+    /// The current value of `name` for `sel`, opened in the scope of type `t`.
+    fn open_current(
+        &self,
+        name: &str,
+        sel: &Selector,
+        t: EnvType,
+        e: &ValueEntry,
+    ) -> Result<SecretValue> {
+        let scope = if self.v1() {
+            LEGACY_SCOPE.to_string()
+        } else {
+            self.scope_of(t)
+        };
+        let Some(ct) = e.sealed.get(&scope) else {
+            let held = e.sealed.keys().cloned().collect::<Vec<_>>().join(",");
+            return Err(StoreError::Invalid(format!(
+                "the value of {name} for {sel} is sealed for scope {held}, but {t} values belong to scope {scope} (the environment's type or the scopes changed): set it again with `secretsync set {name}`"
+            )));
+        };
+        self.open_ct(&scope, name, sel, e.version, ct)
+    }
+
+    /// The selector `target` refers to in `name`: for a type, the value that holds the type.
+    pub fn selector_for(&self, name: &SecretName, target: &Target) -> Result<Selector> {
         let info = self.secret(name).ok_or_else(|| {
             StoreError::NotFound(name.to_string(), "(it is not set at all)".into())
         })?;
-        let found = match scope {
-            Scope::Type(t) => info.for_type(*t),
-            Scope::Env(env) => info.resolve(env),
+        let found = match target {
+            Target::Type(t) => info.for_type(*t),
+            Target::Env(env) => info.resolve(env),
         };
         found
             .map(|v| v.selector.clone())
-            .ok_or_else(|| StoreError::NotFound(name.to_string(), format!("for {scope}")))
+            .ok_or_else(|| StoreError::NotFound(name.to_string(), format!("for {target}")))
     }
 
-    /// The current value `scope` resolves to.
-    pub fn get(&self, name: &SecretName, scope: &Scope) -> Result<SecretValue> {
-        let sel = self.selector_for(name, scope)?;
+    /// The current value `target` resolves to.
+    pub fn get(&self, name: &SecretName, target: &Target) -> Result<SecretValue> {
+        let sel = self.selector_for(name, target)?;
         let e = self.entry(name, &sel)?;
-        self.open(name.as_str(), &sel, e.version, &e.sealed)
+        self.open_current(name.as_str(), &sel, target.env_type(), e)
     }
 
     /// The current value stored under exactly `sel`, if there is one.
     pub fn get_exact(&self, name: &SecretName, sel: &Selector) -> Result<Option<SecretValue>> {
         match self.entry(name, sel) {
-            Ok(e) => Ok(Some(self.open(name.as_str(), sel, e.version, &e.sealed)?)),
+            Ok(e) => {
+                let cur = versions(e).pop().expect("a current version");
+                let prefer = self.opened().into_iter().next().unwrap_or_default();
+                Ok(Some(self.open_version(
+                    name.as_str(),
+                    sel,
+                    &cur,
+                    &prefer,
+                )?))
+            }
             Err(StoreError::NotFound(..)) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// The versions kept for the value `scope` resolves to, newest first.
+    /// The versions kept for the value `target` resolves to, newest first.
     pub fn history(
         &self,
         name: &SecretName,
-        scope: &Scope,
+        target: &Target,
     ) -> Result<(Selector, Vec<VersionInfo>)> {
-        let sel = self.selector_for(name, scope)?;
+        let sel = self.selector_for(name, target)?;
         let e = self.entry(name, &sel)?;
         let mut out = vec![VersionInfo {
             version: e.version,
@@ -98,75 +269,54 @@ impl Unlocked {
         Ok((sel, out))
     }
 
-    /// Decrypts a value and its history (oldest first, then the current one).
-    pub(super) fn plain_entry(
-        &self,
-        name: &str,
-        sel: &Selector,
-        e: &ValueEntry,
-    ) -> Result<Vec<Plain>> {
-        let mut out = Vec::with_capacity(e.history.len() + 1);
-        for h in &e.history {
-            out.push(Plain {
-                version: h.version,
-                updated: h.updated,
-                replaced: Some(h.replaced),
-                value: self.open(name, sel, h.version, &h.sealed)?,
-            });
+    /// Moves one version from selector `from` to `to`: ciphertexts of scopes `to` no longer
+    /// touches are dropped; those whose bound part is unchanged are kept as they are; the others
+    /// are opened and sealed again (which needs that scope).
+    fn rebind(&self, name: &str, from: &Selector, to: &Selector, v: Sealed) -> Result<Sealed> {
+        let mut sealed = BTreeMap::new();
+        for (scope, part_to) in self.parts(name, to)? {
+            let Some(ct) = v.sealed.get(&scope) else {
+                continue;
+            };
+            if self.part(&scope, from) == part_to {
+                sealed.insert(scope, ct.clone());
+                continue;
+            }
+            let plain = self.open_ct(&scope, name, from, v.version, ct).map_err(|e| match e {
+                StoreError::ScopeLocked { recipients, .. } => StoreError::Invalid(format!(
+                    "secret {name}: this change moves the value for {from} to {to}, which re-seals its {scope} part, and you cannot open scope {scope}: ask one of its recipients ({recipients}) to make it"
+                )),
+                e => e,
+            })?;
+            sealed.insert(scope.clone(), self.seal_ct(&scope, name, to, &plain)?);
         }
-        out.push(Plain {
-            version: e.version,
-            updated: e.updated,
-            replaced: None,
-            value: self.open(name, sel, e.version, &e.sealed)?,
-        });
-        Ok(out)
+        Ok(Sealed { sealed, ..v })
     }
 
-    /// Seals plain versions (oldest first, the last is current) under `sel`.
-    pub(super) fn seal_entry(
-        &self,
-        name: &str,
-        sel: &Selector,
-        mut versions: Vec<Plain>,
-    ) -> Result<ValueEntry> {
-        let cur = versions
-            .pop()
-            .ok_or_else(|| StoreError::Invalid("no value".into()))?;
-        let skip = versions.len().saturating_sub(HISTORY_LIMIT);
-        let history = versions
-            .into_iter()
-            .skip(skip)
-            .map(|p| {
-                Ok(HistoryEntry {
-                    version: p.version,
-                    updated: p.updated,
-                    replaced: p.replaced.unwrap_or(cur.updated),
-                    sealed: self.seal(name, sel, p.version, &p.value)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(ValueEntry {
-            version: cur.version,
-            updated: cur.updated,
-            sealed: self.seal(name, sel, cur.version, &cur.value)?,
-            history,
-        })
-    }
-
-    /// Moves a stored value (with its history) from one selector to another, re-sealing it.
-    fn reseal(
+    fn rebind_all(
         &self,
         name: &str,
         from: &Selector,
         to: &Selector,
         e: &ValueEntry,
-    ) -> Result<ValueEntry> {
-        let plain = self.plain_entry(name, from, e)?;
-        self.seal_entry(name, to, plain)
+    ) -> Result<Vec<Sealed>> {
+        versions(e)
+            .into_iter()
+            .map(|v| self.rebind(name, from, to, v))
+            .collect()
     }
 
-    /// Sets `name` for `target`, splitting it off any value it shared types with.
+    fn writable(&self) -> Result<()> {
+        if self.v1() {
+            return Err(StoreError::Invalid(
+                "this store is in format 1: upgrade it first with `secretsync upgrade`".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets `name` for `target`, splitting it off any value it shared types with. Needs no key
+    /// unless a split re-seals a part of a value (see [`Unlocked::rebind`]).
     pub fn set(
         &mut self,
         name: &SecretName,
@@ -180,6 +330,19 @@ impl Unlocked {
         if value.len() > MAX_VALUE_BYTES {
             return Err(StoreError::TooLarge(name.to_string(), value.len()));
         }
+        self.writable()?;
+        let sealed = self.seal_all(name.as_str(), target, &value)?;
+        self.put(name, target, sealed, description)
+    }
+
+    /// Makes `sealed` the new current value of `name` for `target`.
+    fn put(
+        &mut self,
+        name: &SecretName,
+        target: &Selector,
+        sealed: BTreeMap<String, String>,
+        description: Option<String>,
+    ) -> Result<SetReport> {
         let n = name.as_str();
         let now = now();
         // A deleted secret set again starts afresh (its old values go with the tombstone).
@@ -196,11 +359,11 @@ impl Unlocked {
                 .values
                 .remove(&old.to_string())
                 .expect("planned from entry");
-            let moved = self.reseal(n, old, rest, &e)?;
-            entry.values.insert(rest.to_string(), moved);
+            let moved = self.rebind_all(n, old, rest, &e)?;
+            entry.values.insert(rest.to_string(), entry_from(moved)?);
         }
-        let mut versions = match entry.values.remove(&target.to_string()) {
-            Some(e) => self.plain_entry(n, target, &e)?,
+        let mut all = match entry.values.remove(&target.to_string()) {
+            Some(e) => versions(&e),
             None => Vec::new(),
         };
         for old in &plan.absorbed {
@@ -208,30 +371,29 @@ impl Unlocked {
                 .values
                 .remove(&old.to_string())
                 .expect("planned from entry");
-            let mut plain = self.plain_entry(n, old, &e)?;
-            if let Some(last) = plain.last_mut() {
+            let mut moved = self.rebind_all(n, old, target, &e)?;
+            if let Some(last) = moved.last_mut() {
                 last.replaced = Some(now);
             }
-            versions.extend(plain);
+            all.extend(moved);
         }
         if !plan.absorbed.is_empty() {
-            versions.sort_by_key(|p| p.updated);
-            for (i, p) in versions.iter_mut().enumerate() {
+            all.sort_by_key(|p| p.updated);
+            for (i, p) in all.iter_mut().enumerate() {
                 p.version = i as u64 + 1;
             }
         }
-        if let Some(last) = versions.last_mut() {
+        if let Some(last) = all.last_mut() {
             last.replaced.get_or_insert(now);
         }
-        let version = versions.last().map_or(1, |p| p.version + 1);
-        versions.push(Plain {
+        let version = all.last().map_or(1, |p| p.version + 1);
+        all.push(Sealed {
             version,
             updated: now,
             replaced: None,
-            value,
+            sealed,
         });
-        let sealed = self.seal_entry(n, target, versions)?;
-        entry.values.insert(target.to_string(), sealed);
+        entry.values.insert(target.to_string(), entry_from(all)?);
         if description.is_some() {
             entry.description = description;
         }
@@ -244,9 +406,10 @@ impl Unlocked {
         })
     }
 
-    /// Deletes a secret (`scope: None`), types from the values that hold them (`Types`: the
-    /// rest keep their value), or an override (`Env`).
-    pub fn delete(&mut self, name: &SecretName, scope: Option<&Selector>) -> Result<DeleteReport> {
+    /// Deletes a secret (`sel: None`), types from the values that hold them (`Types`: the rest
+    /// keep their value), or an override (`Env`).
+    pub fn delete(&mut self, name: &SecretName, sel: Option<&Selector>) -> Result<DeleteReport> {
+        self.writable()?;
         let n = name.as_str();
         let Some(mut entry) = self.live(n).cloned() else {
             return Err(StoreError::NotFound(
@@ -254,7 +417,7 @@ impl Unlocked {
                 "(it is not set at all)".into(),
             ));
         };
-        if scope.is_none() {
+        let Some(del) = sel else {
             // The whole secret: kept, sealed, for `undelete` until the next `key rotate`.
             let report = entry
                 .values
@@ -264,40 +427,38 @@ impl Unlocked {
             entry.deleted = Some(now());
             self.store.file.secrets.insert(n.into(), entry);
             return Ok(report);
-        }
+        };
         let mut report = Vec::new();
         let keys: Vec<Selector> = entry
             .values
             .keys()
             .map(|k| k.parse().expect("validated"))
             .collect();
-        for sel in keys {
-            let left = match (scope, &sel) {
-                (None, _) => None,
-                (Some(Selector::Types(del)), Selector::Types(have)) => {
-                    if have.intersection(*del).is_empty() {
+        for have in keys {
+            let left = match (del, &have) {
+                (Selector::Types(del), Selector::Types(types)) => {
+                    if types.intersection(*del).is_empty() {
                         continue;
                     }
-                    Some(have.difference(*del))
+                    Some(types.difference(*del))
                         .filter(|r| !r.is_empty())
                         .map(Selector::Types)
                 }
-                (Some(Selector::Env(e)), Selector::Env(have)) if e == have => None,
+                (Selector::Env(e), Selector::Env(h)) if e == h => None,
                 _ => continue,
             };
             let e = entry
                 .values
-                .remove(&sel.to_string())
+                .remove(&have.to_string())
                 .expect("key from entry");
             if let Some(rest) = &left {
-                let moved = self.reseal(n, &sel, rest, &e)?;
-                entry.values.insert(rest.to_string(), moved);
+                let moved = self.rebind_all(n, &have, rest, &e)?;
+                entry.values.insert(rest.to_string(), entry_from(moved)?);
             }
-            report.push((sel, left));
+            report.push((have, left));
         }
         if report.is_empty() {
-            let what = scope.map_or(String::new(), |s| format!("for {s}"));
-            return Err(StoreError::NotFound(n.into(), what));
+            return Err(StoreError::NotFound(n.into(), format!("for {del}")));
         }
         if entry.values.is_empty() {
             self.store.file.secrets.remove(n);
@@ -310,6 +471,7 @@ impl Unlocked {
     /// Brings back a secret deleted whole (before the next `key rotate`). Returns how many
     /// values it has.
     pub fn undelete(&mut self, name: &SecretName) -> Result<usize> {
+        self.writable()?;
         let n = name.as_str();
         match self.store.file.secrets.get_mut(n) {
             Some(e) if e.deleted.is_some() => {
@@ -325,17 +487,19 @@ impl Unlocked {
     }
 
     /// Makes an earlier version current again (as a new version). `to: None` takes the one
-    /// before the current.
+    /// before the current. Copies its ciphertexts; opens it only to seal it for a scope it was
+    /// never sealed for (a version that came with another value's history).
     pub fn rollback(
         &mut self,
         name: &SecretName,
-        scope: &Scope,
+        target: &Target,
         to: Option<u64>,
     ) -> Result<(Selector, u64, u64)> {
-        let sel = self.selector_for(name, scope)?;
+        self.writable()?;
+        let sel = self.selector_for(name, target)?;
         let e = self.entry(name, &sel)?.clone();
         let n = name.as_str();
-        let target = match to {
+        let found = match to {
             Some(v) => e.history.iter().find(|h| h.version == v).ok_or_else(|| {
                 let kept: Vec<String> = e.history.iter().map(|h| h.version.to_string()).collect();
                 StoreError::NotFound(
@@ -357,22 +521,41 @@ impl Unlocked {
                 )
             })?,
         };
-        let from = target.version;
-        let value = self.open(n, &sel, target.version, &target.sealed)?;
-        let report = self.set(name, &sel, value, None)?;
+        let from = found.version;
+        let old = Sealed {
+            version: found.version,
+            updated: found.updated,
+            replaced: Some(found.replaced),
+            sealed: found.sealed.clone(),
+        };
+        let mut sealed = BTreeMap::new();
+        let mut plain = None;
+        for (scope, _) in self.parts(n, &sel)? {
+            let ct = match old.sealed.get(&scope) {
+                Some(ct) => ct.clone(),
+                None => {
+                    if plain.is_none() {
+                        plain = Some(self.open_version(n, &sel, &old, &scope)?);
+                    }
+                    self.seal_ct(&scope, n, &sel, plain.as_ref().expect("opened"))?
+                }
+            };
+            sealed.insert(scope, ct);
+        }
+        let report = self.put(name, &sel, sealed, None)?;
         Ok((sel, from, report.version))
     }
 
-    /// Every secret's value for `env` (its override, else its type's), sorted by name.
+    /// Every secret's value for `env` (its override, else its type's), sorted by name. Needs
+    /// the scope of `env`'s type.
     pub fn resolve_all(&self, env: &EnvRef) -> Result<Vec<(SecretName, SecretValue)>> {
         let mut out = Vec::new();
         for info in self.secrets() {
             if let Some(v) = info.resolve(env) {
                 let e = self.entry(&info.name, &v.selector)?;
-                out.push((
-                    info.name.clone(),
-                    self.open(info.name.as_str(), &v.selector, e.version, &e.sealed)?,
-                ));
+                let value =
+                    self.open_current(info.name.as_str(), &v.selector, env.env_type(), e)?;
+                out.push((info.name.clone(), value));
             }
         }
         Ok(out)

@@ -137,9 +137,18 @@ pub struct ContinuityError {
 }
 
 impl Fingerprinter {
-    /// The fingerprinter of an unlocked store: its current and retired fingerprint keys.
-    pub fn of(store: &crate::store::Unlocked) -> Result<Self, crate::store::StoreError> {
-        let (current, retired) = store.fingerprint_keys()?;
+    /// The fingerprinter of an unlocked store for values of type `t`: the current and retired
+    /// fingerprint keys of the scope holding `t` (which must be open).
+    pub fn of(
+        store: &crate::store::Unlocked,
+        t: crate::model::EnvType,
+    ) -> Result<Self, crate::store::StoreError> {
+        let scope = if store.format() == crate::store::FORMAT_V1 {
+            crate::store::LEGACY_SCOPE.to_string()
+        } else {
+            store.scope_of(t)
+        };
+        let (current, retired) = store.fingerprint_keys(&scope)?;
         Ok(Self::new(current, retired, store.id()))
     }
 

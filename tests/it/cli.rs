@@ -337,9 +337,11 @@ fn a_stranger_cannot_open_the_store_until_added_and_not_after_removal() {
     let out = bob(&["get", "Token", "--type", "prod"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("none of your identities can open")
+        text(&out).contains("you cannot open scope production")
             && text(&out).contains(&format!("your identities: {bob_pub}\n"))
-            && text(&out).contains(&format!("run `secretsync key add {bob_pub}`")),
+            && text(&out).contains(&format!(
+                "run `secretsync key add {bob_pub} --scope production`"
+            )),
         "{}",
         text(&out)
     );
@@ -352,25 +354,39 @@ fn a_stranger_cannot_open_the_store_until_added_and_not_after_removal() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("error: you have no identity that can open")
+        err.starts_with("error: you have no identity that can open scope production")
             && err.contains("looked in $SECRETSYNC_AGE_IDENTITY and ")
             && err.contains("prints its public key for someone who can open the store"),
         "{err}"
     );
 
-    alice.ok(&["key", "add", &bob_pub], None);
+    // With several scopes, `key add` must be told which.
+    let out = alice.code(&["key", "add", &bob_pub], None, 1);
+    assert!(out.contains("--scope development"), "{out}");
+    alice.ok(&["key", "add", &bob_pub, "--scope", "production"], None);
     assert_eq!(bob(&["get", "Token", "--type", "prod"]).stdout, b"t");
     let keys = json(&alice.ok(&["key", "list", "--json"], None));
     assert_eq!(keys["recipients"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        keys["recipients"][0]["scopes"].as_array().unwrap().len()
+            + keys["recipients"][1]["scopes"].as_array().unwrap().len(),
+        3
+    );
 
     let out = alice.ok(&["key", "remove", &bob_pub], None);
-    assert!(out.contains("key rotate"), "{out}");
+    assert!(
+        out.contains("key rotate") && out.contains("from scope production"),
+        "{out}"
+    );
     assert_eq!(
         bob(&["get", "Token", "--type", "prod"]).status.code(),
         Some(1)
     );
     let out = alice.ok(&["key", "rotate"], None);
-    assert!(out.contains("re-sealed 1 value for 1 recipient\n"), "{out}");
+    assert!(
+        out.contains("rotated the key of scopes development, production: re-sealed 1 value for 2 recipients\n"),
+        "{out}"
+    );
     assert_eq!(alice.get("Token", "--type", "prod"), "t");
 
     // CI style: the key itself in SECRETSYNC_AGE_IDENTITY.
@@ -637,12 +653,12 @@ fn removing_your_own_key_needs_force() {
             .unwrap()
     };
     let (mine, theirs) = (public(&p), public(&other));
-    p.ok(&["key", "add", &theirs], None);
+    p.ok(&["key", "add", &theirs, "--scope", "all"], None);
     let out = p.run(&["key", "remove", &mine], None);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        format!("error: {mine} is your own key: without it you cannot open the store any more (another recipient would have to add you again). Pass --force if that is what you want\n")
+        format!("error: {mine} is your own key: without it you cannot open those scopes any more (another recipient would have to add you again). Pass --force if that is what you want\n")
     );
     assert_eq!(
         json(&p.ok(&["key", "list", "--json"], None))["recipients"]

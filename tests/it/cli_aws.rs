@@ -18,7 +18,7 @@ async fn moto_conf(endpoint: &str) -> aws_config::SdkConfig {
 }
 
 /// A fresh KMS key on moto, and moto's endpoint.
-async fn moto_kms_key() -> Option<(String, String)> {
+pub(crate) async fn moto_kms_key() -> Option<(String, String)> {
     let ep = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT")?;
     let key = aws_sdk_kms::Client::new(&moto_conf(&ep).await)
         .create_key()
@@ -35,7 +35,10 @@ async fn a_store_wrapped_by_kms_opens_with_the_kms_key_alone() {
     };
     let p = Project::init_with(common::aws_env(&ep));
     p.set("Token", "--type", "prod", "from-kms");
-    let out = p.ok(&["key", "add", &format!("aws-kms:{arn}")], None);
+    let out = p.ok(
+        &["key", "add", &format!("aws-kms:{arn}"), "--scope", "all"],
+        None,
+    );
     assert!(out.contains("added recipient aws-kms:"), "{out}");
 
     // Drop the age recipient: only KMS can open the store now.
@@ -59,7 +62,7 @@ async fn a_store_wrapped_by_kms_opens_with_the_kms_key_alone() {
     assert_eq!(p.get("Token", "--type", "dev"), "written-under-kms");
     let raw = std::fs::read_to_string(p.path("secrets.enc.toml")).unwrap();
     assert!(
-        raw.contains(&format!("[recipients.\"aws-kms:{arn}\"]")),
+        raw.contains(&format!("[scopes.production.recipients.\"aws-kms:{arn}\"]")),
         "{raw}"
     );
 
@@ -89,6 +92,8 @@ async fn an_unknown_kms_key_is_a_clear_error() {
             "key",
             "add",
             "aws-kms:arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000",
+            "--scope",
+            "production",
         ],
         None,
         1,

@@ -153,7 +153,7 @@ async fn a_store_wrapped_by_cloud_kms_opens_with_that_key_alone() {
     let key = format!("gcp-kms:projects/p/locations/global/keyRings/{ring}/cryptoKeys/store");
     let p = Project::init_with(common::gcp_env(None, Some(&ep)));
     p.set("Token", "--type", "prod", "from-cloud-kms");
-    p.ok(&["key", "add", &key], None);
+    p.ok(&["key", "add", &key, "--scope", "all"], None);
     let keys: serde_json::Value =
         serde_json::from_str(&p.ok(&["key", "list", "--json"], None)).unwrap();
     let age = keys["recipients"]

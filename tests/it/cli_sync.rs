@@ -344,8 +344,9 @@ fn import_brings_a_backends_secrets_into_the_store() {
     assert_eq!(p.get("Token", "--type", "dev"), "t2");
 }
 
-/// Forges a store from what `secrets.enc.toml` shows: the same store id, a fresh data key and
-/// fingerprint key wrapped for every listed recipient, and values of the attacker's choice.
+/// Forges a store from what `secrets.enc.toml` shows: the same store id and scopes, a fresh key
+/// pair and fingerprint key per scope wrapped for every listed recipient, and values of the
+/// attacker's choice.
 fn forge_store(p: &Project, values: &[(&str, &str)]) {
     use secretsync::store::age_key::AgeRecipient;
     use secretsync::store::crypto;
@@ -353,26 +354,47 @@ fn forge_store(p: &Project, values: &[(&str, &str)]) {
     let path = p.path("secrets.enc.toml");
     let real: toml::Value = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let id = real["secretsync"]["store_id"].as_str().unwrap().to_string();
-    let key = crypto::new_data_key();
-    let fp_key = crypto::new_data_key();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut text = format!(
-        "[secretsync]\nformat = 1\nstore_id = \"{id}\"\ncipher = \"xchacha20poly1305\"\nkey_id = \"{}\"\nfingerprint_key = \"{}\"\n\n",
-        crypto::key_id(&key),
-        crypto::seal(&key, &crypto::fingerprint_key_aad(&id), fp_key.expose()).unwrap()
+        "[secretsync]\nformat = 2\nstore_id = \"{id}\"\ncipher = \"x25519-hkdf-sha256-xchacha20poly1305\"\n\n"
     );
-    for rid in real["recipients"].as_table().unwrap().keys() {
-        let r: AgeRecipient = rid.parse().unwrap();
-        let wrapped = rt.block_on(r.wrap(&key, &id)).unwrap();
+    let mut publics = std::collections::BTreeMap::new();
+    for (scope, entry) in real["scopes"].as_table().unwrap() {
+        let key = crypto::new_data_key();
+        let public = crypto::scope_public_key(&key);
+        let fp_key = crypto::new_data_key();
+        let fp = crypto::seal_to(
+            &public,
+            &crypto::scope_fingerprint_key_aad(&id, scope, false),
+            fp_key.expose(),
+        )
+        .unwrap();
+        let types = entry["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| format!("{t}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         text.push_str(&format!(
-            "[recipients.\"{rid}\"]\nadded = \"2026-01-01T00:00:00Z\"\nwrapped = \"{wrapped}\"\n\n"
+            "[scopes.{scope}]\ntypes = [{types}]\npublic_key = \"{public}\"\nfingerprint_key = \"{fp}\"\n\n"
         ));
+        for rid in entry["recipients"].as_table().unwrap().keys() {
+            let r: AgeRecipient = rid.parse().unwrap();
+            let wrapped = rt
+                .block_on(r.wrap(&key, &crypto::scope_wrap_context(&id, scope)))
+                .unwrap();
+            text.push_str(&format!(
+                "[scopes.{scope}.recipients.\"{rid}\"]\nadded = \"2026-01-01T00:00:00Z\"\nwrapped = \"{wrapped}\"\n\n"
+            ));
+        }
+        publics.insert(scope.clone(), public);
     }
     for (name, value) in values {
-        let aad = crypto::value_aad(&id, name, "production", 1);
+        let aad = crypto::value_aad_v2(&id, "production", name, "production");
         text.push_str(&format!(
-            "[secrets.{name}.values.production]\nversion = 1\nupdated = \"2026-01-01T00:00:00Z\"\nsealed = \"{}\"\n\n",
-            crypto::seal(&key, &aad, value.as_bytes()).unwrap()
+            "[secrets.{name}.values.production]\nversion = 1\nupdated = \"2026-01-01T00:00:00Z\"\n\n[secrets.{name}.values.production.sealed]\nproduction = \"{}\"\n\n",
+            crypto::seal_to(&publics["production"], &aad, value.as_bytes()).unwrap()
         ));
     }
     std::fs::write(&path, text).unwrap();

@@ -370,7 +370,7 @@ pub fn bulk_set(p: &Project, selector: &str, values: &[(String, String)]) {
                         .into_iter()
                         .map(|i| Box::new(i) as _)
                         .collect();
-                let mut w = Store::open_for_write(&p.path("secrets.enc.toml"), &ids)
+                let mut w = Store::open_for_write(&p.path("secrets.enc.toml"), [], &ids)
                     .await
                     .unwrap();
                 let sel = selector.parse().unwrap();

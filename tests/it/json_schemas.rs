@@ -116,9 +116,15 @@ fn every_documented_json_shape_matches_the_output() {
         .find_map(|l| l.strip_prefix("# public key: "))
         .unwrap()
         .to_string();
-    run("key add", &["key", "add", &public], "", 0);
+    run(
+        "key add",
+        &["key", "add", &public, "--scope", "development"],
+        "",
+        0,
+    );
     run("key remove", &["key", "remove", &public], "", 0);
     run("key rotate", &["key", "rotate"], "", 0);
+    run("upgrade", &["upgrade"], "", 0);
     // An unmanaged same-named secret in the backend: refused (skipped, with an error).
     common::file_put(&p.path("replica"), &[("app/Bin", "theirs")]);
     run("plan", &["plan", "--env", "prod-eu"], "", 0);

@@ -13,3 +13,4 @@ mod cli_vault;
 mod common;
 mod deploy;
 mod json_schemas;
+mod scopes;
