@@ -63,7 +63,7 @@ pub enum StoreError {
         mine: Vec<String>,
         cause: Option<String>,
     },
-    #[error("the data key unwrapped for {0} does not match this store's key id: the recipient entry was replaced. Restore the file from version control")]
+    #[error("{WRONG_KEY} {0} does not match the store's record of it (key id or scope public key): the recipient entry or the public key was replaced. Restore the file from version control")]
     WrongKey(String),
     #[error("secret {0} has no value {1}")]
     NotFound(String, String),
@@ -128,6 +128,9 @@ fn scope_locked(
     }
     msg
 }
+
+/// How a [`StoreError::WrongKey`] message starts.
+pub(crate) const WRONG_KEY: &str = "the key unwrapped for";
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -718,3 +718,36 @@ async fn a_store_id_that_is_not_an_id_is_refused_on_load() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_replaced_scope_public_key_is_caught_before_anything_is_sealed_for_it() {
+    let (f, dev) = two_people().await;
+    set(&f, "A", "prod", "before").await;
+    // Someone who can write the file points production's public key at development's, whose
+    // private key they hold, hoping to read what others set for production from then on.
+    tamper(&f, |raw| {
+        let v: toml::Value = toml::from_str(&raw).unwrap();
+        let prod = v["scopes"]["production"]["public_key"].as_str().unwrap();
+        let devk = v["scopes"]["development"]["public_key"].as_str().unwrap();
+        raw.replace(prod, devk)
+    });
+    // Every production recipient notices at once, and seals nothing for the replaced key.
+    let err = get(&f, "A", Target::Type(Production)).await.unwrap_err();
+    assert!(matches!(err, StoreError::ScopeLocked { .. }), "{err}");
+    assert!(err.to_string().contains("public key was replaced"), "{err}");
+    let mut w = Store::open_for_write(&f.path, envs(), &f.ids)
+        .await
+        .unwrap();
+    let err = w
+        .set(&name("A"), &sel("prod"), "after".into(), None)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not match the key its recipients hold"),
+        "{err}"
+    );
+    drop(w);
+    // A writer who cannot open production cannot tell; what they seal is readable by the
+    // attacker until a production recipient runs any command (documented in the README).
+    set_as(&f, &dev, "A", "prod", "exposed").await.unwrap();
+}

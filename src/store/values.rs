@@ -143,6 +143,17 @@ impl Unlocked {
             .get(scope)
             .ok_or_else(|| StoreError::Invalid(format!("the store has no scope {scope}")))?
             .public_key;
+        // A key unwrapped for this scope that does not match its public key means the public
+        // key was replaced (to harvest what others seal): never seal for it.
+        if self
+            .failures
+            .get(scope)
+            .is_some_and(|f| f.starts_with(super::WRONG_KEY))
+        {
+            return Err(StoreError::Invalid(format!(
+                "the public key of scope {scope} does not match the key its recipients hold: the store file was edited to make values sealed for {scope} readable by someone else. Restore it from version control"
+            )));
+        }
         crypto::seal_to(public, &self.aad(scope, name, sel, 0), value.expose())
             .map_err(|_| StoreError::Invalid(format!("cannot seal for scope {scope}: its public key is damaged. Restore the file from version control")))
     }
