@@ -751,3 +751,77 @@ async fn a_replaced_scope_public_key_is_caught_before_anything_is_sealed_for_it(
     // attacker until a production recipient runs any command (documented in the README).
     set_as(&f, &dev, "A", "prod", "exposed").await.unwrap();
 }
+
+#[tokio::test]
+async fn format_1_stores_still_merge_as_format_1() {
+    use super::format::v1;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secrets.enc.toml");
+    let me = AgeIdentity::generate();
+    let store_id = crypto::random_hex(16);
+    let key = crypto::new_data_key();
+    let now = chrono::Utc::now();
+    let entry = |n: &str, v: &str| v1::SecretEntry {
+        description: None,
+        deleted: None,
+        values: [(
+            "production".to_string(),
+            v1::ValueEntry {
+                version: 1,
+                updated: now,
+                sealed: crypto::seal(
+                    &key,
+                    &crypto::value_aad(&store_id, n, "production", 1),
+                    v.as_bytes(),
+                )
+                .unwrap(),
+                history: vec![],
+            },
+        )]
+        .into(),
+    };
+    let base = v1::StoreFile {
+        secretsync: v1::Header {
+            format: 1,
+            store_id: store_id.clone(),
+            cipher: "xchacha20poly1305".into(),
+            key_id: crypto::key_id(&key),
+            fingerprint_key: crypto::seal(&key, &crypto::fingerprint_key_aad(&store_id), b"f")
+                .unwrap(),
+            fingerprint_key_id: None,
+            retired_fingerprint_keys: vec![],
+        },
+        recipients: [(
+            me.public().to_string(),
+            super::format::WrappedKey {
+                added: now,
+                wrapped: me.recipient().wrap(&key, &store_id).await.unwrap(),
+            },
+        )]
+        .into(),
+        secrets: [("K".to_string(), entry("K", "k"))].into(),
+    };
+    let mut ours = base.clone();
+    ours.secrets.insert("A".into(), entry("A", "a"));
+    let mut theirs = base.clone();
+    theirs.secrets.insert("B".into(), entry("B", "b"));
+    let render = |f: &v1::StoreFile| toml::to_string(f).unwrap();
+    let merge::Merged::Clean(merged) =
+        merge::merge3(&path, &render(&base), &render(&ours), &render(&theirs)).unwrap()
+    else {
+        panic!("conflict")
+    };
+    assert!(
+        merged.contains("format = 1") && !merged.contains("[scopes"),
+        "{merged}"
+    );
+    std::fs::write(&path, merged).unwrap();
+    let f = Fixture {
+        _dir: dir,
+        path,
+        ids: ids(me),
+    };
+    for (n, v) in [("K", "k"), ("A", "a"), ("B", "b")] {
+        assert_eq!(text(get(&f, n, Target::Type(Production)).await.unwrap()), v);
+    }
+}

@@ -246,3 +246,70 @@ fn changing_the_scopes_in_the_config_takes_an_upgrade_that_keeps_every_value() {
         "{out}"
     );
 }
+
+/// A format-1 store (one data key for everything, as written before scopes) holding `K` for
+/// production, wrapped for `recipient`.
+fn write_v1_store(path: &std::path::Path, recipient: &str) {
+    use secretsync::store::age_key::AgeRecipient;
+    use secretsync::store::crypto;
+    use secretsync_core::Recipient;
+    let id = crypto::random_hex(16);
+    let key = crypto::new_data_key();
+    let fp = crypto::new_data_key();
+    let r: AgeRecipient = recipient.parse().unwrap();
+    let wrapped = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(r.wrap(&key, &id))
+        .unwrap();
+    let sealed = |sel: &str, v: &str| {
+        crypto::seal(&key, &crypto::value_aad(&id, "K", sel, 1), v.as_bytes()).unwrap()
+    };
+    let text = format!(
+        "[secretsync]\nformat = 1\nstore_id = \"{id}\"\ncipher = \"xchacha20poly1305\"\nkey_id = \"{}\"\nfingerprint_key = \"{}\"\n\n[recipients.\"{recipient}\"]\nadded = \"2026-01-01T00:00:00Z\"\nwrapped = \"{wrapped}\"\n\n[secrets.K.values.production]\nversion = 1\nupdated = \"2026-01-01T00:00:00Z\"\nsealed = \"{}\"\n\n[secrets.K.values.\"development,preview,local\"]\nversion = 1\nupdated = \"2026-01-01T00:00:00Z\"\nsealed = \"{}\"\n",
+        crypto::key_id(&key),
+        crypto::seal(&key, &crypto::fingerprint_key_aad(&id), fp.expose()).unwrap(),
+        sealed("production", "old-prod"),
+        sealed("development,preview,local", "old-dev"),
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_format_1_store_opens_as_before_and_its_first_write_upgrades_it() {
+    let p = Project::init();
+    let me = public_key(p.identity_file().parent().unwrap().parent().unwrap());
+    write_v1_store(&p.path("secrets.enc.toml"), &me);
+    assert_eq!(p.get("K", "--type", "prod"), "old-prod");
+    assert_eq!(p.get("K", "--type", "local"), "old-dev");
+    let out = p.ok(&["key", "list"], None);
+    assert!(
+        out.contains("format 1") && out.contains("secretsync upgrade"),
+        "{out}"
+    );
+    // The first write upgrades it, and says so.
+    let out = p.run(
+        &["set", "K", "--type", "dev", "--from-file", "-"],
+        Some(b"new-dev"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("upgraded to store format 2 with scopes development, production"),
+        "{err}"
+    );
+    let raw = std::fs::read_to_string(p.path("secrets.enc.toml")).unwrap();
+    assert!(
+        raw.contains("format = 2") && raw.contains("[scopes.production"),
+        "{raw}"
+    );
+    assert_eq!(p.get("K", "--type", "prod"), "old-prod");
+    assert_eq!(p.get("K", "--type", "dev"), "new-dev");
+    assert_eq!(p.get("K", "--type", "local"), "old-dev");
+    // `upgrade` on a format-1 store does the same without a change of values.
+    write_v1_store(&p.path("secrets.enc.toml"), &me);
+    let out = p.ok(&["upgrade", "--json"], None);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["from_format"], 1);
+    assert_eq!(v["changed"], true);
+    assert_eq!(p.get("K", "--type", "prod"), "old-prod");
+}
