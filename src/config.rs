@@ -18,7 +18,7 @@ pub enum ConfigError {
     #[error("no {CONFIG_FILE} in {0} or any parent folder: run `secretsync init` there, or pass --config")]
     NotFound(PathBuf),
     #[error("cannot read {0}: {1}")]
-    Io(PathBuf, #[source] std::io::Error),
+    Io(PathBuf, std::io::Error),
     #[error("{0}: {1}")]
     Parse(PathBuf, String),
     #[error("{0}")]
@@ -170,9 +170,13 @@ impl Config {
             scopes,
             store_path: dir.join(raw.store.unwrap_or_else(|| DEFAULT_STORE.into())),
             secrets: raw.secrets,
-            go_roots: raw
-                .go
-                .map_or_else(Vec::new, |g| g.roots.iter().map(|r| dir.join(r)).collect()),
+            go_roots: raw.go.map_or_else(Vec::new, |g| {
+                // `dir/./x` shown as `dir/x`.
+                g.roots
+                    .iter()
+                    .map(|r| dir.join(r).components().collect())
+                    .collect()
+            }),
             environments: raw.environments,
         })
     }

@@ -110,6 +110,35 @@ impl Scheme {
         }
     }
 
+    /// Checks `url` as far as it can be without connecting: its scheme, its syntax and the
+    /// options of the backends built in. Returns the scheme.
+    pub fn check_url(url: &str) -> Result<Scheme, String> {
+        let (scheme, rest) = Scheme::of_url(url)?;
+        match scheme {
+            Scheme::Memory => {}
+            Scheme::File if rest.is_empty() => {
+                return Err("file:// needs a path, e.g. file://./replica".into())
+            }
+            Scheme::File => {}
+            _ => {
+                let u =
+                    url::Url::parse(url).map_err(|e| format!("{url:?} is not a valid URL: {e}"))?;
+                match scheme {
+                    #[cfg(feature = "aws")]
+                    Scheme::AwsSm => {
+                        secretsync_aws::AwsOptions::from_url(&u)?;
+                    }
+                    #[cfg(feature = "vault")]
+                    Scheme::Vault | Scheme::VaultHttp => {
+                        secretsync_vault::VaultOptions::from_url(&u).map_err(|e| e.to_string())?;
+                    }
+                    _ => drop(u),
+                }
+            }
+        }
+        Ok(scheme)
+    }
+
     /// Opens the backend `url` names; relative `file://` paths are taken from `base`.
     pub async fn open(self, url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
         let (_, rest) = url.split_once("://").unwrap_or(("", url));

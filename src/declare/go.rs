@@ -38,7 +38,7 @@ pub enum GoError {
         message: String,
     },
     #[error("cannot read {0}: {1}")]
-    Io(PathBuf, #[source] std::io::Error),
+    Io(PathBuf, std::io::Error),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -119,7 +119,12 @@ impl Store {
             }
             Err(e) => return Err(StoreError::Io(path.into(), e)),
         };
-        let file = format::parse(&text).map_err(|e| StoreError::Parse(path.into(), e))?;
+        Store::parse(path, &text)
+    }
+
+    /// Parses and validates store text (either format); `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Store> {
+        let file = format::parse(text).map_err(|e| StoreError::Parse(path.into(), e))?;
         let store = Store {
             path: path.into(),
             file,
@@ -127,6 +132,11 @@ impl Store {
         };
         store.validate()?;
         Ok(store)
+    }
+
+    /// The file's text as this build writes it (format 1 stays format 1).
+    pub fn to_text(&self) -> Result<String> {
+        self.render()
     }
 
     /// Tells the store each declared environment's type, so it knows an override's scope.

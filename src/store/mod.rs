@@ -39,7 +39,7 @@ pub enum StoreError {
     #[error("a store already exists at {0}")]
     Exists(PathBuf),
     #[error("cannot access {0}: {1}")]
-    Io(PathBuf, #[source] std::io::Error),
+    Io(PathBuf, std::io::Error),
     #[error("{0}: {1}")]
     Parse(PathBuf, String),
     #[error(transparent)]
@@ -53,7 +53,7 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("{what} in {path} failed authentication: it was edited by hand, moved from another secret, selector or version, or copied from another store. Restore the file from version control")]
+    #[error("{what} in {path} failed authentication: it was edited by hand, moved from another secret, selector or scope, or copied from another store. Restore the file from version control")]
     Tampered { path: PathBuf, what: String },
     #[error("{}", scope_locked(path, scope, recipients, mine, cause.as_deref()))]
     ScopeLocked {

@@ -187,6 +187,11 @@ impl fmt::Display for BackendError {
         if !self.backend.is_empty() {
             write!(f, "{}: ", self.backend)?;
         }
+        // A configuration problem of the backend as a whole (its URL, its credentials) says
+        // what to fix; the operation it stopped and the kind add nothing.
+        if self.kind == ErrorKind::Config && self.name.is_none() {
+            return write!(f, "{}", self.message);
+        }
         write!(f, "{}", self.op)?;
         if let Some(n) = self.name.as_deref().filter(|n| !n.is_empty()) {
             write!(f, " {n}")?;
