@@ -185,6 +185,11 @@ impl Store {
                     "scope {name}: public_key is not a key (64 hex digits): restore the file from version control"
                 )));
             }
+            if !v1 && scope.fingerprint_key_id.is_none() {
+                return Err(bad(format!(
+                    "scope {name} has no fingerprint_key_id: restore the file from version control"
+                )));
+            }
             let types = scope
                 .types
                 .iter()

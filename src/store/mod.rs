@@ -163,4 +163,6 @@ impl std::fmt::Display for Target {
 }
 
 #[cfg(test)]
+mod tamper_tests;
+#[cfg(test)]
 mod tests;
