@@ -369,16 +369,18 @@ impl SecretBackend for VaultBackend {
             SecretValue::from(raw)
         };
         let meta = v["data"]["metadata"].clone();
+        let current = meta["version"].as_u64().unwrap_or(0);
+        let raw = meta["custom_metadata"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
         let m = Meta {
-            current: meta["version"].as_u64().unwrap_or(0),
-            custom: meta["custom_metadata"]
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            current,
+            custom: crate::metadata::settle(current, &raw),
             deleted: false,
         };
         Ok(Some(Secret {
@@ -431,6 +433,11 @@ impl SecretBackend for VaultBackend {
             Some(s) => json!({ "value": s }),
             None => json!({ "value": B64.encode(value.expose()), "encoding": "base64" }),
         };
+        // The claim first (see `metadata::settle`), so that an interruption after the value
+        // leaves a secret that reads as ours and new, and one before it as ours and old.
+        let claim =
+            crate::metadata::claim(&custom, current + 1, opts.token.as_deref(), &opts.labels);
+        self.write_metadata(name, &claim).await?;
         let body = json!({ "options": { "cas": current }, "data": data });
         let out = self
             .call(
@@ -445,8 +452,7 @@ impl SecretBackend for VaultBackend {
         let version = out["data"]["version"]
             .as_u64()
             .ok_or_else(|| err(ErrorKind::Transient, "the write returned no version"))?;
-        // The value first, then its labels: an interruption between leaves a version that
-        // is not marked as ours, which the plan reports as drift rather than hiding.
+        // Then the labels themselves, the claim cleared.
         custom.extend(opts.labels.clone());
         match &opts.token {
             Some(t) => {
