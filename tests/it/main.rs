@@ -12,6 +12,7 @@ mod cli_run;
 mod cli_sync;
 mod cli_vault;
 mod common;
+mod concurrency;
 mod crash;
 mod deploy;
 mod json_schemas;

@@ -1,0 +1,6 @@
+package badtype
+
+var secrets struct {
+	Fine string
+	Port int
+}
