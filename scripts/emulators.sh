@@ -49,7 +49,8 @@ up() {
   down quiet
   local moto_port
   moto_port=$(free_port)
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$EMU_DIR/moto.log" 2>&1 &
+  # moto behind one lock: its backends are not thread-safe (see scripts/moto_server.py).
+  "$venv/bin/python" "$root/scripts/moto_server.py" 127.0.0.1 "$moto_port" >"$EMU_DIR/moto.log" 2>&1 &
   echo $! >"$EMU_DIR/moto.pid"
   wait_http "http://127.0.0.1:$moto_port/moto-api/" moto "$EMU_DIR/moto.pid"
   local bao_port

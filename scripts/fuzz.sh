@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (cargo-fuzz, libFuzzer, nightly toolchain) from the committed seeds.
-#   scripts/fuzz.sh short          # CI: 20 s per target
+#   scripts/fuzz.sh short          # CI: 10 s per target
 #   scripts/fuzz.sh long [RUNS]    # the recorded campaign: RUNS executions per target (10000000)
 # Crashes land in fuzz/artifacts/TARGET/; each one found becomes a regression test.
 set -euo pipefail
@@ -23,7 +23,7 @@ for t in "${targets[@]}"; do
       -runs="$runs" -print_final_stats=1 2>&1 | grep -E "^Done|stat::number_of_executed_units|panicked|SUMMARY" || true
     echo "$t: $(( $(date +%s) - start )) s"
   else
-    cargo +nightly fuzz run -O "$t" "corpus/$t" "${seeds[@]}" -- -max_total_time=20 2>&1 | grep -E "^Done|panicked|SUMMARY" || true
+    cargo +nightly fuzz run -O "$t" "corpus/$t" "${seeds[@]}" -- -max_total_time=10 2>&1 | grep -E "^Done|panicked|SUMMARY" || true
   fi
   if compgen -G "artifacts/$t/crash-*" >/dev/null; then
     echo "fuzz: $t crashed: see fuzz/artifacts/$t/" >&2

@@ -41,3 +41,14 @@ cat target/emulators-up.log
 
 echo "== cargo test"
 cargo test --workspace --locked
+
+# Coverage-guided fuzzing needs the nightly toolchain (cargo-fuzz); CI must have it.
+echo "== fuzzing (short form: 10 s per target; the long form and its figures are in SECURITY.md)"
+if cargo +nightly --version >/dev/null 2>&1; then
+  scripts/fuzz.sh short
+elif [ "${CI:-}" = true ]; then
+  echo "fuzzing needs the nightly toolchain (rustup toolchain install nightly)" >&2
+  exit 1
+else
+  echo "SKIPPED: no nightly toolchain here (CI requires it)"
+fi

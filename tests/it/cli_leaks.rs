@@ -123,6 +123,68 @@ fn no_command_shows_the_canary() {
     );
     s.run(&["reconcile", "--once", "--verify-every", "1"], None, 0);
     s.run(&["reconcile", "--once", "--json"], None, 0);
+    // The most verbose output.
+    s.run(&["apply", "--env", "prod-eu", "-vv", "--verify"], None, 0);
+    s.run(
+        &[
+            "plan",
+            "--env",
+            "prod-eu",
+            "-vv",
+            "--verify",
+            "--on-drift",
+            "revert",
+        ],
+        None,
+        0,
+    );
+    s.run(
+        &["reconcile", "--once", "-vv", "--verify-every", "1"],
+        None,
+        0,
+    );
+    s.run(&["get", "Nope", "--type", "local", "-vv"], None, 1);
+    // The metrics and health endpoints of a running reconcile loop.
+    {
+        use std::process::Stdio;
+        let mut c = p.std_cmd(&[
+            "reconcile",
+            "--every",
+            "1h",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--verify-every",
+            "1",
+            "-vv",
+        ]);
+        c.env("SECRETSYNC_CACHE_DIR", s.cache.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = common::spawn(&mut c);
+        let mut lines = common::Lines::new(child.stderr.take().unwrap());
+        let addr = lines.find(std::time::Duration::from_secs(60), |line| {
+            assert_no_canary("reconcile's log", line.as_bytes());
+            line.strip_prefix("reconcile: serving http://")
+                .map(|rest| rest.split('/').next().unwrap().to_string())
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let m = crate::cli_reconcile::http_get(&addr, "/metrics");
+            assert_no_canary("/metrics", m.as_bytes());
+            assert_no_canary(
+                "/healthz",
+                crate::cli_reconcile::http_get(&addr, "/healthz").as_bytes(),
+            );
+            if m.contains("secretsync_reconcile_runs_total{env=\"prod-eu\"") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no round in time:\n{m}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
     s.run(&["restore", "--env", "prod-eu", "DatabaseURL"], None, 1);
     s.run(
         &[
@@ -241,4 +303,18 @@ fn merge_conflicts_show_no_value() {
     assert!(text(&out).contains("Token"), "{}", text(&out));
     assert_no_canary("merge-file stdout", &out.stdout);
     assert_no_canary("merge-file stderr", &out.stderr);
+}
+
+#[test]
+fn a_panic_while_holding_values_shows_none() {
+    let value = secretsync_core::SecretValue::from(CANARY);
+    let secret = secretsync_core::Secret {
+        name: "DatabaseURL".into(),
+        value: value.clone(),
+        version: None,
+    };
+    let caught = std::panic::catch_unwind(|| panic!("while writing {secret:?} = {value:?}"));
+    let message = caught.unwrap_err().downcast::<String>().unwrap();
+    assert!(message.contains("[REDACTED]"), "{message}");
+    assert_no_canary("a panic's message", message.as_bytes());
 }

@@ -376,8 +376,11 @@ fn forge_store(p: &Project, values: &[(&str, &str)]) {
             .map(|t| format!("{t}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let fp_id = crypto::fingerprint_key_id(&secretsync_core::SecretValue::new(
+            fp_key.expose().to_vec(),
+        ));
         text.push_str(&format!(
-            "[scopes.{scope}]\ntypes = [{types}]\npublic_key = \"{public}\"\nfingerprint_key = \"{fp}\"\n\n"
+            "[scopes.{scope}]\ntypes = [{types}]\npublic_key = \"{public}\"\nfingerprint_key = \"{fp}\"\nfingerprint_key_id = \"{fp_id}\"\n\n"
         ));
         for rid in entry["recipients"].as_table().unwrap().keys() {
             let r: AgeRecipient = rid.parse().unwrap();

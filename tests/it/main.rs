@@ -15,5 +15,6 @@ mod common;
 mod concurrency;
 mod crash;
 mod deploy;
+mod faults;
 mod json_schemas;
 mod scopes;

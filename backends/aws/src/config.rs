@@ -38,11 +38,12 @@ impl AwsOptions {
     /// Loads the SDK configuration: the standard chain plus these options, with timeouts set
     /// and the SDK's retries off. Fails when no region can be found.
     pub async fn load(&self) -> Result<SdkConfig, String> {
+        let t = secretsync_core::duration::http_timeout()?;
         let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .read_timeout(Duration::from_secs(20))
-            .operation_attempt_timeout(Duration::from_secs(30))
-            .operation_timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(3).min(t))
+            .read_timeout(t)
+            .operation_attempt_timeout(t)
+            .operation_timeout(t * 2)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts)

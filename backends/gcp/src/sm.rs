@@ -23,7 +23,6 @@ use google_cloud_secretmanager_v1::model::{
 };
 use secretsync_core::error::Result;
 use secretsync_core::*;
-use std::time::Duration;
 
 const TOKEN_LABEL: &str = "secretsync-token";
 const TOKEN_VERSION_LABEL: &str = "secretsync-token-version";
@@ -78,7 +77,7 @@ impl GcpSmBackend {
         let mut b = SecretManagerService::builder()
             .with_credentials(creds)
             .with_retry_policy(NeverRetry)
-            .with_attempt_timeout(Duration::from_secs(30));
+            .with_attempt_timeout(secretsync_core::duration::http_timeout().map_err(config)?);
         if let Some(e) = &opts.endpoint {
             b = b.with_endpoint(e.clone());
         }
@@ -271,7 +270,17 @@ impl SecretBackend for GcpSmBackend {
             .map(|s| s.labels.clone())
             .unwrap_or_default();
         let token_matches = opts.token.is_some() && labels.get(TOKEN_LABEL) == opts.token.as_ref();
-        if opts.mode == PutMode::CreateOnly && existing.is_some() && !token_matches {
+        // An earlier attempt of this create made the secret (with these labels) but did not
+        // finish: carry on with it rather than call it someone else's.
+        let our_unfinished_create = existing.is_some()
+            && !labels.contains_key(TOKEN_LABEL)
+            && !opts.labels.is_empty()
+            && opts.labels.iter().all(|(k, v)| labels.get(k) == Some(v));
+        if opts.mode == PutMode::CreateOnly
+            && existing.is_some()
+            && !token_matches
+            && !our_unfinished_create
+        {
             return Err(BackendError::new(
                 ErrorKind::AlreadyExists,
                 Op::Put,

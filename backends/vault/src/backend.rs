@@ -44,7 +44,7 @@ impl VaultBackend {
     pub async fn new(opts: VaultOptions) -> Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(30))
+            .timeout(secretsync_core::duration::http_timeout().map_err(config)?)
             .redirect(same_origin_redirects())
             .build()
             .map_err(|e| config(format!("cannot build the HTTP client: {e}")))?;

@@ -1,7 +1,9 @@
 use super::Around;
 use crate::error::{BackendError, Op, Result};
 use backon::{ExponentialBuilder, Retryable};
+use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// When and how long to wait before trying again.
@@ -18,24 +20,68 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_attempts: 6,
+            // An operation is several requests (a read, then writes), so a network that fails
+            // one request in five fails one operation in two: it takes this many attempts for
+            // hundreds of operations all to get through. A backend that is down spends the
+            // retry budget instead, long before.
+            max_attempts: 24,
             min_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(10),
+            max_delay: Duration::from_secs(5),
         }
     }
 }
 
+/// How many recent calls the retry budget looks at.
+const WINDOW: usize = 50;
+/// Retries stop once this many calls failed with no success among the recent ones (a backend
+/// that never answered).
+const ALL_FAILED: usize = 8;
+/// Retries stop while at least this share of the recent calls failed (a backend that is down,
+/// not one that is flaky): the run then ends in seconds, each item reported, instead of
+/// backing off item after item.
+const GIVE_UP_RATIO: f64 = 0.9;
+
+/// The outcomes of the last [`WINDOW`] calls through one retry layer, shared by its clones.
+#[derive(Debug, Default)]
+struct Budget(Mutex<VecDeque<bool>>);
+
+impl Budget {
+    fn record(&self, ok: bool) {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if w.len() == WINDOW {
+            w.pop_front();
+        }
+        w.push_back(ok);
+    }
+
+    /// `Some(failed)` when the budget is spent: every recent call failed (at least
+    /// [`ALL_FAILED`] of them, and none succeeded), or nearly every one of a half-full window.
+    fn spent(&self) -> Option<(usize, usize)> {
+        let w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let failed = w.iter().filter(|ok| !**ok).count();
+        let all = w.len() >= ALL_FAILED && failed == w.len();
+        let nearly = w.len() >= WINDOW / 2 && failed as f64 >= GIVE_UP_RATIO * w.len() as f64;
+        (all || nearly).then_some((failed, w.len()))
+    }
+}
+
 /// Retries throttled and transient failures with jittered exponential backoff, waiting at least
-/// as long as the server's retry-after. Other failures return at once.
+/// as long as the server's retry-after, up to [`RetryPolicy::max_attempts`]. Other failures
+/// return at once. A retry budget shared by every call through the layer stops retrying while
+/// nearly all recent calls fail, so a backend that is down ends a run quickly.
 #[derive(Debug, Clone)]
 pub struct Retry {
     policy: RetryPolicy,
+    budget: Arc<Budget>,
 }
 
 impl Retry {
     /// A retry layer with `policy`.
     pub fn new(policy: RetryPolicy) -> Self {
-        Self { policy }
+        Self {
+            policy,
+            budget: Arc::default(),
+        }
     }
 }
 
@@ -53,12 +99,87 @@ impl Around for Retry {
             .with_max_times(p.max_attempts.saturating_sub(1))
             .with_jitter();
         let max = p.max_delay;
-        f.retry(backoff)
+        let mut f = f;
+        let budget = self.budget.clone();
+        let attempt = move || {
+            let fut = f();
+            let budget = budget.clone();
+            async move {
+                let r = fut.await;
+                // A refusal (not found, conflict…) is the backend working.
+                budget.record(r.as_ref().err().is_none_or(|e| !e.is_retryable()));
+                r.map_err(|mut e| {
+                    if e.is_retryable() {
+                        if let Some((failed, of)) = budget.spent() {
+                            e.message.push_str(&format!(
+                                " (not retried: {failed} of the last {of} calls failed)"
+                            ));
+                        }
+                    }
+                    e
+                })
+            }
+        };
+        let budget = self.budget.clone();
+        attempt
+            .retry(backoff)
             .sleep(tokio::time::sleep)
-            .when(|e: &BackendError| e.is_retryable())
+            .when(move |e: &BackendError| e.is_retryable() && budget.spent().is_none())
             .adjust(move |e: &BackendError, next: Option<Duration>| {
                 // `None` means the attempts are used up: keep it so.
                 next.map(|d| e.retry_after.map_or(d, |r| r.max(d)).min(max))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn layer() -> Retry {
+        Retry::new(RetryPolicy {
+            max_attempts: 10,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        })
+    }
+
+    async fn op(r: &Retry, calls: &AtomicUsize, fail: impl Fn(usize) -> bool + Sync) -> Result<()> {
+        r.around(Op::Get, || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            let failed = fail(n);
+            async move {
+                if failed {
+                    Err(BackendError::new(ErrorKind::Transient, Op::Get, "boom"))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_always_fails_spends_the_budget_and_ends_quickly() {
+        let (r, calls) = (layer(), AtomicUsize::new(0));
+        let mut last = None;
+        for _ in 0..10 {
+            last = Some(op(&r, &calls, |_| true).await);
+        }
+        // Eight failed calls with no success spend the budget; then one call each.
+        assert_eq!(calls.load(Ordering::SeqCst), 8 + 9);
+        let e = last.unwrap().unwrap_err();
+        assert!(e.message.contains("(not retried: "), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_flaky_backend_is_retried_through() {
+        let (r, calls) = (layer(), AtomicUsize::new(0));
+        // Two of every three calls fail: far above any real fault rate, still retried.
+        for _ in 0..50 {
+            op(&r, &calls, |n| n % 3 != 0).await.unwrap();
+        }
     }
 }
