@@ -10,8 +10,9 @@ impl Human for SetOutcome {
             self.name, self.selector, self.version
         );
         for s in &self.split {
+            let keeps = if s.to.contains(',') { "keep" } else { "keeps" };
             out.push_str(&format!(
-                "  split: {} now has its own value; {} keep the value they shared with it (was {})\n",
+                "  split: {} now has its own value; {} {keeps} the value they shared (was {})\n",
                 self.selector, s.to, s.from
             ));
         }

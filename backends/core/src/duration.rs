@@ -43,6 +43,18 @@ fn show(d: Duration) -> String {
     }
 }
 
+/// How long one request to a backend may take before it counts as failed (and is retried):
+/// `SECRETSYNC_HTTP_TIMEOUT` (1s to 10m), else 30 s.
+pub fn http_timeout() -> Result<Duration, String> {
+    match std::env::var("SECRETSYNC_HTTP_TIMEOUT") {
+        Ok(v) if !v.trim().is_empty() => {
+            parse(&v, Duration::from_secs(1), Duration::from_secs(600))
+                .map_err(|e| format!("SECRETSYNC_HTTP_TIMEOUT: {e}"))
+        }
+        _ => Ok(Duration::from_secs(30)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,17 +100,5 @@ mod tests {
         assert!(parse("0.0000000001ms", MIN, MAX)
             .unwrap_err()
             .contains("1s to 30d"));
-    }
-}
-
-/// How long one request to a backend may take before it counts as failed (and is retried):
-/// `SECRETSYNC_HTTP_TIMEOUT` (1s to 10m), else 30 s.
-pub fn http_timeout() -> Result<Duration, String> {
-    match std::env::var("SECRETSYNC_HTTP_TIMEOUT") {
-        Ok(v) if !v.trim().is_empty() => {
-            parse(&v, Duration::from_secs(1), Duration::from_secs(600))
-                .map_err(|e| format!("SECRETSYNC_HTTP_TIMEOUT: {e}"))
-        }
-        _ => Ok(Duration::from_secs(30)),
     }
 }
