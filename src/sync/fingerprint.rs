@@ -33,7 +33,7 @@ pub const STORE_LABEL: &str = "secretsync-store";
 /// Label naming the environment that wrote the secret.
 pub const ENV_LABEL: &str = "secretsync-env";
 /// Label holding the value's fingerprint.
-pub const FP_LABEL: &str = "secretsync-fp";
+pub use secretsync_core::FP_LABEL;
 /// Label holding the id of the fingerprint key that wrote the secret.
 pub const KEY_LABEL: &str = "secretsync-key";
 

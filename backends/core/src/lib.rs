@@ -22,3 +22,8 @@ pub use error::{BackendError, ErrorKind, Op, OpClass};
 pub use recipient::{DataKey, Identity, KeyError, Recipient};
 pub use types::*;
 pub use value::{SecretValue, MAX_VALUE_BYTES};
+
+/// The label holding a managed secret's value fingerprint. A backend that cannot write a value
+/// and its labels at once leaves it out until the value is there, so that a half-made secret
+/// never looks up to date.
+pub const FP_LABEL: &str = "secretsync-fp";

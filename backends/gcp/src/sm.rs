@@ -275,7 +275,11 @@ impl SecretBackend for GcpSmBackend {
         let our_unfinished_create = existing.is_some()
             && !labels.contains_key(TOKEN_LABEL)
             && !opts.labels.is_empty()
-            && opts.labels.iter().all(|(k, v)| labels.get(k) == Some(v));
+            && opts
+                .labels
+                .iter()
+                .filter(|(k, _)| k.as_str() != secretsync_core::FP_LABEL)
+                .all(|(k, v)| labels.get(k) == Some(v));
         if opts.mode == PutMode::CreateOnly
             && existing.is_some()
             && !token_matches
@@ -292,7 +296,14 @@ impl SecretBackend for GcpSmBackend {
         if created {
             let secret = GSecret::new()
                 .set_replication(Replication::new().set_automatic(Automatic::default()))
-                .set_labels(opts.labels.clone());
+                // Without the fingerprint until the value is there: a secret made but not
+                // filled must not look up to date.
+                .set_labels(
+                    opts.labels
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != secretsync_core::FP_LABEL)
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
             let r = self
                 .client
                 .create_secret()

@@ -127,6 +127,7 @@ impl VaultBackend {
             && segs.last() == Some(&"metadata")
             && rel.is_some_and(|r| r.is_empty() || r.ends_with('/'));
         let url = self.url(segs, rel, list)?;
+        let patch = method == Method::PATCH;
         let mut req = self.http.request(method, url);
         if !self.token.is_empty() {
             req = req.header("X-Vault-Token", &self.token);
@@ -135,7 +136,13 @@ impl VaultBackend {
             req = req.header("X-Vault-Namespace", ns);
         }
         if let Some(b) = body {
-            req = req.json(&b);
+            req = if patch {
+                // KV v2 takes PATCH as a JSON merge patch.
+                req.header("Content-Type", "application/merge-patch+json")
+                    .body(b.to_string())
+            } else {
+                req.json(&b)
+            };
         }
         let err = |kind, msg: String| BackendError::new(kind, op, msg).name(name);
         let resp = req.send().await.map_err(|e| {
@@ -257,12 +264,33 @@ impl VaultBackend {
         Ok(out)
     }
 
-    async fn write_metadata(&self, name: &str, custom: &Labels) -> Result<()> {
+    /// Merges into the custom metadata (JSON merge patch: `null` removes a key), leaving keys
+    /// it does not name, and so other writers' claims, alone. Creates the metadata first if the
+    /// secret has none (a POST without custom metadata keeps what a racing writer put there;
+    /// a PATCH of metadata that does not exist does nothing).
+    async fn patch_metadata(
+        &self,
+        name: &str,
+        patch: serde_json::Map<String, Value>,
+        exists: bool,
+    ) -> Result<()> {
+        if !exists {
+            // An empty body creates nothing; a setting does (0: the mount's default).
+            self.call(
+                Method::POST,
+                &[&self.opts.mount, "metadata"],
+                Some(name),
+                Some(json!({ "max_versions": 0 })),
+                Op::Put,
+                name,
+            )
+            .await?;
+        }
         self.call(
-            Method::POST,
+            Method::PATCH,
             &[&self.opts.mount, "metadata"],
             Some(name),
-            Some(json!({ "custom_metadata": custom })),
+            Some(json!({ "custom_metadata": patch })),
             Op::Put,
             name,
         )
@@ -381,6 +409,7 @@ impl SecretBackend for VaultBackend {
         let m = Meta {
             current,
             custom: crate::metadata::settle(current, &raw),
+            raw,
             deleted: false,
         };
         Ok(Some(Secret {
@@ -395,15 +424,23 @@ impl SecretBackend for VaultBackend {
         let err = |kind, msg: &str| BackendError::new(kind, Op::Put, msg).name(name);
         let meta = self.metadata(name, Op::Put).await?;
         let current = meta.as_ref().map_or(0, |m| m.current);
-        let mut custom = meta.as_ref().map(|m| m.custom.clone()).unwrap_or_default();
+        let custom = meta.as_ref().map(|m| m.custom.clone()).unwrap_or_default();
         // A repeated write: the token's version is still current, so it landed.
         if let (Some(t), Some(m)) = (&opts.token, &meta) {
             if m.custom.get(TOKEN_KEY) == Some(t)
                 && m.custom.get(TOKEN_VERSION_KEY) == Some(&m.current.to_string())
             {
                 if opts.labels.iter().any(|(k, v)| custom.get(k) != Some(v)) {
-                    custom.extend(opts.labels.clone());
-                    self.write_metadata(name, &custom).await?;
+                    let mut patch = serde_json::Map::new();
+                    for (k, v) in &opts.labels {
+                        patch.insert(k.clone(), json!(v));
+                    }
+                    patch.insert(TOKEN_KEY.into(), json!(t));
+                    patch.insert(TOKEN_VERSION_KEY.into(), json!(m.current.to_string()));
+                    for k in crate::metadata::spent_claims(m.current, &m.raw) {
+                        patch.insert(k, Value::Null);
+                    }
+                    self.patch_metadata(name, patch, true).await?;
                 }
                 return Ok(PutOutcome {
                     created: m.current == 1,
@@ -435,11 +472,17 @@ impl SecretBackend for VaultBackend {
         };
         // The claim first (see `metadata::settle`), so that an interruption after the value
         // leaves a secret that reads as ours and new, and one before it as ours and old.
-        let claim =
-            crate::metadata::claim(&custom, current + 1, opts.token.as_deref(), &opts.labels);
-        self.write_metadata(name, &claim).await?;
+        let id = opts.token.as_deref().map_or_else(
+            || format!("{:016x}", rand_id()),
+            |t| t.chars().take(16).collect(),
+        );
+        let (claim_key, claim) =
+            crate::metadata::claim(&id, current + 1, opts.token.as_deref(), &opts.labels);
+        let mut patch = serde_json::Map::new();
+        patch.insert(claim_key.clone(), json!(claim));
+        self.patch_metadata(name, patch, meta.is_some()).await?;
         let body = json!({ "options": { "cas": current }, "data": data });
-        let out = self
+        let out = match self
             .call(
                 Method::POST,
                 &[&self.opts.mount, "data"],
@@ -448,23 +491,63 @@ impl SecretBackend for VaultBackend {
                 Op::Put,
                 name,
             )
-            .await?;
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                // The check-and-set failed: did an earlier attempt of this very write (its
+                // response lost, or late) make the version? Then it is done. A claim is never
+                // taken back here: that earlier attempt's version may rest on it.
+                if e.kind == ErrorKind::Conflict {
+                    if let (Some(t), Some(m)) = (&opts.token, self.metadata(name, Op::Put).await?) {
+                        if m.custom.get(TOKEN_KEY) == Some(t)
+                            && m.custom.get(TOKEN_VERSION_KEY) == Some(&m.current.to_string())
+                        {
+                            let mut patch = serde_json::Map::new();
+                            for (k, v) in &opts.labels {
+                                patch.insert(k.clone(), json!(v));
+                            }
+                            patch.insert(TOKEN_KEY.into(), json!(t));
+                            patch.insert(TOKEN_VERSION_KEY.into(), json!(m.current.to_string()));
+                            for k in crate::metadata::spent_claims(m.current, &m.raw) {
+                                patch.insert(k, Value::Null);
+                            }
+                            self.patch_metadata(name, patch, true).await?;
+                            return Ok(PutOutcome {
+                                created: m.current == 1,
+                                version: Some(t.clone()),
+                            });
+                        }
+                    }
+                }
+                return Err(e);
+            }
+        };
         let version = out["data"]["version"]
             .as_u64()
             .ok_or_else(|| err(ErrorKind::Transient, "the write returned no version"))?;
-        // Then the labels themselves, the claim cleared.
-        custom.extend(opts.labels.clone());
+        // Then the labels themselves, and the claims this one settles cleared.
+        let mut patch = serde_json::Map::new();
+        for (k, v) in &opts.labels {
+            patch.insert(k.clone(), json!(v));
+        }
         match &opts.token {
             Some(t) => {
-                custom.insert(TOKEN_KEY.into(), t.clone());
-                custom.insert(TOKEN_VERSION_KEY.into(), version.to_string());
+                patch.insert(TOKEN_KEY.into(), json!(t));
+                patch.insert(TOKEN_VERSION_KEY.into(), json!(version.to_string()));
             }
             None => {
-                custom.remove(TOKEN_KEY);
-                custom.remove(TOKEN_VERSION_KEY);
+                patch.insert(TOKEN_KEY.into(), Value::Null);
+                patch.insert(TOKEN_VERSION_KEY.into(), Value::Null);
             }
         }
-        self.write_metadata(name, &custom).await?;
+        patch.insert(claim_key, Value::Null);
+        if let Some(m) = &meta {
+            for k in crate::metadata::spent_claims(m.current, &m.raw) {
+                patch.insert(k, Value::Null);
+            }
+        }
+        self.patch_metadata(name, patch, true).await?;
         Ok(PutOutcome {
             created: current == 0,
             version: Some(opts.token.clone().unwrap_or_else(|| version.to_string())),
@@ -533,4 +616,16 @@ impl SecretBackend for VaultBackend {
         .await?;
         Ok(())
     }
+}
+
+/// A random id for a write without a token.
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
 }

@@ -8,34 +8,46 @@ use serde_json::Value;
 pub(crate) const TOKEN_KEY: &str = "secretsync-token";
 /// Custom-metadata key holding the version that write produced.
 pub(crate) const TOKEN_VERSION_KEY: &str = "secretsync-token-version";
-/// A write's claim, recorded before its value: the version it will create…
-const NEXT_VERSION_KEY: &str = "secretsync-next-version";
-/// …its token…
-const NEXT_TOKEN_KEY: &str = "secretsync-next-token";
-/// …and its labels, each under this prefix.
-const NEXT_LABEL_PREFIX: &str = "secretsync-next:";
+/// A write's claim, recorded (under this prefix and the write's id) before its value: the
+/// version it will create, its token and its labels, as JSON.
+pub(crate) const CLAIM_PREFIX: &str = "secretsync-claim-";
 
-/// KV v2 writes a value and its custom metadata in two calls. So that a process killed between
-/// them leaves a secret that reads as entirely old or entirely new, a write first records what
-/// it is about to write (the version its value will create, its token and labels) beside the
-/// current labels, then writes the value, then the labels. This is what the metadata says:
-/// the claim, once its version is current (the value landed); else the labels as they were.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Claim {
+    /// The version the write will create.
+    v: u64,
+    /// Its token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<String>,
+    /// Its labels.
+    l: Labels,
+}
+
+/// KV v2 writes a value and its custom metadata in separate calls, and metadata writes are not
+/// conditional. So that a write interrupted anywhere, or racing another, leaves a secret that
+/// reads as entirely old or entirely new: a write adds its claim (PATCH, beside the others'),
+/// writes the value (check-and-set), then its labels and token (PATCH), removing its claim.
+/// This is what the metadata says about the current version: the labels, when their token
+/// names it; else the one claim that names it (the value landed, the labels did not); else, if
+/// no claim or several do, nothing of ours (the plan reports it, never guesses).
 pub(crate) fn settle(current: u64, raw: &Labels) -> Labels {
-    let landed = raw.get(NEXT_VERSION_KEY) == Some(&current.to_string()) && current > 0;
-    let is_claim =
-        |k: &str| k == NEXT_VERSION_KEY || k == NEXT_TOKEN_KEY || k.starts_with(NEXT_LABEL_PREFIX);
     let mut out: Labels = raw
         .iter()
-        .filter(|(k, _)| !is_claim(k))
+        .filter(|(k, _)| !k.starts_with(CLAIM_PREFIX))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if landed {
-        for (k, v) in raw {
-            if let Some(label) = k.strip_prefix(NEXT_LABEL_PREFIX) {
-                out.insert(label.to_string(), v.clone());
-            }
-        }
-        match raw.get(NEXT_TOKEN_KEY) {
+    if current == 0 || out.get(TOKEN_VERSION_KEY) == Some(&current.to_string()) {
+        return out;
+    }
+    let landed: Vec<Claim> = raw
+        .iter()
+        .filter(|(k, _)| k.starts_with(CLAIM_PREFIX))
+        .filter_map(|(_, v)| serde_json::from_str::<Claim>(v).ok())
+        .filter(|c| c.v == current)
+        .collect();
+    if let [c] = landed.as_slice() {
+        out.extend(c.l.clone());
+        match &c.t {
             Some(t) => {
                 out.insert(TOKEN_KEY.into(), t.clone());
                 out.insert(TOKEN_VERSION_KEY.into(), current.to_string());
@@ -49,25 +61,36 @@ pub(crate) fn settle(current: u64, raw: &Labels) -> Labels {
     out
 }
 
-/// `custom` (settled) plus the claim of a write that will create version `next`.
-pub(crate) fn claim(custom: &Labels, next: u64, token: Option<&str>, labels: &Labels) -> Labels {
-    let mut out = custom.clone();
-    out.insert(NEXT_VERSION_KEY.into(), next.to_string());
-    if let Some(t) = token {
-        out.insert(NEXT_TOKEN_KEY.into(), t.to_string());
-    }
-    for (k, v) in labels {
-        out.insert(format!("{NEXT_LABEL_PREFIX}{k}"), v.clone());
-    }
-    out
+/// The claim key and value of a write `id` that will create version `next`.
+pub(crate) fn claim(id: &str, next: u64, token: Option<&str>, labels: &Labels) -> (String, String) {
+    let c = Claim {
+        v: next,
+        t: token.map(str::to_string),
+        l: labels.clone(),
+    };
+    (
+        format!("{CLAIM_PREFIX}{id}"),
+        serde_json::to_string(&c).expect("a claim serializes"),
+    )
+}
+
+/// The claims in `raw` for versions up to `current`: settled or lost, safe to remove.
+pub(crate) fn spent_claims(current: u64, raw: &Labels) -> Vec<String> {
+    raw.iter()
+        .filter(|(k, _)| k.starts_with(CLAIM_PREFIX))
+        .filter(|(_, v)| serde_json::from_str::<Claim>(v).map_or(true, |c| c.v <= current))
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// Secret metadata as KV v2 returns it.
 pub(crate) struct Meta {
     /// The current version number (0: none).
     pub(crate) current: u64,
-    /// Custom metadata: labels and the last write's token.
+    /// Custom metadata as it reads for the current version (see [`settle`]).
     pub(crate) custom: Labels,
+    /// Custom metadata as stored, claims included.
+    pub(crate) raw: Labels,
     /// The current version is deleted or destroyed.
     pub(crate) deleted: bool,
 }
@@ -90,6 +113,7 @@ impl Meta {
         Meta {
             current,
             custom: settle(current, &custom),
+            raw: custom,
             deleted,
         }
     }
@@ -125,14 +149,22 @@ mod tests {
             .collect()
     }
 
+    fn with(mut raw: Labels, claims: &[(&str, u64, &str, &str)]) -> Labels {
+        for (id, v, t, fp) in claims {
+            let (k, c) = claim(id, *v, Some(t), &labels(&[("secretsync-fp", fp)]));
+            raw.insert(k, c);
+        }
+        raw
+    }
+
     #[test]
-    fn a_claim_counts_once_its_value_landed_and_never_before() {
+    fn a_claim_counts_once_its_value_landed_and_only_if_it_alone_names_it() {
         let old = labels(&[
             ("secretsync-fp", "old"),
             (TOKEN_KEY, "t1"),
             (TOKEN_VERSION_KEY, "3"),
         ]);
-        let c = claim(&old, 4, Some("t2"), &labels(&[("secretsync-fp", "new")]));
+        let c = with(old.clone(), &[("a", 4, "t2", "new")]);
         // Killed before the value: still version 3, old labels and token.
         assert_eq!(settle(3, &c), old);
         // Killed after it: version 4 is the claim's, with its labels and token.
@@ -140,8 +172,23 @@ mod tests {
         assert_eq!(new["secretsync-fp"], "new");
         assert_eq!(new[TOKEN_KEY], "t2");
         assert_eq!(new[TOKEN_VERSION_KEY], "4");
-        assert!(new.keys().all(|k| !k.starts_with("secretsync-next")));
-        // Someone else's later version: not the claim's; the old labels do not match it either.
-        assert_eq!(settle(5, &c), old);
+        assert!(new.keys().all(|k| !k.starts_with(CLAIM_PREFIX)));
+        // Two writers claimed version 4 and one crashed: nobody can tell whose it is.
+        let two = with(
+            old.clone(),
+            &[("a", 4, "t2", "new"), ("b", 4, "t3", "other")],
+        );
+        assert_eq!(settle(4, &two)[TOKEN_VERSION_KEY], "3");
+        // Labels that name the current version win over any claim (a loser's leftover).
+        let done = with(
+            labels(&[
+                ("secretsync-fp", "a"),
+                (TOKEN_KEY, "ta"),
+                (TOKEN_VERSION_KEY, "4"),
+            ]),
+            &[("b", 4, "tb", "b")],
+        );
+        assert_eq!(settle(4, &done)["secretsync-fp"], "a");
+        assert_eq!(spent_claims(4, &done).len(), 1);
     }
 }
