@@ -23,6 +23,22 @@ pub(super) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(0)
 }
 
+/// A fingerprint key (`retired`: a rotated-out one) sealed for scope `scope`.
+pub(super) fn seal_fingerprint_key(
+    store_id: &str,
+    scope: &str,
+    public: &str,
+    key: &SecretValue,
+    retired: bool,
+) -> Result<String> {
+    crypto::seal_to(
+        public,
+        &crypto::scope_fingerprint_key_aad(store_id, scope, retired),
+        key.expose(),
+    )
+    .map_err(|_| StoreError::Invalid("encryption failed".into()))
+}
+
 /// A fresh scope: a new key pair and fingerprint key, the private key wrapped for `recipients`.
 pub(super) async fn new_scope(
     store_id: &str,
@@ -34,14 +50,8 @@ pub(super) async fn new_scope(
     let key = crypto::new_data_key();
     let public = crypto::scope_public_key(&key);
     let fp = SecretValue::new(crypto::new_data_key().expose().to_vec());
-    let seal_fp = |k: &SecretValue, retired: bool| {
-        crypto::seal_to(
-            &public,
-            &crypto::scope_fingerprint_key_aad(store_id, name, retired),
-            k.expose(),
-        )
-        .map_err(|_| StoreError::Invalid("encryption failed".into()))
-    };
+    let seal_fp =
+        |k: &SecretValue, retired: bool| seal_fingerprint_key(store_id, name, &public, k, retired);
     let mut entry = ScopeEntry {
         types: types.iter().map(|t| t.as_str().to_string()).collect(),
         public_key: public.clone(),

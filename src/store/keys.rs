@@ -125,12 +125,7 @@ impl Unlocked {
         let public = crypto::scope_public_key(&new_key);
         let store_id = self.id().to_string();
         let seal_fp = |k: &SecretValue, retired: bool| {
-            crypto::seal_to(
-                &public,
-                &crypto::scope_fingerprint_key_aad(&store_id, scope, retired),
-                k.expose(),
-            )
-            .map_err(|_| StoreError::Invalid("encryption failed".into()))
+            super::file::seal_fingerprint_key(&store_id, scope, &public, k, retired)
         };
         let entry = ScopeEntry {
             types: self.scope_entry(scope)?.types.clone(),

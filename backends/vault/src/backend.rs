@@ -431,15 +431,8 @@ impl SecretBackend for VaultBackend {
                 && m.custom.get(TOKEN_VERSION_KEY) == Some(&m.current.to_string())
             {
                 if opts.labels.iter().any(|(k, v)| custom.get(k) != Some(v)) {
-                    let mut patch = serde_json::Map::new();
-                    for (k, v) in &opts.labels {
-                        patch.insert(k.clone(), json!(v));
-                    }
-                    patch.insert(TOKEN_KEY.into(), json!(t));
-                    patch.insert(TOKEN_VERSION_KEY.into(), json!(m.current.to_string()));
-                    for k in crate::metadata::spent_claims(m.current, &m.raw) {
-                        patch.insert(k, Value::Null);
-                    }
+                    let spent = crate::metadata::spent_claims(m.current, &m.raw);
+                    let patch = finishing_patch(&opts.labels, Some(t), m.current, spent);
                     self.patch_metadata(name, patch, true).await?;
                 }
                 return Ok(PutOutcome {
@@ -503,15 +496,8 @@ impl SecretBackend for VaultBackend {
                         if m.custom.get(TOKEN_KEY) == Some(t)
                             && m.custom.get(TOKEN_VERSION_KEY) == Some(&m.current.to_string())
                         {
-                            let mut patch = serde_json::Map::new();
-                            for (k, v) in &opts.labels {
-                                patch.insert(k.clone(), json!(v));
-                            }
-                            patch.insert(TOKEN_KEY.into(), json!(t));
-                            patch.insert(TOKEN_VERSION_KEY.into(), json!(m.current.to_string()));
-                            for k in crate::metadata::spent_claims(m.current, &m.raw) {
-                                patch.insert(k, Value::Null);
-                            }
+                            let spent = crate::metadata::spent_claims(m.current, &m.raw);
+                            let patch = finishing_patch(&opts.labels, Some(t), m.current, spent);
                             self.patch_metadata(name, patch, true).await?;
                             return Ok(PutOutcome {
                                 created: m.current == 1,
@@ -527,26 +513,11 @@ impl SecretBackend for VaultBackend {
             .as_u64()
             .ok_or_else(|| err(ErrorKind::Transient, "the write returned no version"))?;
         // Then the labels themselves, and the claims this one settles cleared.
-        let mut patch = serde_json::Map::new();
-        for (k, v) in &opts.labels {
-            patch.insert(k.clone(), json!(v));
-        }
-        match &opts.token {
-            Some(t) => {
-                patch.insert(TOKEN_KEY.into(), json!(t));
-                patch.insert(TOKEN_VERSION_KEY.into(), json!(version.to_string()));
-            }
-            None => {
-                patch.insert(TOKEN_KEY.into(), Value::Null);
-                patch.insert(TOKEN_VERSION_KEY.into(), Value::Null);
-            }
-        }
-        patch.insert(claim_key, Value::Null);
+        let mut remove = vec![claim_key];
         if let Some(m) = &meta {
-            for k in crate::metadata::spent_claims(m.current, &m.raw) {
-                patch.insert(k, Value::Null);
-            }
+            remove.extend(crate::metadata::spent_claims(m.current, &m.raw));
         }
+        let patch = finishing_patch(&opts.labels, opts.token.as_deref(), version, remove);
         self.patch_metadata(name, patch, true).await?;
         Ok(PutOutcome {
             created: current == 0,
@@ -616,6 +587,30 @@ impl SecretBackend for VaultBackend {
         .await?;
         Ok(())
     }
+}
+
+/// The metadata patch that finishes a write: its labels, its token naming `version` (none: no
+/// token), and the claims it settles removed.
+fn finishing_patch(
+    labels: &Labels,
+    token: Option<&str>,
+    version: u64,
+    remove: impl IntoIterator<Item = String>,
+) -> serde_json::Map<String, Value> {
+    let mut patch = serde_json::Map::new();
+    for (k, v) in labels {
+        patch.insert(k.clone(), json!(v));
+    }
+    let (t, v) = match token {
+        Some(t) => (json!(t), json!(version.to_string())),
+        None => (Value::Null, Value::Null),
+    };
+    patch.insert(TOKEN_KEY.into(), t);
+    patch.insert(TOKEN_VERSION_KEY.into(), v);
+    for k in remove {
+        patch.insert(k, Value::Null);
+    }
+    patch
 }
 
 /// A random id for a write without a token.
