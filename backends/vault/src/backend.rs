@@ -264,6 +264,32 @@ impl VaultBackend {
         Ok(out)
     }
 
+    /// When the current version is the write with `token` (an earlier attempt landed), makes
+    /// sure its labels are there and its claims gone, and says it is done.
+    async fn finish_landed(
+        &self,
+        name: &str,
+        m: &Meta,
+        token: &str,
+        labels: &Labels,
+    ) -> Result<Option<PutOutcome>> {
+        let current = m.current.to_string();
+        if m.custom.get(TOKEN_KEY).map(String::as_str) != Some(token)
+            || m.custom.get(TOKEN_VERSION_KEY) != Some(&current)
+        {
+            return Ok(None);
+        }
+        let spent = crate::metadata::spent_claims(m.current, &m.raw);
+        if !spent.is_empty() || labels.iter().any(|(k, v)| m.custom.get(k) != Some(v)) {
+            let patch = finishing_patch(labels, Some(token), m.current, spent);
+            self.patch_metadata(name, patch, true).await?;
+        }
+        Ok(Some(PutOutcome {
+            created: m.current == 1,
+            version: Some(token.to_string()),
+        }))
+    }
+
     /// Merges into the custom metadata (JSON merge patch: `null` removes a key), leaving keys
     /// it does not name, and so other writers' claims, alone. Creates the metadata first if the
     /// secret has none (a POST without custom metadata keeps what a racing writer put there;
@@ -424,21 +450,10 @@ impl SecretBackend for VaultBackend {
         let err = |kind, msg: &str| BackendError::new(kind, Op::Put, msg).name(name);
         let meta = self.metadata(name, Op::Put).await?;
         let current = meta.as_ref().map_or(0, |m| m.current);
-        let custom = meta.as_ref().map(|m| m.custom.clone()).unwrap_or_default();
         // A repeated write: the token's version is still current, so it landed.
         if let (Some(t), Some(m)) = (&opts.token, &meta) {
-            if m.custom.get(TOKEN_KEY) == Some(t)
-                && m.custom.get(TOKEN_VERSION_KEY) == Some(&m.current.to_string())
-            {
-                if opts.labels.iter().any(|(k, v)| custom.get(k) != Some(v)) {
-                    let spent = crate::metadata::spent_claims(m.current, &m.raw);
-                    let patch = finishing_patch(&opts.labels, Some(t), m.current, spent);
-                    self.patch_metadata(name, patch, true).await?;
-                }
-                return Ok(PutOutcome {
-                    created: m.current == 1,
-                    version: Some(t.clone()),
-                });
+            if let Some(done) = self.finish_landed(name, m, t, &opts.labels).await? {
+                return Ok(done);
             }
         }
         match (&opts.mode, &meta) {
@@ -493,16 +508,8 @@ impl SecretBackend for VaultBackend {
                 // taken back here: that earlier attempt's version may rest on it.
                 if e.kind == ErrorKind::Conflict {
                     if let (Some(t), Some(m)) = (&opts.token, self.metadata(name, Op::Put).await?) {
-                        if m.custom.get(TOKEN_KEY) == Some(t)
-                            && m.custom.get(TOKEN_VERSION_KEY) == Some(&m.current.to_string())
-                        {
-                            let spent = crate::metadata::spent_claims(m.current, &m.raw);
-                            let patch = finishing_patch(&opts.labels, Some(t), m.current, spent);
-                            self.patch_metadata(name, patch, true).await?;
-                            return Ok(PutOutcome {
-                                created: m.current == 1,
-                                version: Some(t.clone()),
-                            });
+                        if let Some(done) = self.finish_landed(name, &m, t, &opts.labels).await? {
+                            return Ok(done);
                         }
                     }
                 }
