@@ -7,12 +7,28 @@
 #
 # EMU_DIR defaults to target/emulators. Emulators: moto (AWS Secrets Manager + KMS) and an
 # OpenBao dev server (Vault KV v2 at secret/, root token "root", in memory), and for GCP
-# cloudbox's Secret Manager and drongo's Cloud KMS (see scripts/gcp_emulators.py).
+# cloudbox's Secret Manager and drongo's Cloud KMS (see scripts/gcp_emulators.py). For the
+# dashboard's browser tests: Debian's chromium and chromium-driver (pinned below), with
+# chromedriver serving WebDriver on loopback.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 EMU_DIR="${EMU_DIR:-$root/target/emulators}"
 venv="$EMU_DIR/venv"
 req="$root/scripts/emulators-requirements.txt"
+
+# Debian bookworm-security's build; if the archive has moved on, the newest is taken, loudly.
+CHROMIUM_VERSION="148.0.7778.167-1~deb12u1"
+
+install_chromium() {
+  if command -v chromedriver >/dev/null && command -v chromium >/dev/null; then return 0; fi
+  echo "emulators: installing chromium and chromium-driver $CHROMIUM_VERSION (apt)"
+  apt-get update -qq
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "chromium=$CHROMIUM_VERSION" "chromium-driver=$CHROMIUM_VERSION" >/dev/null; then
+    echo "emulators: WARNING: chromium $CHROMIUM_VERSION is gone from the archive; installing the newest (update CHROMIUM_VERSION)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  fi
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
@@ -68,6 +84,12 @@ up() {
   "$venv/bin/python" "$root/scripts/gcp_emulators.py" kms "$kms_port" >"$EMU_DIR/gcp-kms.log" 2>&1 &
   echo $! >"$EMU_DIR/gcp-kms.pid"
   wait_http "http://127.0.0.1:$kms_port/drongo/health" gcp-kms "$EMU_DIR/gcp-kms.pid"
+  install_chromium
+  local wd_port
+  wd_port=$(free_port)
+  chromedriver --port="$wd_port" --allowed-ips=127.0.0.1 >"$EMU_DIR/chromedriver.log" 2>&1 &
+  echo $! >"$EMU_DIR/chromedriver.pid"
+  wait_http "http://127.0.0.1:$wd_port/status" chromedriver "$EMU_DIR/chromedriver.pid"
   cat >"$EMU_DIR/env" <<ENV
 export SECRETSYNC_TEST_AWS_ENDPOINT=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=testing
@@ -77,8 +99,9 @@ export SECRETSYNC_TEST_VAULT_ADDR=http://127.0.0.1:$bao_port
 export SECRETSYNC_TEST_VAULT_TOKEN=root
 export SECRETSYNC_TEST_GCP_SM_ENDPOINT=http://127.0.0.1:$sm_port
 export SECRETSYNC_TEST_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
+export SECRETSYNC_TEST_WEBDRIVER=http://127.0.0.1:$wd_port
 ENV
-  echo "emulators: moto :$moto_port, openbao :$bao_port, gcp secret manager :$sm_port, gcp kms :$kms_port (endpoints in $EMU_DIR/env)"
+  echo "emulators: moto :$moto_port, openbao :$bao_port, gcp secret manager :$sm_port, gcp kms :$kms_port, chromedriver :$wd_port (endpoints in $EMU_DIR/env)"
 }
 
 down() {

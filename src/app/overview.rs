@@ -223,3 +223,44 @@ pub fn check(ws: &Workspace, opts: &CheckOptions) -> Result<CheckReport> {
             .collect(),
     })
 }
+
+/// One environment as the dashboard lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvRow {
+    /// Its name (a type's name for an implicit one).
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub env_type: &'static str,
+    /// Whether it is declared in secretsync.toml (an implicit one only runs locally).
+    pub declared: bool,
+    /// Its backend URL, if it replicates.
+    pub backend: Option<String>,
+    /// The prefix of its names in the backend.
+    pub prefix: String,
+    /// The scope whose recipients can read its values.
+    pub scope: String,
+}
+
+/// Every environment: the four types' implicit ones, then the declared ones.
+pub fn environments(ws: &Workspace) -> Result<Vec<EnvRow>> {
+    let cfg = ws.config()?;
+    Ok(cfg
+        .all_envs()
+        .into_iter()
+        .map(|e| {
+            let decl = match &e {
+                EnvRef::Declared(n, _) => cfg.environments.get(n),
+                EnvRef::Implicit(_) => None,
+            };
+            EnvRow {
+                name: e.name().to_string(),
+                env_type: e.env_type().as_str(),
+                declared: decl.is_some(),
+                backend: decl.and_then(|d| d.backend.clone()),
+                prefix: decl.and_then(|d| d.prefix.clone()).unwrap_or_default(),
+                scope: cfg.scopes.scope_of(e.env_type()).to_string(),
+            }
+        })
+        .collect())
+}

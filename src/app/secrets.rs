@@ -230,3 +230,175 @@ pub async fn rollback(
         version,
     })
 }
+
+/// One stored value of a secret and its kept versions, without plaintext.
+#[derive(Debug, Serialize)]
+pub struct ValueDetails {
+    /// What it applies to.
+    pub selector: String,
+    /// The scopes it is sealed for (the recipients of one of them can read it).
+    pub scopes: Vec<String>,
+    /// Newest first; the first is current.
+    pub versions: Vec<VersionInfo>,
+}
+
+/// A secret as its page shows it: never a value.
+#[derive(Debug, Serialize)]
+pub struct SecretDetails {
+    /// The secret.
+    pub name: String,
+    /// Whether the app declares it.
+    pub declared: bool,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Its stored values (empty: declared, not set).
+    pub values: Vec<ValueDetails>,
+}
+
+/// A secret's stored values and their history, without opening any (no key needed).
+pub fn details(ws: &Workspace, name: &SecretName) -> Result<SecretDetails> {
+    let cfg = ws.config()?;
+    let store = ws.store(&cfg)?;
+    let declared = ws.declared(&cfg).unwrap_or_default();
+    let decl = declared.iter().find(|d| &d.name == name);
+    let info = store.secret(name);
+    if info.is_none() && decl.is_none() {
+        anyhow::bail!(
+            "secret {name} is neither stored nor declared: `secretsync list` shows the secrets there are"
+        );
+    }
+    let layout = store.layout();
+    let values = info
+        .as_ref()
+        .map(|i| {
+            i.values
+                .iter()
+                .map(|v| ValueDetails {
+                    selector: v.selector.to_string(),
+                    scopes: scopes_of(&cfg, &layout, &v.selector),
+                    versions: store.versions(name, &v.selector).unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(SecretDetails {
+        name: name.to_string(),
+        declared: decl.is_some(),
+        description: info
+            .and_then(|i| i.description)
+            .or_else(|| decl.and_then(|d| d.description.clone())),
+        values,
+    })
+}
+
+/// The scopes a value under `sel` is sealed for.
+fn scopes_of(cfg: &Config, layout: &crate::model::ScopeLayout, sel: &Selector) -> Vec<String> {
+    let env_type = match sel {
+        Selector::Env(n) => cfg.environments.get(n).map(|e| e.env_type),
+        Selector::Types(_) => None,
+    };
+    if matches!(sel, Selector::Env(_)) && env_type.is_none() {
+        return Vec::new();
+    }
+    layout
+        .parts(sel, env_type)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect()
+}
+
+/// What one environment would read after a `set`.
+#[derive(Debug, Serialize)]
+pub struct AfterSet {
+    /// The environment.
+    pub env: String,
+    /// The selector its value would be stored under (`None`: no value).
+    pub selector: Option<String>,
+    /// Whether that is the value being set.
+    pub new_value: bool,
+}
+
+/// What a `set` would do, before it is made: the split rule spelled out.
+#[derive(Debug, Serialize)]
+pub struct SetPreview {
+    /// The secret.
+    pub name: String,
+    /// The selector the value would be stored under.
+    pub selector: String,
+    /// The version it replaces under the same selector, if any.
+    pub replaces: Option<u64>,
+    /// Values that would keep only some of their types.
+    pub split: Vec<Split>,
+    /// Values all of whose types would move to the new value.
+    pub absorbed: Vec<String>,
+    /// The selectors the secret would have afterwards.
+    pub selectors_after: Vec<String>,
+    /// Each environment's value afterwards.
+    pub environments: Vec<AfterSet>,
+}
+
+/// Plans a `set` of `name` for `types` or `env` without making it (no value, no key needed).
+pub fn preview_set(
+    ws: &Workspace,
+    name: &SecretName,
+    types: Option<TypeSet>,
+    env: Option<&str>,
+) -> Result<SetPreview> {
+    let cfg = ws.config()?;
+    let target = write_selector(&cfg, types, env)?;
+    let store = ws.store(&cfg)?;
+    let existing: Vec<Selector> = store
+        .secret(name)
+        .map(|i| i.values.into_iter().map(|v| v.selector).collect())
+        .unwrap_or_default();
+    let version_of = |sel: &Selector| {
+        store
+            .secret(name)
+            .and_then(|i| i.values.into_iter().find(|v| &v.selector == sel))
+            .map(|v| v.version)
+    };
+    let plan = crate::model::plan_set(&existing, &target);
+    let mut after: Vec<Selector> = existing
+        .iter()
+        .filter(|s| !plan.absorbed.contains(s))
+        .map(|s| {
+            plan.shrunk
+                .iter()
+                .find(|(from, _)| from == s)
+                .map_or_else(|| s.clone(), |(_, to)| to.clone())
+        })
+        .collect();
+    if !after.contains(&target) {
+        after.push(target.clone());
+    }
+    let environments = cfg
+        .all_envs()
+        .iter()
+        .map(|e| {
+            let sel = Selector::resolve(after.iter(), e);
+            AfterSet {
+                env: e.name().to_string(),
+                selector: sel.map(ToString::to_string),
+                new_value: sel == Some(&target),
+            }
+        })
+        .collect();
+    let mut selectors_after: Vec<String> = after.iter().map(ToString::to_string).collect();
+    selectors_after.sort();
+    Ok(SetPreview {
+        name: name.to_string(),
+        selector: target.to_string(),
+        replaces: version_of(&target),
+        split: plan
+            .shrunk
+            .iter()
+            .map(|(a, b)| Split {
+                from: a.to_string(),
+                to: b.to_string(),
+            })
+            .collect(),
+        absorbed: plan.absorbed.iter().map(ToString::to_string).collect(),
+        selectors_after,
+        environments,
+    })
+}

@@ -16,6 +16,7 @@ mod reconcile;
 mod replicate;
 mod run;
 mod set;
+mod ui;
 
 use crate::app::inject::{self, Source};
 use crate::app::Workspace;
@@ -155,6 +156,11 @@ pub enum Command {
     /// Run the main job end to end in a temporary folder, on the embedded defaults.
     #[command(after_help = "Examples:\n  secretsync quickstart --dir /tmp/tour")]
     Quickstart(quickstart::QuickstartArgs),
+    /// Serve the local dashboard: the secrets × environments matrix, set values, plan and apply.
+    #[command(
+        after_help = "Examples:\n  secretsync ui --open\n  secretsync ui --port 8700 --allow-apply"
+    )]
+    Ui(ui::UiArgs),
     /// Print the completion script for a shell.
     #[command(
         after_help = "Examples:\n  secretsync completions bash > ~/.local/share/bash-completion/completions/secretsync\n  secretsync completions zsh > \"${fpath[1]}/_secretsync\"\n  secretsync completions fish > ~/.config/fish/completions/secretsync.fish"
@@ -278,6 +284,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Upgrade => key::upgrade(&ctx).await,
         Command::MergeFile(a) => merge::run(&ctx, a),
         Command::Quickstart(a) => quickstart::run(&ctx, a).await,
+        Command::Ui(a) => ui::run(&ctx, a).await,
         Command::Completions(a) => completions::completions(a),
         Command::Man => completions::man(),
     }

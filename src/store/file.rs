@@ -2,7 +2,7 @@
 //! writing, and the atomic write that commits a change.
 
 use super::format::{self, Header, ScopeEntry, StoreFile, WrappedKey, FORMAT, FORMAT_V1};
-use super::info::{secret_info, SecretInfo};
+use super::info::{secret_info, SecretInfo, VersionInfo};
 use super::{crypto, fsio, Result, StoreError};
 use crate::model::{is_scope_name, EnvType, ScopeLayout, SecretName, Selector, TypeSet};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -331,6 +331,23 @@ impl Store {
     /// A secret that is not deleted.
     pub(super) fn live(&self, name: &str) -> Option<&super::format::SecretEntry> {
         self.file.secrets.get(name).filter(|e| e.deleted.is_none())
+    }
+
+    /// The versions kept of `name`'s value stored under exactly `sel`, newest first (no key
+    /// needed).
+    pub fn versions(&self, name: &SecretName, sel: &Selector) -> Option<Vec<VersionInfo>> {
+        let e = self.live(name.as_str())?.values.get(&sel.to_string())?;
+        let mut out = vec![VersionInfo {
+            version: e.version,
+            updated: e.updated,
+            replaced: None,
+        }];
+        out.extend(e.history.iter().rev().map(|h| VersionInfo {
+            version: h.version,
+            updated: h.updated,
+            replaced: Some(h.replaced),
+        }));
+        Some(out)
     }
 
     /// Names of deleted secrets that `undelete` can still bring back.

@@ -266,18 +266,10 @@ impl Unlocked {
         target: &Target,
     ) -> Result<(Selector, Vec<VersionInfo>)> {
         let sel = self.selector_for(name, target)?;
-        let e = self.entry(name, &sel)?;
-        let mut out = vec![VersionInfo {
-            version: e.version,
-            updated: e.updated,
-            replaced: None,
-        }];
-        out.extend(e.history.iter().rev().map(|h| VersionInfo {
-            version: h.version,
-            updated: h.updated,
-            replaced: Some(h.replaced),
-        }));
-        Ok((sel, out))
+        let versions = self
+            .versions(name, &sel)
+            .ok_or_else(|| StoreError::NotFound(name.to_string(), format!("for {sel}")))?;
+        Ok((sel, versions))
     }
 
     /// Moves one version from selector `from` to `to`: ciphertexts of scopes `to` no longer

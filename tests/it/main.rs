@@ -18,3 +18,4 @@ mod deploy;
 mod faults;
 mod json_schemas;
 mod scopes;
+mod ui;

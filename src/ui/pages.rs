@@ -1,0 +1,606 @@
+//! The dashboard's pages, server-rendered with maud: plain HTML forms, one stylesheet, no script.
+//! Nothing here is handed a value except [`Revealed`], which only the page answering a Reveal has.
+
+use crate::app::overview::{CheckReport, EnvRow, ListReport, SecretRow, Source};
+use crate::app::secrets::{DeleteOutcome, SecretDetails, SetOutcome, SetPreview};
+use crate::app::sync::{ApplyOutcome, PlanReport};
+use crate::model::EnvType;
+use crate::sync::{Action, Status};
+use maud::{html, Markup, DOCTYPE};
+use secretsync_core::SecretValue;
+
+/// What every page of a session carries.
+pub struct Page {
+    /// The session's CSRF token, for its forms.
+    pub csrf: String,
+    /// What the last POST did, shown once.
+    pub flash: Option<String>,
+    /// Whether **Apply** is offered.
+    pub allow_apply: bool,
+}
+
+/// The one value a Reveal asked for.
+pub struct Revealed {
+    /// The selector it is stored under.
+    pub selector: String,
+    /// The value.
+    pub value: SecretValue,
+}
+
+fn layout(title: &str, page: Option<&Page>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { (title) " · secretsync" }
+                link rel="stylesheet" href="/style.css";
+            }
+            body {
+                header {
+                    nav aria-label="Main" {
+                        span.brand { "secretsync" }
+                        a href="/" { "Secrets" }
+                        a href="/environments" { "Environments" }
+                    }
+                }
+                main {
+                    @if let Some(msg) = page.and_then(|p| p.flash.as_deref()) {
+                        p.flash role="status" { (msg) }
+                    }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+fn csrf(p: &Page) -> Markup {
+    html! { input type="hidden" name="csrf" value=(p.csrf); }
+}
+
+/// A page refusing a request before any session (no links into the dashboard).
+pub fn refusal(title: &str, why: &str) -> Markup {
+    layout(title, None, html! { h1 { (title) } p.error { (why) } })
+}
+
+/// A request that failed.
+pub fn failure(why: &str) -> Markup {
+    layout(
+        "Error",
+        None,
+        html! {
+            h1 { "That did not work" }
+            p.error role="alert" { (why) }
+            p { a href="/" { "Back to the secrets" } }
+        },
+    )
+}
+
+fn cell_text(source: Source, version: Option<u64>, declared: bool) -> (String, &'static str) {
+    let v = version.map(|v| format!(" v{v}")).unwrap_or_default();
+    match source {
+        Source::Set => (format!("set{v}"), "set"),
+        Source::Override => (format!("override{v}"), "override"),
+        Source::Type => (format!("via type{v}"), "type"),
+        Source::Missing if declared => ("missing (declared)".into(), "missing declared"),
+        Source::Missing => ("not set".into(), "missing"),
+    }
+}
+
+fn type_boxes(checked: &[EnvType]) -> Markup {
+    html! {
+        fieldset.types {
+            legend { "For the types" }
+            @for t in EnvType::ALL {
+                label {
+                    input type="checkbox" name="type" value=(t.as_str()) checked[checked.contains(&t)];
+                    " " (t.as_str())
+                }
+            }
+        }
+    }
+}
+
+fn env_choice(envs: &[EnvRow]) -> Markup {
+    html! {
+        label {
+            "…or an override for one environment "
+            select name="env" {
+                option value="" { "(none)" }
+                @for e in envs.iter().filter(|e| e.declared) {
+                    option value=(e.name) { (e.name) " (" (e.env_type) ")" }
+                }
+            }
+        }
+    }
+}
+
+/// The secrets × environments matrix, with `check`'s verdict per environment.
+pub fn overview(
+    p: &Page,
+    list: &ListReport,
+    check: &CheckReport,
+    envs: &[EnvRow],
+    filter: &str,
+) -> Markup {
+    let body = html! {
+        h1 { "Secrets of " (list.app) }
+        form.filter method="get" action="/" role="search" {
+            label { "Filter by name " input type="search" name="q" value=(filter); }
+            button type="submit" { "Filter" }
+        }
+        table.matrix {
+            caption { "Which environment gets which value (never the values themselves)" }
+            thead {
+                tr {
+                    th scope="col" { "Secret" }
+                    @for e in &list.env_names {
+                        th scope="col" { a href="/environments" { (e) } }
+                    }
+                }
+            }
+            tbody {
+                @for s in &list.secrets {
+                    (matrix_row(s, &list.env_names))
+                }
+                @if list.secrets.is_empty() {
+                    tr { td colspan=(list.env_names.len() + 1) { "No secrets" @if !filter.is_empty() { " match " (filter) } "." } }
+                }
+            }
+            tfoot {
+                tr.verdict {
+                    th scope="row" { "check" }
+                    @for e in &list.env_names {
+                        @let missing = check.environments.iter().find(|c| &c.name == e).map_or(0, |c| c.missing.len());
+                        @if missing == 0 {
+                            td.ok data-env=(e) { "ok" }
+                        } @else {
+                            td.missing.declared data-env=(e) title="declared secrets with no value here" { (missing) " missing" }
+                        }
+                    }
+                }
+            }
+        }
+        p.legend { "set: the type's own value · override: the environment's own value · via type: a declared environment reading its type's value · missing (declared): the app needs it and has no value there" }
+        section {
+            h2 { "New secret" }
+            form method="get" action="/set" {
+                label { "Name " input type="text" name="name" required pattern="[A-Za-z_][A-Za-z0-9_]*" autocomplete="off"; }
+                (type_boxes(&[]))
+                (env_choice(envs))
+                button type="submit" { "Next: preview" }
+            }
+        }
+    };
+    layout("Secrets", Some(p), body)
+}
+
+fn matrix_row(s: &SecretRow, env_names: &[String]) -> Markup {
+    html! {
+        tr id={ "row-" (s.name) } {
+            th scope="row" {
+                a href={ "/secrets/" (s.name) } { (s.name) }
+                @if !s.declared { " " span.tag { "not declared" } }
+                @if let Some(d) = &s.description { br; small.desc { (d) } }
+            }
+            @for e in env_names {
+                @if let Some(c) = s.environments.get(e) {
+                    @let (text, class) = cell_text(c.source, c.version, s.declared);
+                    td class=(class) data-env=(e) { (text) }
+                } @else {
+                    td data-env=(e) {}
+                }
+            }
+        }
+    }
+}
+
+/// Renders a value for the one Reveal: text as text, anything else as base64.
+fn shown(v: &SecretValue) -> Markup {
+    match v
+        .as_str()
+        .filter(|s| !s.chars().any(|c| c.is_control() && !"\n\r\t".contains(c)))
+    {
+        Some(text) => html! { pre #revealed { (text) } },
+        None => {
+            use base64::Engine;
+            html! {
+                p { "Binary value, " (v.len()) " bytes, shown as base64:" }
+                pre #revealed { (base64::engine::general_purpose::STANDARD.encode(v.expose())) }
+            }
+        }
+    }
+}
+
+/// A secret: where each environment's value comes from, each stored value with its history,
+/// and the forms to set, delete, roll back and reveal.
+pub fn secret(
+    p: &Page,
+    d: &SecretDetails,
+    row: Option<&SecretRow>,
+    envs: &[EnvRow],
+    revealed: Option<&Revealed>,
+) -> Markup {
+    let body = html! {
+        p { a href="/" { "← Secrets" } }
+        h1 { (d.name) }
+        @if let Some(desc) = &d.description { p.desc { (desc) } }
+        @if !d.declared { p.note { "The app does not declare this secret." } }
+        @if let Some(row) = row {
+            table.where {
+                caption { "Where each environment's value comes from" }
+                thead { tr { th scope="col" { "Environment" } th scope="col" { "Value" } } }
+                tbody {
+                    @for e in envs {
+                        @if let Some(c) = row.environments.get(&e.name) {
+                            @let (text, class) = cell_text(c.source, c.version, d.declared);
+                            tr { th scope="row" { (e.name) } td class=(class) data-env=(e.name) { (text) } }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Stored values" }
+        @if d.values.is_empty() { p { "No value is stored yet." } }
+        @for v in &d.values {
+            section.value {
+                h3 { code { (v.selector) } }
+                p.meta {
+                    "Version " (v.versions.first().map_or(0, |x| x.version))
+                    @if let Some(cur) = v.versions.first() { ", set " (cur.updated.format("%Y-%m-%d %H:%M UTC")) }
+                    " · sealed for scope " (v.scopes.join(", "))
+                }
+                @if let Some(r) = revealed.filter(|r| r.selector == v.selector) {
+                    (shown(&r.value))
+                } @else {
+                    form method="post" action={ "/secrets/" (d.name) "/reveal" } {
+                        (csrf(p))
+                        input type="hidden" name="selector" value=(v.selector);
+                        button type="submit" { "Reveal" }
+                    }
+                }
+                table.history {
+                    caption { "History" }
+                    thead { tr { th scope="col" { "Version" } th scope="col" { "Set" } th scope="col" { "Replaced" } th scope="col" {} } }
+                    tbody {
+                        @for (i, h) in v.versions.iter().enumerate() {
+                            tr {
+                                td { "v" (h.version) }
+                                td { (h.updated.format("%Y-%m-%d %H:%M:%S UTC")) }
+                                td { @if let Some(r) = h.replaced { (r.format("%Y-%m-%d %H:%M:%S UTC")) } @else { "current" } }
+                                td {
+                                    @if i > 0 {
+                                        form method="post" action={ "/secrets/" (d.name) "/rollback" } {
+                                            (csrf(p))
+                                            input type="hidden" name="selector" value=(v.selector);
+                                            input type="hidden" name="version" value=(h.version);
+                                            button type="submit" { "Roll back to v" (h.version) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                (delete_forms(p, &d.name, &v.selector))
+            }
+        }
+        section {
+            h2 { "Set a value" }
+            p { "Choose what the value is for; the next page shows what that does to the values there are, before anything is saved." }
+            form method="get" action="/set" {
+                input type="hidden" name="name" value=(d.name);
+                (type_boxes(&[]))
+                (env_choice(envs))
+                button type="submit" { "Next: preview" }
+            }
+        }
+    };
+    layout(&d.name, Some(p), body)
+}
+
+fn delete_forms(p: &Page, name: &str, selector: &str) -> Markup {
+    let types: Vec<&str> = if selector.starts_with("env:") {
+        Vec::new()
+    } else {
+        selector.split(',').collect()
+    };
+    html! {
+        div.deletes {
+            @if types.len() > 1 {
+                @for t in &types {
+                    form method="post" action={ "/secrets/" (name) "/delete" } {
+                        (csrf(p))
+                        input type="hidden" name="selector" value=(t);
+                        button.danger type="submit" { "Delete for " (t) }
+                    }
+                }
+            }
+            form method="post" action={ "/secrets/" (name) "/delete" } {
+                (csrf(p))
+                input type="hidden" name="selector" value=(selector);
+                button.danger type="submit" {
+                    @if selector.starts_with("env:") { "Delete this override" } @else { "Delete this value" }
+                }
+            }
+        }
+    }
+}
+
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// The split rule spelled out for a set about to be made.
+fn preview_lines(pv: &SetPreview) -> Vec<String> {
+    let mut lines = Vec::new();
+    let gets: Vec<String> = pv
+        .environments
+        .iter()
+        .filter(|e| e.new_value)
+        .map(|e| e.env.clone())
+        .collect();
+    let verb = if gets.len() == 1 { "gets" } else { "get" };
+    lines.push(match pv.replaces {
+        Some(v) => format!(
+            "{} {verb} the new value, replacing version {v} of the value for {} (kept in its history)",
+            join_and(&gets),
+            pv.selector
+        ),
+        None if pv.split.is_empty() && pv.absorbed.is_empty() => {
+            format!("{} {verb} a value of its own", join_and(&gets))
+        }
+        None => format!("{} {verb} its own value", join_and(&gets)),
+    });
+    for s in &pv.split {
+        let keep: Vec<String> = s.to.split(',').map(str::to_string).collect();
+        let verb = if keep.len() == 1 { "keeps" } else { "keep" };
+        lines.push(format!(
+            "{} {verb} the current value (it was shared as {}; now {})",
+            join_and(&keep),
+            s.from,
+            s.to
+        ));
+    }
+    for a in &pv.absorbed {
+        lines.push(format!(
+            "the value for {a} is replaced by the new one (its history moves with it)"
+        ));
+    }
+    lines
+}
+
+/// Step two of a set: what the split rule will do, then the value.
+pub fn set_form(p: &Page, pv: &SetPreview, description: Option<&str>) -> Markup {
+    let (types, env) = match pv.selector.strip_prefix("env:") {
+        Some(e) => (None, Some(e)),
+        None => (Some(pv.selector.as_str()), None),
+    };
+    let body = html! {
+        p { a href={ "/secrets/" (pv.name) } { "← " (pv.name) } }
+        h1 { "Set " (pv.name) " for " code { (pv.selector) } }
+        section #preview aria-labelledby="preview-h" {
+            h2 #preview-h { "What saving does" }
+            ul #split-rule {
+                @for l in preview_lines(pv) { li { (l) } }
+            }
+            p { "Values afterwards: " }
+            ul #selectors-after {
+                @for s in &pv.selectors_after { li { code { (s) } } }
+            }
+            table.where {
+                caption { "Each environment afterwards" }
+                thead { tr { th scope="col" { "Environment" } th scope="col" { "Reads" } } }
+                tbody {
+                    @for e in &pv.environments {
+                        tr {
+                            th scope="row" { (e.env) }
+                            @if e.new_value { td.set { "the new value" } }
+                            @else if let Some(s) = &e.selector { td.type { "its current value (" (s) ")" } }
+                            @else { td.missing { "no value" } }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action="/set" enctype="multipart/form-data" {
+            (csrf(p))
+            input type="hidden" name="name" value=(pv.name);
+            @if let Some(t) = types { input type="hidden" name="type" value=(t); }
+            @if let Some(e) = env { input type="hidden" name="env" value=(e); }
+            label.block {
+                "Value (line breaks are stored as \\n)"
+                textarea name="value" rows="6" autocomplete="off" autocapitalize="off" spellcheck="false" {}
+            }
+            label.block {
+                "…or a file, stored byte for byte (certificates, binary) "
+                input type="file" name="file";
+            }
+            label.block {
+                "Description (optional) "
+                input type="text" name="description" value=(description.unwrap_or_default()) autocomplete="off";
+            }
+            button type="submit" { "Save" }
+            " "
+            a href={ "/secrets/" (pv.name) } { "Cancel" }
+        }
+    };
+    layout(&format!("Set {}", pv.name), Some(p), body)
+}
+
+/// Each environment, its backend and the actions on it.
+pub fn environments(p: &Page, envs: &[EnvRow], check: &CheckReport) -> Markup {
+    let body = html! {
+        h1 { "Environments" }
+        table.envs {
+            thead {
+                tr {
+                    th scope="col" { "Environment" } th scope="col" { "Type" } th scope="col" { "Scope" }
+                    th scope="col" { "Backend" } th scope="col" { "Prefix" } th scope="col" { "check" } th scope="col" { "Sync" }
+                }
+            }
+            tbody {
+                @for e in envs {
+                    @let missing = check.environments.iter().find(|c| c.name == e.name).map(|c| c.missing.clone()).unwrap_or_default();
+                    tr {
+                        th scope="row" { (e.name) @if !e.declared { " " span.tag { "implicit" } } }
+                        td { (e.env_type) }
+                        td { (e.scope) }
+                        td { @if let Some(b) = &e.backend { code { (b) } } @else { "none (runs locally)" } }
+                        td { code { (e.prefix) } }
+                        @if missing.is_empty() { td.ok { "ok" } }
+                        @else { td.missing.declared { "missing: " (missing.join(", ")) } }
+                        td.actions {
+                            @if e.backend.is_some() {
+                                a href={ "/environments/" (e.name) "/plan" } { "Plan" }
+                                " "
+                                a href={ "/environments/" (e.name) "/plan?check_drift=1" } { "Plan, checking drift" }
+                                @if p.allow_apply {
+                                    " "
+                                    a href={ "/environments/" (e.name) "/apply" } { "Apply…" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !p.allow_apply {
+            p.note { "Apply is off. Start the dashboard with " code { "secretsync ui --allow-apply" } " to apply from here." }
+        }
+    };
+    layout("Environments", Some(p), body)
+}
+
+fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Unchanged => "unchanged",
+        Action::Delete => "delete",
+        Action::Orphan => "orphan",
+        Action::Adopt => "adopt",
+        Action::Drift => "drift",
+    }
+}
+
+fn env_errors(errors: &[crate::app::sync::EnvError]) -> Markup {
+    html! {
+        @for e in errors {
+            p.error role="alert" { (e.env) ": " (e.error) }
+        }
+    }
+}
+
+/// A plan, as `plan` shows it; with `confirm`, the form that applies it.
+pub fn plan(p: &Page, env: &str, r: &PlanReport, confirm: bool) -> Markup {
+    let body = html! {
+        p { a href="/environments" { "← Environments" } }
+        h1 { @if confirm { "Apply " } @else { "Plan " } (env) }
+        (env_errors(&r.errors))
+        @for e in &r.environments {
+            p { code { (e.plan.backend) } @if !e.plan.prefix.is_empty() { " (prefix " code { (e.plan.prefix) } ")" } }
+            @let changes: Vec<_> = e.plan.items.iter().filter(|i| i.action != Action::Unchanged).collect();
+            @if changes.is_empty() {
+                p.ok #no-changes { "In sync: nothing to change." }
+            } @else {
+                table.plan {
+                    thead { tr { th scope="col" { "" } th scope="col" { "Name" } th scope="col" { "Action" } th scope="col" { "Why" } } }
+                    tbody {
+                        @for i in changes {
+                            tr class=(action_name(i.action)) {
+                                td.mark { (i.action.mark(i.blocked)) }
+                                td { code { (i.name) } }
+                                td { (action_name(i.action)) @if i.blocked { " (refused)" } }
+                                td { (i.reason) }
+                            }
+                        }
+                    }
+                }
+            }
+            pre.summary { (crate::output::plan::render_plan(&e.plan).lines().last().unwrap_or_default()) }
+            @if !e.missing_declared.is_empty() {
+                p.missing { "Declared but with no value here: " (e.missing_declared.join(", ")) }
+            }
+            @for w in &e.warnings { p.note { (w) } }
+        }
+        @if confirm && r.errors.is_empty() {
+            form method="post" action={ "/environments/" (env) "/apply" } {
+                (csrf(p))
+                p { "This writes the changes above to the backend." }
+                button.danger type="submit" { "Apply to " (env) }
+                " "
+                a href="/environments" { "Cancel" }
+            }
+        }
+    };
+    layout(&format!("Plan {env}"), Some(p), body)
+}
+
+/// How each item of an apply ended.
+pub fn applied(p: &Page, env: &str, out: &ApplyOutcome) -> Markup {
+    let body = html! {
+        p { a href="/environments" { "← Environments" } }
+        h1 { "Applied " (env) }
+        (env_errors(&out.errors))
+        @for e in &out.environments {
+            table.plan {
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Action" } th scope="col" { "Outcome" } } }
+                tbody {
+                    @for x in e.report.results.iter().filter(|x| x.status != Status::Unchanged) {
+                        tr {
+                            td { code { (x.name) } }
+                            td { (action_name(x.action)) }
+                            td class=(match x.status { Status::Done => "ok", _ => "missing" }) {
+                                @match x.status {
+                                    Status::Done => "done",
+                                    Status::Failed => { "failed: " (x.error.as_ref().map_or("", |e| e.message.as_str())) },
+                                    Status::Skipped => { "skipped: " (x.error.as_ref().map_or("", |e| e.message.as_str())) },
+                                    Status::Unchanged => "unchanged",
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            pre.summary { (crate::output::plan::render_apply(&e.report).lines().last().unwrap_or_default()) }
+        }
+        p { @if out.ok { span.ok { "Every item done or unchanged." } } @else { span.missing { "Some items need you: see above." } } }
+    };
+    layout(&format!("Applied {env}"), Some(p), body)
+}
+
+/// The message after a set.
+pub fn set_note(o: &SetOutcome) -> String {
+    let mut s = format!(
+        "Saved {} for {} as version {}",
+        o.name, o.selector, o.version
+    );
+    for sp in &o.split {
+        s.push_str(&format!("; {} keeps its value as {}", sp.from, sp.to));
+    }
+    for a in &o.absorbed {
+        s.push_str(&format!("; the value for {a} was replaced"));
+    }
+    s
+}
+
+/// The message after a delete.
+pub fn deleted_note(o: &DeleteOutcome) -> String {
+    let parts: Vec<String> = o
+        .changes
+        .iter()
+        .map(|c| match &c.remaining {
+            Some(left) => format!("{} now holds {left}", c.selector),
+            None => format!("{} deleted", c.selector),
+        })
+        .collect();
+    format!("{}: {}", o.name, parts.join("; "))
+}
