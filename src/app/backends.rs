@@ -96,6 +96,12 @@ fn layer(
             *rate = Rate::per_second(v);
         }
     }
+    // A local file commits concurrent writes together: many in flight make few rewrites.
+    let concurrency = if raw.capabilities().batched_writes {
+        concurrency.max(secretsync_core::BATCH_IN_FLIGHT)
+    } else {
+        concurrency
+    };
     let counter = CallCounter::new();
     let cfg = StackConfig {
         retry: RetryPolicy::default(),

@@ -8,7 +8,7 @@ use crate::sync::migrate::{self, Mapping, Verified};
 use crate::sync::plan::Summary;
 use crate::sync::{self, ApplyReport, Fingerprinter, Plan, PlanOptions, Status};
 use anyhow::{Context, Result};
-use secretsync_core::{get_all, list_all};
+use secretsync_core::{get_all, list_all, SecretValue};
 use serde::Serialize;
 
 /// What `migrate` takes.
@@ -203,8 +203,8 @@ pub async fn migrate(
 /// What `import` takes.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// The backend URL to read from.
-    pub from: String,
+    /// Where the values come from.
+    pub from: ImportSource,
     /// Only secrets under this prefix (stripped from the names).
     pub prefix: String,
     /// The types the values are stored for…
@@ -217,6 +217,87 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// Calls in flight at once.
     pub concurrency: usize,
+}
+
+/// What `import` reads.
+#[derive(Debug, Clone)]
+pub enum ImportSource {
+    /// A backend URL.
+    Backend(String),
+    /// A dotenv file (`NAME=value` lines, quotes and `export` as dotenv has them).
+    Dotenv(std::path::PathBuf),
+    /// A JSON object of names to string values.
+    Json(std::path::PathBuf),
+}
+
+impl ImportSource {
+    /// A file's source by its name: `.json` is JSON, anything else dotenv.
+    pub fn file(path: std::path::PathBuf) -> Self {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            Self::Json(path)
+        } else {
+            Self::Dotenv(path)
+        }
+    }
+}
+
+/// The names and values of a dotenv or JSON file, in file order.
+fn read_file(src: &ImportSource) -> Result<Vec<(String, SecretValue)>> {
+    match src {
+        ImportSource::Dotenv(p) => {
+            let iter = dotenvy::from_path_iter(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            iter.enumerate()
+                .map(|(i, item)| {
+                    // dotenvy's own message quotes the line, value and all: never shown.
+                    let (k, v) = item.map_err(|e| match e {
+                        dotenvy::Error::LineParse(_, at) => anyhow::anyhow!(
+                            "{}: entry {} is not NAME=value (at character {}; comments and blank lines are not counted)",
+                            p.display(),
+                            i + 1,
+                            at + 1
+                        ),
+                        dotenvy::Error::Io(e) => {
+                            anyhow::anyhow!("cannot read {}: {e}", p.display())
+                        }
+                        _ => anyhow::anyhow!(
+                            "{}: entry {} is not NAME=value",
+                            p.display(),
+                            i + 1
+                        ),
+                    })?;
+                    Ok((k, SecretValue::new(v.into_bytes())))
+                })
+                .collect()
+        }
+        ImportSource::Json(p) => {
+            let bytes = zeroize::Zeroizing::new(
+                std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+            );
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: not a JSON object of names to strings (line {}, column {})",
+                        p.display(),
+                        e.line(),
+                        e.column()
+                    )
+                })?;
+            map.into_iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Ok((k, SecretValue::new(s.into_bytes()))),
+                    _ => anyhow::bail!(
+                        "{}: the value of {k:?} is not a string (values are strings; put other JSON in a string)",
+                        p.display()
+                    ),
+                })
+                .collect()
+        }
+        ImportSource::Backend(_) => unreachable!("a backend is read through its API"),
+    }
 }
 
 /// A secret not imported, and why.
@@ -243,36 +324,58 @@ pub struct ImportReport {
     pub dry_run: bool,
 }
 
-/// `import`: brings a backend's secrets into the store under one selector, in one locked write.
+/// `import`: brings a backend's secrets, or a dotenv or JSON file's, into the store under one
+/// selector, in one locked write.
 pub async fn import(ws: &Workspace, opts: &ImportOptions) -> Result<ImportReport> {
     let cfg = ws.config()?;
     let sel = write_selector(&cfg, opts.types, opts.env.as_deref())?;
-    let (src, _) = backends::open_url(&opts.from, &ws.base_dir(), opts.concurrency).await?;
     let mut skipped = Vec::new();
-    let mut wanted: Vec<(String, SecretName)> = Vec::new();
-    for m in list_all(src.as_ref(), &opts.prefix).await? {
-        let rel = m
-            .name
-            .strip_prefix(&opts.prefix)
-            .unwrap_or(&m.name)
-            .to_string();
+    // (name in the source, secret name, value)
+    let mut found: Vec<(String, SecretName, SecretValue)> = Vec::new();
+    let name_of = |full: String, skipped: &mut Vec<Skipped>| {
+        let rel = full.strip_prefix(&opts.prefix).unwrap_or(&full).to_string();
         match rel.parse::<SecretName>() {
-            Ok(n) => wanted.push((m.name, n)),
-            Err(_) => skipped.push(Skipped {
-                name: m.name,
-                reason: "not a valid secret name (letters, digits, '_'; not starting with a digit)"
-                    .into(),
-            }),
+            Ok(n) => Some((full, n)),
+            Err(_) => {
+                skipped.push(Skipped {
+                    name: full,
+                    reason:
+                        "not a valid secret name (letters, digits, '_'; not starting with a digit)"
+                            .into(),
+                });
+                None
+            }
+        }
+    };
+    match &opts.from {
+        ImportSource::Backend(url) => {
+            let (src, _) = backends::open_url(url, &ws.base_dir(), opts.concurrency).await?;
+            let mut wanted: Vec<(String, SecretName)> = Vec::new();
+            for m in list_all(src.as_ref(), &opts.prefix).await? {
+                wanted.extend(name_of(m.name, &mut skipped));
+            }
+            let names: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
+            let values = get_all(src.as_ref(), &names, opts.concurrency).await?;
+            for ((full, name), value) in wanted.into_iter().zip(values) {
+                if let Some(s) = value {
+                    found.push((full, name, s.value));
+                }
+            }
+        }
+        file => {
+            for (k, v) in read_file(file)? {
+                if !k.starts_with(&opts.prefix) {
+                    continue;
+                }
+                if let Some((full, name)) = name_of(k, &mut skipped) {
+                    found.push((full, name, v));
+                }
+            }
         }
     }
-    let names: Vec<String> = wanted.iter().map(|(n, _)| n.clone()).collect();
-    let values = get_all(src.as_ref(), &names, opts.concurrency).await?;
     let mut w = ws.writer(&cfg).await?;
     let (mut imported, mut unchanged) = (Vec::new(), Vec::new());
-    for ((full, name), value) in wanted.into_iter().zip(values) {
-        let Some(value) = value.map(|s| s.value) else {
-            continue;
-        };
+    for (full, name, value) in found {
         // A value this user cannot open (another scope's) counts as different.
         let existing = match w.get_exact(&name, &sel) {
             Ok(v) => v.map(Some),

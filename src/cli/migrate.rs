@@ -1,9 +1,10 @@
-//! `secretsync migrate` (backend to backend) and `secretsync import` (backend into the store).
+//! `secretsync migrate` (backend to backend) and `secretsync import` (a backend, a dotenv or a
+//! JSON file into the store).
 
 use super::{Ctx, Outcome, WriteArgs};
 use crate::app::{
     self,
-    migrate::{ImportOptions, MigrateOptions},
+    migrate::{ImportOptions, ImportSource, MigrateOptions},
 };
 use anyhow::Result;
 use clap::Args;
@@ -59,10 +60,14 @@ pub async fn run_migrate(ctx: &Ctx, args: MigrateArgs) -> Result<Outcome> {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["from", "from_file"])))]
 pub struct ImportArgs {
     /// The backend to read from (URL).
     #[arg(long, value_name = "URL")]
-    pub from: String,
+    pub from: Option<String>,
+    /// A dotenv file (`NAME=value` lines) or a JSON object of names to strings (`.json`).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<std::path::PathBuf>,
     /// Only secrets under this prefix (stripped from the names).
     #[arg(long, default_value = "", value_name = "PREFIX")]
     pub prefix: String,
@@ -80,8 +85,13 @@ pub struct ImportArgs {
 }
 
 pub async fn run_import(ctx: &Ctx, args: ImportArgs) -> Result<Outcome> {
+    let from = match (args.from, args.from_file) {
+        (Some(url), _) => ImportSource::Backend(url),
+        (None, Some(f)) => ImportSource::file(ctx.ws.cwd.join(f)),
+        (None, None) => unreachable!("clap requires one"),
+    };
     let opts = ImportOptions {
-        from: args.from,
+        from,
         prefix: args.prefix,
         types: args.target.types,
         env: args.target.env,

@@ -117,9 +117,9 @@ pub enum Command {
         after_help = "Examples:\n  secretsync migrate --from 'aws-sm://?region=us-east-1' --prefix-from app/ --to gcp-sm://my-project --rename-char _ --dry-run"
     )]
     Migrate(migrate::MigrateArgs),
-    /// Bring a backend's secrets into the canonical store.
+    /// Bring a backend's secrets, or a dotenv or JSON file's, into the canonical store.
     #[command(
-        after_help = "Examples:\n  secretsync import --from 'aws-sm://?region=us-east-1' --prefix app/ --type production --dry-run"
+        after_help = "Examples:\n  secretsync import --from 'aws-sm://?region=us-east-1' --prefix app/ --type production --dry-run\n  secretsync import --from-file .env --type dev,local"
     )]
     Import(migrate::ImportArgs),
     /// Plan and apply environments in a loop (or --once), with metrics and health endpoints.

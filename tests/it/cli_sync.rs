@@ -741,3 +741,83 @@ fn a_value_edited_by_hand_in_a_file_backend_is_drift_without_verify() {
         "{out}"
     );
 }
+
+#[test]
+fn import_takes_a_dotenv_file_and_a_json_object_file() {
+    let p = Project::init();
+    std::fs::write(
+        p.path("prod.env"),
+        format!(
+            "# a comment\nexport DATABASE_URL=\"postgres://db\"\nTOKEN='{CANARY}'\nMULTI=\"a\\nb\"\n"
+        ),
+    )
+    .unwrap();
+    let out = p.ok(
+        &["import", "--from-file", "prod.env", "--type", "prod"],
+        None,
+    );
+    assert!(out.contains("imported 3 secrets for production"), "{out}");
+    assert!(!out.contains(CANARY));
+    assert_eq!(p.get("TOKEN", "--type", "prod"), CANARY);
+    assert_eq!(p.get("DATABASE_URL", "--type", "prod"), "postgres://db");
+    assert_eq!(p.get("MULTI", "--type", "prod"), "a\nb");
+    // Again: nothing changes.
+    let out = p.ok(
+        &["import", "--from-file", "prod.env", "--type", "prod"],
+        None,
+    );
+    assert!(
+        out.contains("imported 0 secrets") && out.contains("3 already equal"),
+        "{out}"
+    );
+
+    std::fs::write(
+        p.path("dev.json"),
+        format!(r#"{{"TOKEN": "{CANARY}-dev", "API_KEY": "k", "bad-name": "x"}}"#),
+    )
+    .unwrap();
+    let out = p.code(
+        &["import", "--from-file", "dev.json", "--type", "dev,local"],
+        None,
+        2,
+    );
+    assert!(
+        out.contains("imported 2 secrets for development,local")
+            && out.contains("skipped bad-name"),
+        "{out}"
+    );
+    assert_eq!(p.get("TOKEN", "--type", "local"), format!("{CANARY}-dev"));
+
+    // Bad files: the error names the file and the entry, never a value.
+    std::fs::write(
+        p.path("bad.json"),
+        format!(r#"{{"A": 1, "B": "{CANARY}"}}"#),
+    )
+    .unwrap();
+    let out = p.code(
+        &["import", "--from-file", "bad.json", "--type", "dev"],
+        None,
+        1,
+    );
+    assert!(
+        out.contains("bad.json: the value of \"A\" is not a string"),
+        "{out}"
+    );
+    std::fs::write(p.path("bad.env"), format!("OK={CANARY}\nNO EQUALS SIGN\n")).unwrap();
+    let out = p.code(
+        &["import", "--from-file", "bad.env", "--type", "dev"],
+        None,
+        1,
+    );
+    assert!(out.contains("bad.env: entry 2 is not NAME=value"), "{out}");
+    assert!(!out.contains(CANARY), "{out}");
+    let out = p.code(
+        &["import", "--from-file", "missing.env", "--type", "dev"],
+        None,
+        1,
+    );
+    assert!(
+        out.contains("cannot read") && out.contains("missing.env"),
+        "{out}"
+    );
+}

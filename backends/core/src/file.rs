@@ -1,6 +1,11 @@
 //! `file://PATH`: secrets in one local JSON file (mode 0600), written atomically under a lock.
 //! For local runs, caches and tests. PATH is the JSON file when it ends in `.json`; otherwise
 //! it is a folder holding `secrets.json`.
+//!
+//! Linear, not quadratic: the parsed file is kept while its size, time and inode stay the same
+//! (so a command parses it once, and an edit by hand is still seen), and concurrent writes are
+//! committed together: a writer task applies every write queued since its last rewrite and
+//! rewrites the file once, atomically and under the lock, then answers each of them.
 
 use crate::backend::SecretBackend;
 use crate::error::{BackendError, ErrorKind, Op, Result};
@@ -12,16 +17,17 @@ use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct FileData {
     format: u32,
     secrets: BTreeMap<String, FileSecret>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct FileSecret {
     /// The current version id: the write's token when it had one, else a counter.
     version: String,
@@ -46,10 +52,60 @@ impl FileSecret {
     }
 }
 
+/// What tells one version of the file from another without reading it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    ino: u64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> std::io::Result<Stamp> {
+        let m = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        let ino = std::os::unix::fs::MetadataExt::ino(&m);
+        #[cfg(not(unix))]
+        let ino = 0;
+        Ok(Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+            ino,
+        })
+    }
+}
+
+/// A queued write: it changes the data, and returns what answers its caller once the file is
+/// written (or not).
+type Job = Box<dyn FnOnce(&mut FileData) -> Box<dyn FnOnce(Option<&str>) + Send> + Send>;
+
+#[derive(Default)]
+struct Shared {
+    /// The last parsed file and its stamp.
+    cache: Mutex<Option<(Stamp, Arc<FileData>)>>,
+    /// Writes waiting for the next rewrite, and whether a writer task is running.
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    writing: bool,
+}
+
 /// The file backend.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FileBackend {
     path: PathBuf,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for FileBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileBackend")
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 impl FileBackend {
@@ -64,6 +120,7 @@ impl FileBackend {
             } else {
                 path.join("secrets.json")
             },
+            shared: Arc::default(),
         }
     }
 
@@ -76,66 +133,158 @@ impl FileBackend {
         BackendError::new(kind, op, msg)
     }
 
-    fn read(&self, op: Op) -> Result<FileData> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => {
-                let bytes = Zeroizing::new(bytes);
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    self.err(
-                        ErrorKind::Config,
-                        op,
-                        format!(
-                            "{} is not a secretsync file backend: {e}",
-                            self.path.display()
-                        ),
-                    )
-                })
+    /// The file's data: the parsed copy while the file is unchanged, else read and parsed again.
+    fn read(&self, op: Op) -> Result<Arc<FileData>> {
+        let stamp = match Stamp::of(&self.path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Arc::new(FileData {
+                    format: 1,
+                    secrets: BTreeMap::new(),
+                }))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileData {
-                format: 1,
-                secrets: BTreeMap::new(),
-            }),
-            Err(e) => Err(self
-                .err(
-                    ErrorKind::PermissionDenied,
-                    op,
-                    format!("cannot read {}", self.path.display()),
-                )
-                .source(e)),
+            Err(e) => return Err(self.cannot_read(op, e)),
+        };
+        let mut cache = self.shared.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((s, data)) = cache.as_ref() {
+            if *s == stamp {
+                return Ok(data.clone());
+            }
+        }
+        let bytes = Zeroizing::new(std::fs::read(&self.path).map_err(|e| self.cannot_read(op, e))?);
+        let data: Arc<FileData> = Arc::new(serde_json::from_slice(&bytes).map_err(|e| {
+            self.err(
+                ErrorKind::Config,
+                op,
+                format!(
+                    "{} is not a secretsync file backend: {e}",
+                    self.path.display()
+                ),
+            )
+        })?);
+        // Only a file that did not change while it was read is worth keeping.
+        if Stamp::of(&self.path).ok() == Some(stamp) {
+            *cache = Some((stamp, data.clone()));
+        }
+        Ok(data)
+    }
+
+    fn cannot_read(&self, op: Op, e: std::io::Error) -> BackendError {
+        self.err(
+            ErrorKind::PermissionDenied,
+            op,
+            format!("cannot read {}", self.path.display()),
+        )
+        .source(e)
+    }
+
+    /// Runs `f` on the file's data with every other write queued meanwhile, rewriting the file
+    /// once for all of them, atomically and under the lock. `f`'s error leaves the data as it
+    /// was (it checks before it changes anything); a failed rewrite fails every write in it.
+    async fn update<T: Send + 'static>(
+        &self,
+        op: Op,
+        f: impl FnOnce(&mut FileData) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |data| {
+            let out = f(data);
+            Box::new(move |write_error: Option<&str>| {
+                let out = match (write_error, out) {
+                    (Some(msg), Ok(_)) => Err(BackendError::new(
+                        ErrorKind::PermissionDenied,
+                        op,
+                        msg.to_string(),
+                    )),
+                    (_, out) => out,
+                };
+                let _ = tx.send(out);
+            })
+        });
+        let start_writer = {
+            let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.jobs.push(job);
+            !std::mem::replace(&mut q.writing, true)
+        };
+        if start_writer {
+            let this = self.clone();
+            tokio::spawn(async move { this.write_queued(op).await });
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(self.err(ErrorKind::Transient, op, "the write was dropped; retry"))
+        })
+    }
+
+    /// The writer task: rewrites the file for every write queued since its last rewrite, until
+    /// none is left. While it writes (on a blocking thread), the next writes queue up, so the
+    /// batches grow with the load.
+    async fn write_queued(&self, op: Op) {
+        loop {
+            let jobs = {
+                let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+                if q.jobs.is_empty() {
+                    q.writing = false;
+                    return;
+                }
+                std::mem::take(&mut q.jobs)
+            };
+            let this = self.clone();
+            // A panic drops the jobs' senders: their callers get a transient error.
+            let _ = tokio::task::spawn_blocking(move || this.commit(op, jobs)).await;
         }
     }
 
-    /// Runs `f` on the file's data under the write lock, and writes the result atomically.
-    async fn update<T>(&self, op: Op, f: impl FnOnce(&mut FileData) -> Result<T>) -> Result<T> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                self.err(
-                    ErrorKind::Config,
-                    op,
-                    format!("cannot create {}", dir.display()),
-                )
-                .source(e)
-            })?;
-        }
-        let _lock = fsio::lock_async(&self.path).await.map_err(|e| {
-            let kind = match e {
-                fsio::LockError::Busy(..) => ErrorKind::Transient,
-                _ => ErrorKind::Config,
+    /// Applies `jobs` and rewrites the file once, under the lock; answers each job.
+    fn commit(&self, op: Op, jobs: Vec<Job>) {
+        let fail_all = |jobs: Vec<Job>, msg: String| {
+            let mut scratch = FileData {
+                format: 1,
+                secrets: BTreeMap::new(),
             };
-            self.err(kind, op, e.to_string())
-        })?;
-        let mut data = self.read(op)?;
-        let out = f(&mut data)?;
+            for j in jobs {
+                j(&mut scratch)(Some(&msg));
+            }
+        };
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return fail_all(jobs, format!("cannot create {}: {e}", dir.display()));
+            }
+        }
+        let _lock = match fsio::lock(&self.path) {
+            Ok(l) => l,
+            Err(e) => return fail_all(jobs, e.to_string()),
+        };
+        let mut data = match self.read(op) {
+            Ok(d) => {
+                // The cache's copy is about to change: take it rather than clone it.
+                drop(
+                    self.shared
+                        .cache
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take(),
+                );
+                Arc::unwrap_or_clone(d)
+            }
+            Err(e) => return fail_all(jobs, e.to_string()),
+        };
+        let answers: Vec<_> = jobs.into_iter().map(|j| j(&mut data)).collect();
         let text = Zeroizing::new(serde_json::to_vec_pretty(&data).expect("serializable"));
-        fsio::write_atomic(&self.path, &text, Some(0o600)).map_err(|e| {
-            self.err(
-                ErrorKind::PermissionDenied,
-                op,
-                format!("cannot write {}", self.path.display()),
-            )
-            .source(e)
-        })?;
-        Ok(out)
+        let written = fsio::write_atomic(&self.path, &text, Some(0o600))
+            .map_err(|e| format!("cannot write {}: {e}", self.path.display()));
+        match &written {
+            Ok(()) => {
+                let mut cache = self.shared.cache.lock().unwrap_or_else(|e| e.into_inner());
+                *cache = Stamp::of(&self.path).ok().map(|s| (s, Arc::new(data)));
+            }
+            Err(_) => {
+                *self.shared.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+        }
+        let err = written.err();
+        for answer in answers {
+            answer(err.as_deref());
+        }
     }
 
     fn decode(&self, name: &str, s: &FileSecret) -> Result<SecretValue> {
@@ -170,6 +319,7 @@ impl SecretBackend for FileBackend {
             if_version: true,
             soft_delete: false,
             free_reads: true,
+            batched_writes: true,
             max_batch_get: 1000,
             ..Capabilities::baseline()
         }
@@ -228,10 +378,12 @@ impl SecretBackend for FileBackend {
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
-        let err = |kind, msg: &str| Err(self.err(kind, Op::Put, msg).name(name));
-        self.update(Op::Put, |data| {
-            let encoded = Zeroizing::new(B64.encode(value.expose()));
-            match data.secrets.get_mut(name) {
+        let name = name.to_string();
+        let encoded = Zeroizing::new(B64.encode(value.expose()));
+        let opts = opts.clone();
+        self.update(Op::Put, move |data| {
+            let err = |kind, msg: &str| Err(BackendError::new(kind, Op::Put, msg).name(&name));
+            match data.secrets.get_mut(&name) {
                 Some(s) if opts.mode == PutMode::CreateOnly => {
                     // A retried create (same token, same value) succeeds again, as on AWS.
                     if s.seq == 1
@@ -284,7 +436,7 @@ impl SecretBackend for FileBackend {
                 None => {
                     let version = opts.token.clone().unwrap_or_else(|| "1".into());
                     data.secrets.insert(
-                        name.into(),
+                        name.clone(),
                         FileSecret {
                             version: version.clone(),
                             seq: 1,
@@ -314,11 +466,12 @@ impl SecretBackend for FileBackend {
                 )
                 .name(name));
         }
-        self.update(Op::Delete, |data| match data.secrets.remove(name) {
+        let name = name.to_string();
+        self.update(Op::Delete, move |data| match data.secrets.remove(&name) {
             Some(_) => Ok(()),
-            None => Err(self
-                .err(ErrorKind::NotFound, Op::Delete, "no such secret")
-                .name(name)),
+            None => Err(
+                BackendError::new(ErrorKind::NotFound, Op::Delete, "no such secret").name(&name),
+            ),
         })
         .await
     }

@@ -176,7 +176,13 @@ pub struct Capabilities {
     /// Reading values costs nothing (a local file): a plan compares values every time, so an
     /// edit by hand is seen without `--verify`.
     pub free_reads: bool,
+    /// Concurrent writes are committed together (one rewrite of a local file for many), so the
+    /// engine keeps [`BATCH_IN_FLIGHT`] writes in flight whatever its concurrency is.
+    pub batched_writes: bool,
 }
+
+/// Writes in flight against a backend with [`Capabilities::batched_writes`].
+pub const BATCH_IN_FLIGHT: usize = 1024;
 
 impl Capabilities {
     /// What a cloud secret manager usually offers (AWS's shape): 100 a page, 64 KiB values,
@@ -206,6 +212,7 @@ impl Capabilities {
             idempotency_token: true,
             soft_delete: true,
             free_reads: false,
+            batched_writes: false,
         }
     }
 
