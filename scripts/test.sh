@@ -42,6 +42,11 @@ cat target/emulators-up.log
 echo "== cargo test"
 cargo test --workspace --locked
 
+# The benchmarks' CLI scenarios at a tiny size: every command must work (no timing asserted;
+# the figures are in BENCHMARKS.md, from scripts/bench_cli.py on the release build).
+echo "== bench smoke (scripts/bench_cli.py --sizes 100, debug build)"
+python3 scripts/bench_cli.py --bin target/debug/secretsync --sizes 100 >/dev/null
+
 # Coverage-guided fuzzing needs the nightly toolchain (cargo-fuzz); CI must have it.
 echo "== fuzzing (short form: 10 s per target; the long form and its figures are in SECURITY.md)"
 if cargo +nightly --version >/dev/null 2>&1; then

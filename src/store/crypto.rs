@@ -112,45 +112,120 @@ fn sealing_key(shared: &[u8; 32], eph: &[u8; 32], public: &[u8; 32]) -> DataKey 
 /// Seals `plaintext` for the holder of the private key of `public_hex`: base64(ephemeral public
 /// key || nonce || ciphertext). Needs no secret: anyone can seal for a scope.
 pub fn seal_to(public_hex: &str, aad: &[u8], plaintext: &[u8]) -> Result<String, AeadError> {
-    let public: [u8; 32] = hex::decode(public_hex)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(AeadError)?;
-    let eph = x25519_dalek::StaticSecret::random_from_rng(OsRng);
-    let eph_pub = x25519_dalek::PublicKey::from(&eph);
-    let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(public));
-    if !shared.was_contributory() {
-        return Err(AeadError);
-    }
-    let key = sealing_key(shared.as_bytes(), eph_pub.as_bytes(), &public);
-    let inner = B64
-        .decode(seal(&key, aad, plaintext)?)
-        .map_err(|_| AeadError)?;
-    let mut out = eph_pub.as_bytes().to_vec();
-    out.extend_from_slice(&inner);
-    Ok(B64.encode(out))
+    SealCache::default().seal_to(public_hex, aad, plaintext)
 }
 
 /// Opens what [`seal_to`] sealed, with the scope's private key.
 pub fn open_with(secret: &DataKey, aad: &[u8], sealed: &str) -> Result<SecretValue, AeadError> {
-    let raw = B64.decode(sealed.trim()).map_err(|_| AeadError)?;
-    if raw.len() < 32 + NONCE_LEN + 16 {
-        return Err(AeadError);
+    SealCache::default().open_with(secret, aad, sealed)
+}
+
+/// Remembers Diffie-Hellman results for one store session, so that sealing or opening N values
+/// of a scope costs one key agreement, not N:
+/// - sealing uses one ephemeral key per scope public key for the whole session (every value
+///   still gets its own random 192-bit nonce, and its AAD binds it to its secret and selector);
+/// - opening remembers the key of each (scope key, ephemeral public key) pair it has met, so the
+///   values one write sealed open with one agreement.
+///
+/// The ciphertext format is [`seal_to`]'s, so either side can be with or without it.
+#[derive(Default)]
+pub struct SealCache {
+    /// Scope public key → this session's ephemeral public key and the agreed key.
+    sealers: std::sync::Mutex<std::collections::HashMap<[u8; 32], Agreed>>,
+    /// sha256(scope private key ‖ ephemeral public key) → the agreed key.
+    opened: std::sync::Mutex<std::collections::HashMap<[u8; 32], DataKey>>,
+}
+
+/// An ephemeral public key and the key agreed with it.
+type Agreed = ([u8; 32], DataKey);
+
+impl std::fmt::Debug for SealCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealCache")
     }
-    let (eph, inner) = raw.split_at(32);
-    let eph: [u8; 32] = eph.try_into().map_err(|_| AeadError)?;
+}
+
+impl SealCache {
+    /// [`seal_to`], with this session's ephemeral key for `public_hex`.
+    pub fn seal_to(
+        &self,
+        public_hex: &str,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<String, AeadError> {
+        let public: [u8; 32] = hex::decode(public_hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(AeadError)?;
+        let mut sealers = self.sealers.lock().unwrap_or_else(|e| e.into_inner());
+        let (eph_pub, key) = match sealers.get(&public) {
+            Some(s) => s,
+            None => {
+                let eph = x25519_dalek::StaticSecret::random_from_rng(OsRng);
+                let eph_pub = *x25519_dalek::PublicKey::from(&eph).as_bytes();
+                let shared = eph.diffie_hellman(&x25519_dalek::PublicKey::from(public));
+                if !shared.was_contributory() {
+                    return Err(AeadError);
+                }
+                let key = sealing_key(shared.as_bytes(), &eph_pub, &public);
+                sealers.entry(public).or_insert((eph_pub, key))
+            }
+        };
+        let mut out = eph_pub.to_vec();
+        out.extend_from_slice(&seal_raw(key, aad, plaintext)?);
+        Ok(B64.encode(out))
+    }
+
+    /// [`open_with`], remembering the key of each ephemeral public key met.
+    pub fn open_with(
+        &self,
+        secret: &DataKey,
+        aad: &[u8],
+        sealed: &str,
+    ) -> Result<SecretValue, AeadError> {
+        let raw = Zeroizing::new(B64.decode(sealed.trim()).map_err(|_| AeadError)?);
+        if raw.len() < 32 + NONCE_LEN + 16 {
+            return Err(AeadError);
+        }
+        let (eph, inner) = raw.split_at(32);
+        let eph: [u8; 32] = eph.try_into().map_err(|_| AeadError)?;
+        // The scope key and the ephemeral key together name the agreement (a rotated scope key
+        // is another entry).
+        let id: [u8; 32] = Sha256::new()
+            .chain_update(secret.expose())
+            .chain_update(eph)
+            .finalize()
+            .into();
+        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        let key = match opened.get(&id) {
+            Some(k) => k,
+            None => {
+                let key = agreed_key(secret, &eph)?;
+                opened.entry(id).or_insert(key)
+            }
+        };
+        open_raw(key, aad, inner)
+    }
+}
+
+/// The key [`seal_to`] derived for the ephemeral public key `eph`, from the scope's private key.
+fn agreed_key(secret: &DataKey, eph: &[u8; 32]) -> Result<DataKey, AeadError> {
     let s = x25519_dalek::StaticSecret::from(*secret.expose());
     let public = x25519_dalek::PublicKey::from(&s);
-    let shared = s.diffie_hellman(&x25519_dalek::PublicKey::from(eph));
+    let shared = s.diffie_hellman(&x25519_dalek::PublicKey::from(*eph));
     if !shared.was_contributory() {
         return Err(AeadError);
     }
-    let key = sealing_key(shared.as_bytes(), &eph, public.as_bytes());
-    open(&key, aad, &B64.encode(inner))
+    Ok(sealing_key(shared.as_bytes(), eph, public.as_bytes()))
 }
 
 /// Seals `plaintext` as base64(nonce || ciphertext).
 pub fn seal(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Result<String, AeadError> {
+    Ok(B64.encode(seal_raw(key, aad, plaintext)?))
+}
+
+/// nonce || ciphertext.
+fn seal_raw(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, AeadError> {
     let cipher = XChaCha20Poly1305::new(key.expose().into());
     let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
     let ct = cipher
@@ -164,12 +239,17 @@ pub fn seal(key: &DataKey, aad: &[u8], plaintext: &[u8]) -> Result<String, AeadE
         .map_err(|_| AeadError)?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&ct);
-    Ok(B64.encode(out))
+    Ok(out)
 }
 
 /// Opens a sealed value; `Err(AeadError)` when it is malformed or fails authentication.
 pub fn open(key: &DataKey, aad: &[u8], sealed: &str) -> Result<SecretValue, AeadError> {
     let raw = Zeroizing::new(B64.decode(sealed.trim()).map_err(|_| AeadError)?);
+    open_raw(key, aad, &raw)
+}
+
+/// Opens nonce || ciphertext.
+fn open_raw(key: &DataKey, aad: &[u8], raw: &[u8]) -> Result<SecretValue, AeadError> {
     if raw.len() < NONCE_LEN + 16 {
         return Err(AeadError);
     }
@@ -215,5 +295,44 @@ mod tests {
         assert!(open(&key, &value_aad("s2", "A", "production", 1), &sealed).is_err());
         assert!(open(&new_data_key(), &aad, &sealed).is_err());
         assert!(open(&key, &aad, "not base64!").is_err());
+    }
+}
+
+#[cfg(test)]
+mod seal_cache_tests {
+    use super::*;
+
+    #[test]
+    fn one_session_seals_with_one_agreement_and_each_value_still_opens_alone() {
+        let secret = new_data_key();
+        let public = scope_public_key(&secret);
+        let cache = SealCache::default();
+        let a = cache.seal_to(&public, b"aad-a", b"value-a").unwrap();
+        let b = cache.seal_to(&public, b"aad-b", b"value-b").unwrap();
+        let eph = |s: &str| B64.decode(s).unwrap()[..32].to_vec();
+        assert_eq!(eph(&a), eph(&b), "one ephemeral key per session");
+        assert_ne!(a, b);
+        // Another session, another ephemeral key.
+        let c = SealCache::default()
+            .seal_to(&public, b"aad-a", b"value-a")
+            .unwrap();
+        assert_ne!(eph(&a), eph(&c));
+        // Each opens alone, with or without a cache; the AAD still binds each one.
+        assert_eq!(
+            open_with(&secret, b"aad-b", &b).unwrap().expose(),
+            b"value-b"
+        );
+        let opener = SealCache::default();
+        assert_eq!(
+            opener.open_with(&secret, b"aad-a", &a).unwrap().expose(),
+            b"value-a"
+        );
+        assert_eq!(
+            opener.open_with(&secret, b"aad-b", &b).unwrap().expose(),
+            b"value-b"
+        );
+        assert!(opener.open_with(&secret, b"aad-a", &b).is_err());
+        // Another scope key never opens them, even after the cache met their ephemeral key.
+        assert!(opener.open_with(&new_data_key(), b"aad-a", &a).is_err());
     }
 }

@@ -387,6 +387,7 @@ impl Store {
                 .collect(),
             mine,
             lock: None,
+            seal_cache: Default::default(),
         })
     }
 
@@ -487,6 +488,8 @@ pub struct Unlocked {
     /// The public ids of this user's identities.
     pub(super) mine: Vec<String>,
     pub(super) lock: Option<fsio::StoreLock>,
+    /// Key agreements of this session, shared by the values it seals and opens.
+    pub(super) seal_cache: crypto::SealCache,
 }
 
 impl std::ops::Deref for Unlocked {

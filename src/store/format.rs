@@ -303,7 +303,16 @@ pub(crate) fn parse(text: &str) -> Result<StoreFile, String> {
     struct ProbeHeader {
         format: u32,
     }
-    let probe: Probe = toml::from_str(text).map_err(|e| e.to_string())?;
+    // The header comes first in every file secretsync writes: parse it alone rather than the
+    // whole file twice (the whole file only when it is not found there).
+    let header = text.split_once("[secretsync]\n").map(|(_, rest)| {
+        let end = rest.find("\n[").map_or(rest.len(), |i| i + 1);
+        format!("[secretsync]\n{}", &rest[..end])
+    });
+    let probe: Probe = match header.and_then(|h| toml::from_str(&h).ok()) {
+        Some(p) => p,
+        None => toml::from_str(text).map_err(|e| e.to_string())?,
+    };
     match probe.secretsync.format {
         FORMAT_V1 => toml::from_str::<v1::StoreFile>(text)
             .map(v1::StoreFile::into_current)

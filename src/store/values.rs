@@ -121,7 +121,7 @@ impl Unlocked {
         let opened = if self.v1() {
             crypto::open(key, &aad, ct)
         } else {
-            crypto::open_with(key, &aad, ct)
+            self.seal_cache.open_with(key, &aad, ct)
         };
         opened.map_err(|_| StoreError::Tampered {
             path: self.path.clone(),
@@ -154,7 +154,8 @@ impl Unlocked {
                 "the public key of scope {scope} does not match the key its recipients hold: the store file was edited to make values sealed for {scope} readable by someone else. Restore it from version control"
             )));
         }
-        crypto::seal_to(public, &self.aad(scope, name, sel, 0), value.expose())
+        self.seal_cache
+            .seal_to(public, &self.aad(scope, name, sel, 0), value.expose())
             .map_err(|_| StoreError::Invalid(format!("cannot seal for scope {scope}: its public key is damaged. Restore the file from version control")))
     }
 

@@ -182,7 +182,7 @@ pub struct Capabilities {
 }
 
 /// Writes in flight against a backend with [`Capabilities::batched_writes`].
-pub const BATCH_IN_FLIGHT: usize = 1024;
+pub const BATCH_IN_FLIGHT: usize = 8192;
 
 impl Capabilities {
     /// What a cloud secret manager usually offers (AWS's shape): 100 a page, 64 KiB values,
