@@ -397,14 +397,21 @@ async fn apply_confirm(
     Extension(csrf): Extension<Csrf>,
     Path(env): Path<String>,
 ) -> Result<Markup> {
-    if !ui.allow_apply {
-        return Err(forbidden(
-            "apply is off: start the dashboard with `secretsync ui --allow-apply` to apply from it",
-        ));
-    }
+    apply_allowed(&ui)?;
     let (ws, opts) = (ui.ws.clone(), sync_options(&env, &[]));
     let report = off_thread(move || async move { sync::plan(&ws, &opts).await }).await?;
     Ok(pages::plan(&ui.page(csrf), &env, &report, true))
+}
+
+/// Refuses an apply unless the dashboard was started with `--allow-apply`.
+fn apply_allowed(ui: &Ui) -> Result<()> {
+    if ui.allow_apply {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "apply is off: start the dashboard with `secretsync ui --allow-apply` to apply from it",
+        ))
+    }
 }
 
 #[derive(Deserialize)]
@@ -420,11 +427,7 @@ async fn apply(
     Form(f): Form<ApplyForm>,
 ) -> Result<Markup> {
     check_csrf(&ui, &f.csrf)?;
-    if !ui.allow_apply {
-        return Err(forbidden(
-            "apply is off: start the dashboard with `secretsync ui --allow-apply` to apply from it",
-        ));
-    }
+    apply_allowed(&ui)?;
     let (ws, opts) = (ui.ws.clone(), sync_options(&env, &[]));
     let out =
         off_thread(move || async move { sync::apply(&ws, &opts, &app::NoProgress).await }).await?;
