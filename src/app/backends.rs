@@ -97,11 +97,7 @@ fn layer(
         }
     }
     // A local file commits concurrent writes together: many in flight make few rewrites.
-    let concurrency = if raw.capabilities().batched_writes {
-        concurrency.max(secretsync_core::BATCH_IN_FLIGHT)
-    } else {
-        concurrency
-    };
+    let concurrency = raw.capabilities().writes_in_flight(concurrency);
     let counter = CallCounter::new();
     let cfg = StackConfig {
         retry: RetryPolicy::default(),

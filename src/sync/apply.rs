@@ -148,11 +148,7 @@ pub async fn apply(
     on_done: &(dyn Fn(&ItemResult) + Sync),
 ) -> ApplyReport {
     let backend = backend.as_ref();
-    let concurrency = if backend.capabilities().batched_writes {
-        concurrency.max(secretsync_core::BATCH_IN_FLIGHT)
-    } else {
-        concurrency
-    };
+    let concurrency = backend.capabilities().writes_in_flight(concurrency);
     let fpr = &fpr.for_env(&plan.env);
     let mut results: Vec<ItemResult> =
         futures::stream::iter(plan.items.iter().filter(|i| i.is_change()))

@@ -75,9 +75,16 @@ impl Stamp {
     }
 }
 
-/// A queued write: it changes the data, and returns what answers its caller once the file is
-/// written (or not).
-type Job = Box<dyn FnOnce(&mut FileData) -> Box<dyn FnOnce(Option<&str>) + Send> + Send>;
+/// A queued write. Given the data (`None`: the rewrite failed before any write was applied), it
+/// makes its change and returns what answers its caller once the file is written, or not.
+type Job = Box<dyn FnOnce(Option<&mut FileData>) -> Answer + Send>;
+type Answer = Box<dyn FnOnce(Option<&Failure>) + Send>;
+
+/// Why a rewrite failed, for every write it carried.
+struct Failure {
+    kind: ErrorKind,
+    message: String,
+}
 
 #[derive(Default)]
 struct Shared {
@@ -188,15 +195,18 @@ impl FileBackend {
     ) -> Result<T> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |data| {
-            let out = f(data);
-            Box::new(move |write_error: Option<&str>| {
-                let out = match (write_error, out) {
-                    (Some(msg), Ok(_)) => Err(BackendError::new(
-                        ErrorKind::PermissionDenied,
+            let out = data.map(f);
+            Box::new(move |failed: Option<&Failure>| {
+                let out = match (out, failed) {
+                    // A write's own refusal stands: it had nothing to write.
+                    (Some(Err(e)), _) => Err(e),
+                    (_, Some(f)) => Err(BackendError::new(f.kind, op, f.message.clone())),
+                    (Some(out), None) => out,
+                    (None, None) => Err(BackendError::new(
+                        ErrorKind::Transient,
                         op,
-                        msg.to_string(),
+                        "the write was not applied; retry",
                     )),
-                    (_, out) => out,
                 };
                 let _ = tx.send(out);
             })
@@ -208,7 +218,7 @@ impl FileBackend {
         };
         if start_writer {
             let this = self.clone();
-            tokio::spawn(async move { this.write_queued(op).await });
+            tokio::spawn(async move { this.write_queued().await });
         }
         rx.await.unwrap_or_else(|_| {
             Err(self.err(ErrorKind::Transient, op, "the write was dropped; retry"))
@@ -218,7 +228,7 @@ impl FileBackend {
     /// The writer task: rewrites the file for every write queued since its last rewrite, until
     /// none is left. While it writes (on a blocking thread), the next writes queue up, so the
     /// batches grow with the load.
-    async fn write_queued(&self, op: Op) {
+    async fn write_queued(&self) {
         loop {
             let jobs = {
                 let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -230,31 +240,43 @@ impl FileBackend {
             };
             let this = self.clone();
             // A panic drops the jobs' senders: their callers get a transient error.
-            let _ = tokio::task::spawn_blocking(move || this.commit(op, jobs)).await;
+            let _ = tokio::task::spawn_blocking(move || this.commit(jobs)).await;
         }
     }
 
     /// Applies `jobs` and rewrites the file once, under the lock; answers each job.
-    fn commit(&self, op: Op, jobs: Vec<Job>) {
-        let fail_all = |jobs: Vec<Job>, msg: String| {
-            let mut scratch = FileData {
-                format: 1,
-                secrets: BTreeMap::new(),
-            };
-            for j in jobs {
-                j(&mut scratch)(Some(&msg));
-            }
+    fn commit(&self, jobs: Vec<Job>) {
+        match self.rewrite(jobs) {
+            Ok(answers) => answers.into_iter().for_each(|a| a(None)),
+            Err((answers, failure)) => answers.into_iter().for_each(|a| a(Some(&failure))),
+        }
+    }
+
+    /// The rewrite: the answers of `jobs`, and why it failed if it did (jobs that were never
+    /// applied are answered with the failure alone).
+    fn rewrite(&self, jobs: Vec<Job>) -> std::result::Result<Vec<Answer>, (Vec<Answer>, Failure)> {
+        let not_applied = |jobs: Vec<Job>, kind, message: String| {
+            let answers = jobs.into_iter().map(|j| j(None)).collect();
+            Err((answers, Failure { kind, message }))
         };
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if let Err(e) = std::fs::create_dir_all(dir) {
-                return fail_all(jobs, format!("cannot create {}: {e}", dir.display()));
+                let msg = format!("cannot create {}: {e}", dir.display());
+                return not_applied(jobs, ErrorKind::Config, msg);
             }
         }
         let _lock = match fsio::lock(&self.path) {
             Ok(l) => l,
-            Err(e) => return fail_all(jobs, e.to_string()),
+            Err(e) => {
+                // Another writer held the file for the whole wait: worth a retry.
+                let kind = match e {
+                    fsio::LockError::Busy(..) => ErrorKind::Transient,
+                    _ => ErrorKind::Config,
+                };
+                return not_applied(jobs, kind, e.to_string());
+            }
         };
-        let mut data = match self.read(op) {
+        let mut data = match self.read(Op::Put) {
             Ok(d) => {
                 // The cache's copy is about to change: take it rather than clone it.
                 drop(
@@ -266,24 +288,33 @@ impl FileBackend {
                 );
                 Arc::unwrap_or_clone(d)
             }
-            Err(e) => return fail_all(jobs, e.to_string()),
+            Err(e) => {
+                let message = match std::error::Error::source(&e) {
+                    Some(cause) => format!("{}: {cause}", e.message),
+                    None => e.message.clone(),
+                };
+                return not_applied(jobs, e.kind, message);
+            }
         };
-        let answers: Vec<_> = jobs.into_iter().map(|j| j(&mut data)).collect();
+        let answers: Vec<Answer> = jobs.into_iter().map(|j| j(Some(&mut data))).collect();
         let text = Zeroizing::new(serde_json::to_vec_pretty(&data).expect("serializable"));
-        let written = fsio::write_atomic(&self.path, &text, Some(0o600))
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()));
-        match &written {
+        let mut cache = self.shared.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match fsio::write_atomic(&self.path, &text, Some(0o600)) {
             Ok(()) => {
-                let mut cache = self.shared.cache.lock().unwrap_or_else(|e| e.into_inner());
                 *cache = Stamp::of(&self.path).ok().map(|s| (s, Arc::new(data)));
+                Ok(answers)
             }
-            Err(_) => {
-                *self.shared.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            Err(e) => {
+                *cache = None;
+                let message = format!("cannot write {}: {e}", self.path.display());
+                Err((
+                    answers,
+                    Failure {
+                        kind: ErrorKind::PermissionDenied,
+                        message,
+                    },
+                ))
             }
-        }
-        let err = written.err();
-        for answer in answers {
-            answer(err.as_deref());
         }
     }
 
@@ -474,5 +505,35 @@ impl SecretBackend for FileBackend {
             ),
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rewrite that fails before any write is applied answers every write with that failure,
+    /// never with what the write would have said of data it never saw.
+    #[tokio::test]
+    async fn a_failed_rewrite_answers_each_write_with_its_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = FileBackend::new(dir.path());
+        b.put("A", &"a".into(), &PutOptions::default())
+            .await
+            .unwrap();
+        std::fs::write(b.path(), "not json").unwrap();
+        let (v, put_opts, del_opts) = ("b".into(), PutOptions::default(), DeleteOptions::default());
+        let (put, del) = tokio::join!(b.put("B", &v, &put_opts), b.delete("A", &del_opts));
+        for e in [put.unwrap_err(), del.unwrap_err()] {
+            assert_eq!(e.kind, ErrorKind::Config, "{e}");
+            assert!(
+                e.message.contains("is not a secretsync file backend"),
+                "{e}"
+            );
+        }
+        // A write's own refusal still stands when the rewrite works.
+        std::fs::remove_file(b.path()).unwrap();
+        let e = b.delete("A", &DeleteOptions::default()).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
     }
 }

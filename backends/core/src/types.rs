@@ -216,6 +216,16 @@ impl Capabilities {
         }
     }
 
+    /// How many writes to keep in flight when `concurrency` were asked for: at least
+    /// [`BATCH_IN_FLIGHT`] against a backend that batches writes.
+    pub fn writes_in_flight(&self, concurrency: usize) -> usize {
+        if self.batched_writes {
+            concurrency.max(BATCH_IN_FLIGHT)
+        } else {
+            concurrency
+        }
+    }
+
     /// Checks a write against these capabilities before any call is made.
     pub fn check_put(
         &self,
