@@ -244,13 +244,11 @@ impl ImportSource {
     }
 }
 
-/// The names and values of a dotenv or JSON file, in file order.
-fn read_file(src: &ImportSource) -> Result<Vec<(String, SecretValue)>> {
-    match src {
-        ImportSource::Dotenv(p) => {
-            let iter = dotenvy::from_path_iter(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            iter.enumerate()
+/// The names and values of a dotenv file, in file order.
+fn read_dotenv(p: &std::path::Path) -> Result<Vec<(String, SecretValue)>> {
+    let iter =
+        dotenvy::from_path_iter(p).with_context(|| format!("cannot read {}", p.display()))?;
+    iter.enumerate()
                 .map(|(i, item)| {
                     // dotenvy's own message quotes the line, value and all: never shown.
                     let (k, v) = item.map_err(|e| match e {
@@ -272,21 +270,23 @@ fn read_file(src: &ImportSource) -> Result<Vec<(String, SecretValue)>> {
                     Ok((k, SecretValue::new(v.into_bytes())))
                 })
                 .collect()
-        }
-        ImportSource::Json(p) => {
-            let bytes = zeroize::Zeroizing::new(
-                std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-            );
-            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: not a JSON object of names to strings (line {}, column {})",
-                        p.display(),
-                        e.line(),
-                        e.column()
-                    )
-                })?;
-            map.into_iter()
+}
+
+/// The names and values of a JSON object file.
+fn read_json(p: &std::path::Path) -> Result<Vec<(String, SecretValue)>> {
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+    );
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a JSON object of names to strings (line {}, column {})",
+                p.display(),
+                e.line(),
+                e.column()
+            )
+        })?;
+    map.into_iter()
                 .map(|(k, v)| match v {
                     serde_json::Value::String(s) => Ok((k, SecretValue::new(s.into_bytes()))),
                     _ => anyhow::bail!(
@@ -295,9 +295,6 @@ fn read_file(src: &ImportSource) -> Result<Vec<(String, SecretValue)>> {
                     ),
                 })
                 .collect()
-        }
-        ImportSource::Backend(_) => unreachable!("a backend is read through its API"),
-    }
 }
 
 /// A secret not imported, and why.
@@ -362,11 +359,16 @@ pub async fn import(ws: &Workspace, opts: &ImportOptions) -> Result<ImportReport
                 }
             }
         }
-        file => {
-            for (k, v) in read_file(file)? {
-                if !k.starts_with(&opts.prefix) {
-                    continue;
-                }
+        ImportSource::Dotenv(p) | ImportSource::Json(p) => {
+            let pairs = if matches!(opts.from, ImportSource::Json(_)) {
+                read_json(p)?
+            } else {
+                read_dotenv(p)?
+            };
+            for (k, v) in pairs
+                .into_iter()
+                .filter(|(k, _)| k.starts_with(&opts.prefix))
+            {
                 if let Some((full, name)) = name_of(k, &mut skipped) {
                     found.push((full, name, v));
                 }

@@ -2,8 +2,10 @@
 //! (declared secrets missing a value). Neither needs a key.
 
 use super::Workspace;
+use crate::config::Config;
+use crate::declare::Declared;
 use crate::model::{EnvRef, EnvType, Selector};
-use crate::store::SecretInfo;
+use crate::store::{SecretInfo, Store};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -73,7 +75,7 @@ pub struct ListReport {
     pub env_names: Vec<String>,
 }
 
-fn cell(info: Option<&SecretInfo>, env: &EnvRef) -> Cell {
+pub(super) fn cell(info: Option<&SecretInfo>, env: &EnvRef) -> Cell {
     let Some(v) = info.and_then(|i| i.resolve(env)) else {
         return Cell {
             source: Source::Missing,
@@ -96,6 +98,10 @@ pub fn list(ws: &Workspace) -> Result<ListReport> {
     let cfg = ws.config()?;
     let store = ws.store(&cfg)?;
     let declared = ws.declared(&cfg)?;
+    Ok(list_of(&cfg, &store, &declared))
+}
+
+fn list_of(cfg: &Config, store: &Store, declared: &[Declared]) -> ListReport {
     let stored: BTreeMap<_, _> = store
         .secrets()
         .into_iter()
@@ -138,11 +144,11 @@ pub fn list(ws: &Workspace) -> Result<ListReport> {
             }
         })
         .collect();
-    Ok(ListReport {
-        app: cfg.app,
+    ListReport {
+        app: cfg.app.clone(),
         secrets,
         env_names: envs.iter().map(|e| e.name().to_string()).collect(),
-    })
+    }
 }
 
 /// What `check` takes: environments and types to check (both empty: all of them).
@@ -184,6 +190,15 @@ pub fn check(ws: &Workspace, opts: &CheckOptions) -> Result<CheckReport> {
     let cfg = ws.config()?;
     let store = ws.store(&cfg)?;
     let declared = ws.declared(&cfg)?;
+    check_of(&cfg, &store, &declared, opts)
+}
+
+fn check_of(
+    cfg: &Config,
+    store: &Store,
+    declared: &[Declared],
+    opts: &CheckOptions,
+) -> Result<CheckReport> {
     let mut envs: Vec<EnvRef> = opts
         .envs
         .iter()
@@ -244,9 +259,11 @@ pub struct EnvRow {
 
 /// Every environment: the four types' implicit ones, then the declared ones.
 pub fn environments(ws: &Workspace) -> Result<Vec<EnvRow>> {
-    let cfg = ws.config()?;
-    Ok(cfg
-        .all_envs()
+    Ok(environments_of(&ws.config()?))
+}
+
+fn environments_of(cfg: &Config) -> Vec<EnvRow> {
+    cfg.all_envs()
         .into_iter()
         .map(|e| {
             let decl = match &e {
@@ -262,5 +279,29 @@ pub fn environments(ws: &Workspace) -> Result<Vec<EnvRow>> {
                 scope: cfg.scopes.scope_of(e.env_type()).to_string(),
             }
         })
-        .collect())
+        .collect()
+}
+
+/// The matrix, the check of every environment and the environments, from one read of the
+/// config, the store and the declarations (the dashboard's overview).
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    /// What `list` shows.
+    pub list: ListReport,
+    /// What `check` of every environment finds.
+    pub check: CheckReport,
+    /// The environments.
+    pub environments: Vec<EnvRow>,
+}
+
+/// [`list`], [`check`] of everything and [`environments`] at once.
+pub fn overview(ws: &Workspace) -> Result<Overview> {
+    let cfg = ws.config()?;
+    let store = ws.store(&cfg)?;
+    let declared = ws.declared(&cfg)?;
+    Ok(Overview {
+        list: list_of(&cfg, &store, &declared),
+        check: check_of(&cfg, &store, &declared, &CheckOptions::default())?,
+        environments: environments_of(&cfg),
+    })
 }

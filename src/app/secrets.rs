@@ -251,6 +251,8 @@ pub struct SecretDetails {
     pub declared: bool,
     /// What it is for.
     pub description: Option<String>,
+    /// Environment name → where its value comes from, in `list`'s column order.
+    pub environments: Vec<(String, super::overview::Cell)>,
     /// Its stored values (empty: declared, not set).
     pub values: Vec<ValueDetails>,
 }
@@ -267,7 +269,6 @@ pub fn details(ws: &Workspace, name: &SecretName) -> Result<SecretDetails> {
             "secret {name} is neither stored nor declared: `secretsync list` shows the secrets there are"
         );
     }
-    let layout = store.layout();
     let values = info
         .as_ref()
         .map(|i| {
@@ -275,36 +276,32 @@ pub fn details(ws: &Workspace, name: &SecretName) -> Result<SecretDetails> {
                 .iter()
                 .map(|v| ValueDetails {
                     selector: v.selector.to_string(),
-                    scopes: scopes_of(&cfg, &layout, &v.selector),
+                    scopes: store
+                        .parts(name.as_str(), &v.selector)
+                        .map(|p| p.into_iter().map(|(scope, _)| scope).collect())
+                        .unwrap_or_default(),
                     versions: store.versions(name, &v.selector).unwrap_or_default(),
                 })
                 .collect()
         })
         .unwrap_or_default();
+    let environments = cfg
+        .all_envs()
+        .iter()
+        .map(|e| {
+            let c = super::overview::cell(info.as_ref(), e);
+            (e.name().to_string(), c)
+        })
+        .collect();
     Ok(SecretDetails {
         name: name.to_string(),
         declared: decl.is_some(),
+        environments,
         description: info
             .and_then(|i| i.description)
             .or_else(|| decl.and_then(|d| d.description.clone())),
         values,
     })
-}
-
-/// The scopes a value under `sel` is sealed for.
-fn scopes_of(cfg: &Config, layout: &crate::model::ScopeLayout, sel: &Selector) -> Vec<String> {
-    let env_type = match sel {
-        Selector::Env(n) => cfg.environments.get(n).map(|e| e.env_type),
-        Selector::Types(_) => None,
-    };
-    if matches!(sel, Selector::Env(_)) && env_type.is_none() {
-        return Vec::new();
-    }
-    layout
-        .parts(sel, env_type)
-        .into_iter()
-        .map(|(s, _)| s)
-        .collect()
 }
 
 /// What one environment would read after a `set`.
@@ -347,16 +344,8 @@ pub fn preview_set(
     let cfg = ws.config()?;
     let target = write_selector(&cfg, types, env)?;
     let store = ws.store(&cfg)?;
-    let existing: Vec<Selector> = store
-        .secret(name)
-        .map(|i| i.values.into_iter().map(|v| v.selector).collect())
-        .unwrap_or_default();
-    let version_of = |sel: &Selector| {
-        store
-            .secret(name)
-            .and_then(|i| i.values.into_iter().find(|v| &v.selector == sel))
-            .map(|v| v.version)
-    };
+    let values = store.secret(name).map(|i| i.values).unwrap_or_default();
+    let existing: Vec<Selector> = values.iter().map(|v| v.selector.clone()).collect();
     let plan = crate::model::plan_set(&existing, &target);
     let mut after: Vec<Selector> = existing
         .iter()
@@ -388,7 +377,10 @@ pub fn preview_set(
     Ok(SetPreview {
         name: name.to_string(),
         selector: target.to_string(),
-        replaces: version_of(&target),
+        replaces: values
+            .iter()
+            .find(|v| v.selector == target)
+            .map(|v| v.version),
         split: plan
             .shrunk
             .iter()

@@ -6,7 +6,7 @@
 //! absorbing another's history or rolling back moves ciphertexts without opening them whenever
 //! that part stays the same, so a user who can only seal for a scope can still do it.
 
-use super::file::{now, Unlocked};
+use super::file::{now, Store, Unlocked};
 use super::format::{HistoryEntry, ValueEntry, FORMAT_V1, LEGACY_SCOPE};
 use super::info::{DeleteReport, SetReport, VersionInfo};
 use super::{crypto, Result, StoreError, Target, HISTORY_LIMIT};
@@ -70,14 +70,10 @@ pub(super) fn entry_from(mut versions: Vec<Sealed>) -> Result<ValueEntry> {
     })
 }
 
-impl Unlocked {
-    fn v1(&self) -> bool {
-        self.format() == FORMAT_V1
-    }
-
-    /// The scopes `sel`'s value is sealed for, with the part of `sel` each binds.
-    pub(super) fn parts(&self, name: &str, sel: &Selector) -> Result<Vec<(String, String)>> {
-        if self.v1() {
+impl Store {
+    /// The scopes `sel`'s value is sealed for, with the part of `sel` each binds (no key needed).
+    pub fn parts(&self, name: &str, sel: &Selector) -> Result<Vec<(String, String)>> {
+        if self.format() == FORMAT_V1 {
             return Ok(vec![(LEGACY_SCOPE.to_string(), sel.to_string())]);
         }
         let env_type = match sel {
@@ -89,6 +85,12 @@ impl Unlocked {
             Selector::Types(_) => None,
         };
         Ok(self.layout().parts(sel, env_type))
+    }
+}
+
+impl Unlocked {
+    fn v1(&self) -> bool {
+        self.format() == FORMAT_V1
     }
 
     /// The part of `sel` a ciphertext in `scope` binds.

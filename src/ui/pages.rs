@@ -1,7 +1,7 @@
 //! The dashboard's pages, server-rendered with maud: plain HTML forms, one stylesheet, no script.
 //! Nothing here is handed a value except [`Revealed`], which only the page answering a Reveal has.
 
-use crate::app::overview::{CheckReport, EnvRow, ListReport, SecretRow, Source};
+use crate::app::overview::{CheckReport, EnvRow, Overview, SecretRow, Source};
 use crate::app::secrets::{DeleteOutcome, SecretDetails, SetOutcome, SetPreview};
 use crate::app::sync::{ApplyOutcome, PlanReport};
 use crate::model::EnvType;
@@ -119,13 +119,8 @@ fn env_choice(envs: &[EnvRow]) -> Markup {
 }
 
 /// The secrets × environments matrix, with `check`'s verdict per environment.
-pub fn overview(
-    p: &Page,
-    list: &ListReport,
-    check: &CheckReport,
-    envs: &[EnvRow],
-    filter: &str,
-) -> Markup {
+pub fn overview(p: &Page, o: &Overview, filter: &str) -> Markup {
+    let (list, check, envs) = (&o.list, &o.check, &o.environments);
     let body = html! {
         h1 { "Secrets of " (list.app) }
         form.filter method="get" action="/" role="search" {
@@ -217,29 +212,19 @@ fn shown(v: &SecretValue) -> Markup {
 
 /// A secret: where each environment's value comes from, each stored value with its history,
 /// and the forms to set, delete, roll back and reveal.
-pub fn secret(
-    p: &Page,
-    d: &SecretDetails,
-    row: Option<&SecretRow>,
-    envs: &[EnvRow],
-    revealed: Option<&Revealed>,
-) -> Markup {
+pub fn secret(p: &Page, d: &SecretDetails, envs: &[EnvRow], revealed: Option<&Revealed>) -> Markup {
     let body = html! {
         p { a href="/" { "← Secrets" } }
         h1 { (d.name) }
         @if let Some(desc) = &d.description { p.desc { (desc) } }
         @if !d.declared { p.note { "The app does not declare this secret." } }
-        @if let Some(row) = row {
-            table.where {
-                caption { "Where each environment's value comes from" }
-                thead { tr { th scope="col" { "Environment" } th scope="col" { "Value" } } }
-                tbody {
-                    @for e in envs {
-                        @if let Some(c) = row.environments.get(&e.name) {
-                            @let (text, class) = cell_text(c.source, c.version, d.declared);
-                            tr { th scope="row" { (e.name) } td class=(class) data-env=(e.name) { (text) } }
-                        }
-                    }
+        table.where {
+            caption { "Where each environment's value comes from" }
+            thead { tr { th scope="col" { "Environment" } th scope="col" { "Value" } } }
+            tbody {
+                @for (env, c) in &d.environments {
+                    @let (text, class) = cell_text(c.source, c.version, d.declared);
+                    tr { th scope="row" { (env) } td class=(class) data-env=(env) { (text) } }
                 }
             }
         }

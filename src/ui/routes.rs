@@ -15,6 +15,7 @@ use maud::Markup;
 use secretsync_core::{SecretValue, MAX_VALUE_BYTES};
 use serde::Deserialize;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 type Shared = State<Arc<Ui>>;
 
@@ -118,19 +119,12 @@ async fn overview(
 ) -> Result<Markup> {
     let q = pairs(q.as_deref());
     let filter = first(&q, "q").unwrap_or_default().to_string();
-    let mut list = overview::list(&ui.ws)?;
-    let check = overview::check(&ui.ws, &overview::CheckOptions::default())?;
+    let mut o = overview::overview(&ui.ws)?;
     let needle = filter.to_lowercase();
-    list.secrets
+    o.list
+        .secrets
         .retain(|s| needle.is_empty() || s.name.to_lowercase().contains(&needle));
-    let envs = overview::environments(&ui.ws)?;
-    Ok(pages::overview(
-        &ui.page(csrf),
-        &list,
-        &check,
-        &envs,
-        &filter,
-    ))
+    Ok(pages::overview(&ui.page(csrf), &o, &filter))
 }
 
 async fn secret(
@@ -148,13 +142,10 @@ fn secret_page(
     revealed: Option<Revealed>,
 ) -> Result<Markup> {
     let details = secrets::details(&ui.ws, name)?;
-    let mut list = overview::list(&ui.ws)?;
-    list.secrets.retain(|s| s.name == details.name);
     let envs = overview::environments(&ui.ws)?;
     Ok(pages::secret(
         &ui.page(csrf),
         &details,
-        list.secrets.first(),
         &envs,
         revealed.as_ref(),
     ))
@@ -291,7 +282,9 @@ async fn set_form(
 
 async fn set_save(State(ui): Shared, mut form: Multipart) -> Result<Response> {
     let mut fields: Vec<(String, String)> = Vec::new();
-    let mut file: Option<Vec<u8>> = None;
+    // The value, kept apart from the other fields and wiped when dropped.
+    let mut text: Option<Zeroizing<String>> = None;
+    let mut file: Option<Zeroizing<Vec<u8>>> = None;
     let bad = |e: axum::extract::multipart::MultipartError| {
         Failure(
             StatusCode::BAD_REQUEST,
@@ -304,8 +297,10 @@ async fn set_save(State(ui): Shared, mut form: Multipart) -> Result<Response> {
             let has_name = field.file_name().is_some_and(|n| !n.is_empty());
             let bytes = field.bytes().await.map_err(bad)?;
             if has_name {
-                file = Some(bytes.to_vec());
+                file = Some(Zeroizing::new(bytes.to_vec()));
             }
+        } else if key == "value" {
+            text = Some(Zeroizing::new(field.text().await.map_err(bad)?));
         } else {
             fields.push((key, field.text().await.map_err(bad)?));
         }
@@ -314,14 +309,11 @@ async fn set_save(State(ui): Shared, mut form: Multipart) -> Result<Response> {
     check_csrf(&ui, first(&fields, "csrf").unwrap_or_default())?;
     let name = name_of(first(&fields, "name").unwrap_or_default())?;
     let (types, env) = write_target(&fields)?;
-    let value = match file {
-        Some(bytes) => bytes,
+    let value = match (file, text) {
+        (Some(bytes), _) => bytes.to_vec(),
         // A browser sends a textarea's line breaks as CRLF; people mean LF.
-        None => fields
-            .iter()
-            .find(|(k, _)| k == "value")
-            .map(|(_, v)| v.replace("\r\n", "\n").into_bytes())
-            .unwrap_or_default(),
+        (None, Some(t)) => t.replace("\r\n", "\n").into_bytes(),
+        (None, None) => Vec::new(),
     };
     if value.is_empty() {
         return Err(Failure(
@@ -345,9 +337,12 @@ async fn set_save(State(ui): Shared, mut form: Multipart) -> Result<Response> {
 }
 
 async fn environments(State(ui): Shared, Extension(csrf): Extension<Csrf>) -> Result<Markup> {
-    let envs = overview::environments(&ui.ws)?;
-    let check = overview::check(&ui.ws, &overview::CheckOptions::default())?;
-    Ok(pages::environments(&ui.page(csrf), &envs, &check))
+    let o = overview::overview(&ui.ws)?;
+    Ok(pages::environments(
+        &ui.page(csrf),
+        &o.environments,
+        &o.check,
+    ))
 }
 
 /// Runs a plan or an apply on a blocking thread of the runtime: their futures hold borrows that
