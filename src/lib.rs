@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod declare;
 pub mod inject;
+pub mod logs;
 pub mod model;
 pub mod output;
 pub mod registry;

@@ -69,6 +69,10 @@ async fn main() -> ExitCode {
         }
     };
     let (json, verbose) = (cli.json, cli.verbose > 0);
+    if let Err(e) = secretsync::logs::init(cli.log_level(), cli.log_format) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
+    }
     match secretsync::cli::execute(cli).await {
         Ok(outcome) => outcome.into(),
         // The reader went away (`| head`): nothing to say, as ripgrep does.

@@ -30,6 +30,9 @@ pub struct MigrateOptions {
     pub adopt: bool,
     /// Calls in flight at once, per backend.
     pub concurrency: usize,
+    /// Label what is written as this project's store's (needs its config and identity);
+    /// otherwise the migration needs neither and labels as itself.
+    pub with_store: bool,
 }
 
 /// The read-back check of a migration.
@@ -66,6 +69,9 @@ pub struct MigrateCalls {
 /// What `migrate` did (or, with `dry_run`, would do).
 #[derive(Debug, Serialize)]
 pub struct MigrateReport {
+    /// Whose ownership labels the writes carry: `store <id>`, or `migration-<hash>` without a
+    /// store.
+    pub owner: String,
     /// Source name → target name (relative to the prefixes).
     pub mappings: Vec<Mapping>,
     /// The plan against the target.
@@ -112,20 +118,29 @@ impl MigrateReport {
     }
 }
 
-/// `migrate`: copies a backend's secrets to another under this store's ownership labels (as
-/// the environment `migrate`), then reads every one back. Rerunnable: equal secrets are skipped.
+/// `migrate`: copies a backend's secrets to another, then reads every one back. Rerunnable:
+/// equal secrets are skipped. With `with_store` the writes carry this project's store labels
+/// (as the environment `migrate`); without, no config, store or identity is needed, the writes
+/// are labelled as this migration (an id from the source URL and prefix) and a rerun compares
+/// the target's values with the source's.
 pub async fn migrate(
     ws: &Workspace,
     opts: &MigrateOptions,
     progress: &dyn Progress,
 ) -> Result<MigrateReport> {
-    let cfg = ws.config().context(
-        "migrate stamps what it writes with a store's ownership labels: run it in a secretsync project",
-    )?;
-    let store = ws.unlocked(&cfg).await?;
-    // What it writes is labelled with the fingerprint key of production's scope: migrations
-    // move production secrets, and those who run them can open production.
-    let fpr = Fingerprinter::of(&store, crate::model::EnvType::Production)?;
+    let (fpr, owner) = if opts.with_store {
+        let cfg = ws.config().context(
+            "--with-store labels what migrate writes with a store's ownership labels: run it in a secretsync project, or leave --with-store out",
+        )?;
+        let store = ws.unlocked(&cfg).await?;
+        // Labelled with the fingerprint key of production's scope: migrations move production
+        // secrets, and those who run them can open production.
+        let fpr = Fingerprinter::of(&store, crate::model::EnvType::Production)?;
+        (fpr, format!("store {}", store.id()))
+    } else {
+        let id = migration_id(&opts.from, &opts.prefix_from);
+        (Fingerprinter::ephemeral(&id), id)
+    };
     let base = ws.base_dir();
     let (src, src_calls) = backends::open_url(&opts.from, &base, opts.concurrency).await?;
     let (dst, dst_calls) = backends::open_url(&opts.to, &base, opts.concurrency).await?;
@@ -148,7 +163,7 @@ pub async fn migrate(
         concurrency: opts.concurrency,
         ..Default::default()
     };
-    let plan = sync::plan(
+    let mut plan = sync::plan(
         "migrate",
         dst.as_ref(),
         &opts.prefix_to,
@@ -157,7 +172,11 @@ pub async fn migrate(
         &plan_opts,
     )
     .await?;
+    if fpr.is_ephemeral() {
+        migrate::settle_by_value(dst.as_ref(), &mut plan, opts.concurrency).await?;
+    }
     let mut out = MigrateReport {
+        owner,
         mappings,
         summary: plan.summary(),
         plan,
@@ -198,6 +217,14 @@ pub async fn migrate(
         target: backends::api_calls(&dst_calls),
     });
     Ok(out)
+}
+
+/// The owner id of a migration without a store: `migration-` and a hash of where it copies
+/// from, so a rerun from the same source owns what the earlier runs wrote.
+fn migration_id(from: &str, prefix_from: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("secretsync/migration/v1\0{from}\0{prefix_from}").as_bytes());
+    format!("migration-{}", hex::encode(&h[..8]))
 }
 
 /// What `import` takes.

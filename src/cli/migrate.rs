@@ -35,6 +35,11 @@ pub struct MigrateArgs {
     /// Calls in flight at once, per backend.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
+    /// Label what is written as this project's store's (environment `migrate`), so an
+    /// environment can later take it over with `apply --adopt`. Needs the project's config
+    /// and identity; without it migrate needs neither.
+    #[arg(long)]
+    pub with_store: bool,
 }
 
 pub async fn run_migrate(ctx: &Ctx, args: MigrateArgs) -> Result<Outcome> {
@@ -47,6 +52,7 @@ pub async fn run_migrate(ctx: &Ctx, args: MigrateArgs) -> Result<Outcome> {
         dry_run: args.dry_run,
         adopt: args.adopt,
         concurrency: args.concurrency,
+        with_store: args.with_store,
     };
     let report = app::migrate::migrate(&ctx.ws, &opts, &ctx.out.progress()).await?;
     ctx.out.report(&report)?;

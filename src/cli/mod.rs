@@ -52,11 +52,36 @@ pub struct Cli {
     /// Print one JSON document on stdout instead of text (see README, "JSON output").
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
-    /// On an error, also show what the cloud SDK or library said underneath.
+    /// More logs on stderr: `-v` info, `-vv` debug, `-vvv` trace (names, actions, calls and
+    /// timings; never values). On an error, also show what the cloud SDK or library said
+    /// underneath. `SECRETSYNC_LOG` (or `RUST_LOG`) takes a filter instead.
     #[arg(long, short, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
+    /// How logs are written on stderr: `text` lines or `json` lines (for log collectors).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "SECRETSYNC_LOG_FORMAT",
+        value_name = "FORMAT",
+        help_heading = "Global options"
+    )]
+    pub log_format: crate::logs::LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The log level: the jobs that log as they go (`reconcile`, `ui`) start at info, the
+    /// other commands at warnings; each `-v` is one step more.
+    pub fn log_level(&self) -> tracing::Level {
+        let base = match self.command {
+            Command::Reconcile(_) | Command::Ui(_) => tracing::Level::INFO,
+            _ => tracing::Level::WARN,
+        };
+        crate::logs::level(base, self.verbose)
+    }
 }
 
 /// The commands.

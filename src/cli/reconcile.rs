@@ -3,7 +3,7 @@
 
 use super::{Ctx, Outcome};
 use crate::app::reconcile::{self as app, EnvOutcome, ReconcileOptions, RoundReport};
-use crate::sync::metrics::Metrics;
+use crate::sync::metrics::{Metrics, RunResult};
 use crate::sync::PlanOptions;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
@@ -167,30 +168,28 @@ impl ReconcileArgs {
     }
 }
 
-/// The log line of one environment's round.
+/// The log event of one environment's round (fields, never values).
 fn log_env(e: &EnvOutcome) {
-    let name = &e.env;
+    let env = e.env.as_str();
     match (&e.detail.summary, &e.detail.error, &e.detail.skipped) {
         (Some(s), _, _) => {
-            eprintln!(
-                "reconcile: {name}: {} created, {} updated, {} deleted, {} drifted, {} failed, {} unchanged ({:.2}s)",
-                s.create,
-                s.update,
-                s.delete,
-                s.drift,
-                e.detail.failed.unwrap_or(0),
-                s.unchanged,
-                e.seconds
+            tracing::info!(
+                env = %env,
+                created = s.create,
+                updated = s.update,
+                deleted = s.delete,
+                drifted = s.drift,
+                failed = e.detail.failed.unwrap_or(0),
+                unchanged = s.unchanged,
+                seconds = e.seconds,
+                "synced"
             );
             if !e.detail.needs_you.is_empty() {
-                eprintln!(
-                    "reconcile: {name}: needs you: {}",
-                    e.detail.needs_you.join(", ")
-                );
+                tracing::warn!(env = %env, items = %e.detail.needs_you.join(", "), "needs you");
             }
         }
-        (_, Some(err), _) => eprintln!("reconcile: {name}: error: {err}"),
-        (_, _, Some(why)) => eprintln!("reconcile: {name}: skipped ({why})"),
+        (_, Some(err), _) => tracing::error!(env = %env, error = %err, "environment failed"),
+        (_, _, Some(why)) => tracing::warn!(env = %env, reason = %why, "skipped"),
         _ => {}
     }
 }
@@ -210,9 +209,11 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
     loop {
         number += 1;
         let verify = args.verify_every > 0 && number.is_multiple_of(args.verify_every);
+        let started = Instant::now();
         let round = match tokio::time::timeout(
             args.round_timeout,
-            app::round(&ctx.ws, &opts, &metrics, &stop, verify, &log_env),
+            app::round(&ctx.ws, &opts, &metrics, &stop, verify, &log_env)
+                .instrument(tracing::info_span!("reconcile", round = number)),
         )
         .await
         {
@@ -229,17 +230,33 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
             h.last_round_ok = Some(matches!(&round, Ok(r) if r.ok()));
             round_outcome(&round)
         };
+        if let Ok(report) = &round {
+            let count = |r: RunResult| report.environments.iter().filter(|e| e.result == r).count();
+            tracing::info!(
+                round = number,
+                environments = report.environments.len(),
+                ok = count(RunResult::Ok),
+                attention = count(RunResult::Attention),
+                failed = count(RunResult::Failed) + count(RunResult::Error),
+                skipped = count(RunResult::Skipped),
+                verified = verify,
+                seconds = started.elapsed().as_secs_f64(),
+                "round done"
+            );
+        }
         match &round {
             Ok(report) if ctx.out.json && args.once => ctx.out.json_doc(report)?,
             Ok(_) => {}
             Err(e) if args.once => return Err(anyhow::anyhow!("{e:#}")),
-            Err(e) => eprintln!("reconcile: round failed: {e:#}; retrying next round"),
+            Err(e) => {
+                tracing::error!(round = number, error = %format!("{e:#}"), "round failed; retrying next round")
+            }
         }
         if args.once {
             return Ok(outcome);
         }
         if stop.load(Ordering::SeqCst) {
-            eprintln!("reconcile: stopping (signal received)");
+            tracing::info!("stopping (signal received)");
             return Ok(Outcome::Ok);
         }
         let spread = args.every.as_secs_f64() * args.jitter.clamp(0.0, 1.0);
@@ -249,7 +266,7 @@ pub async fn run(ctx: &Ctx, args: ReconcileArgs) -> Result<Outcome> {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = wake.notified() => {
-                eprintln!("reconcile: stopping (signal received)");
+                tracing::info!("stopping (signal received)");
                 return Ok(Outcome::Ok);
             }
         }
@@ -301,13 +318,13 @@ async fn serve(addr: &str, metrics: Arc<Metrics>, health: Arc<Mutex<Health>>) ->
                 }
             }),
         );
-    eprintln!(
-        "reconcile: serving http://{}/metrics and /healthz",
-        listener.local_addr()?
+    tracing::info!(
+        url = %format!("http://{}", listener.local_addr()?),
+        "serving /metrics and /healthz"
     );
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            eprintln!("reconcile: metrics server stopped: {e}");
+            tracing::error!(error = %e, "metrics server stopped");
         }
     });
     Ok(())
@@ -330,7 +347,7 @@ fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<()> {
             _ = term.recv() => {}
             _ = int.recv() => {}
         }
-        eprintln!("reconcile: second signal; exiting now without waiting for writes in flight");
+        tracing::warn!("second signal; exiting now without waiting for writes in flight");
         std::process::exit(130);
     });
     Ok(())

@@ -19,6 +19,7 @@ impl Human for MigrateReport {
                 ));
             }
             out.push_str(&render_plan(&self.plan));
+            out.push_str(&format!("Owner labels: {}\n", self.owner));
             out.push_str("(dry run: nothing written)\n");
             return out;
         }
@@ -34,6 +35,7 @@ impl Human for MigrateReport {
                 out.push_str(&format!("  {}: {:?}\n", p.name, p.result));
             }
         }
+        out.push_str(&format!("Owner labels: {}\n", self.owner));
         out
     }
 }

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use secretsync_core::{BackendError, DeleteOptions, ErrorKind, PutMode, PutOptions, SecretBackend};
 use serde::Serialize;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// How one item ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,6 +141,7 @@ fn done(item: &PlanItem, version: Option<String>) -> ItemResult {
 
 /// Applies `plan` to `backend` (already layered with retries and rate limits), `concurrency`
 /// items at a time. `on_done` is called after each item (progress).
+#[tracing::instrument(name = "apply", skip_all, fields(env = %plan.env, backend = %plan.backend))]
 pub async fn apply(
     plan: &Plan,
     backend: Arc<dyn SecretBackend>,
@@ -147,15 +149,26 @@ pub async fn apply(
     concurrency: usize,
     on_done: &(dyn Fn(&ItemResult) + Sync),
 ) -> ApplyReport {
+    let started = std::time::Instant::now();
     let backend = backend.as_ref();
     let concurrency = backend.capabilities().writes_in_flight(concurrency);
     let fpr = &fpr.for_env(&plan.env);
     let mut results: Vec<ItemResult> =
         futures::stream::iter(plan.items.iter().filter(|i| i.is_change()))
-            .map(|item| async move {
-                let r = apply_one(item, backend, fpr).await;
-                on_done(&r);
-                r
+            .map(|item| {
+                let span = tracing::debug_span!("item", name = %item.name, action = ?item.action);
+                async move {
+                    let started = std::time::Instant::now();
+                    let r = apply_one(item, backend, fpr).await;
+                    let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    match &r.error {
+                        Some(e) => tracing::warn!(kind = %e.kind, error = %e.message, ms, "failed"),
+                        None => tracing::debug!(status = ?r.status, ms, "done"),
+                    }
+                    on_done(&r);
+                    r
+                }
+                .instrument(span)
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
@@ -179,9 +192,18 @@ pub async fn apply(
         });
     }
     results.sort_by(|a, b| a.name.cmp(&b.name));
-    ApplyReport {
+    let report = ApplyReport {
         env: plan.env.clone(),
         backend: plan.backend.clone(),
         results,
-    }
+    };
+    tracing::info!(
+        done = report.count(Status::Done),
+        failed = report.count(Status::Failed),
+        skipped = report.count(Status::Skipped),
+        unchanged = report.count(Status::Unchanged),
+        seconds = started.elapsed().as_secs_f64(),
+        "applied"
+    );
+    report
 }

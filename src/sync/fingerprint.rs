@@ -110,6 +110,9 @@ pub struct Fingerprinter {
     retired: Vec<FpKey>,
     store_id: String,
     env: String,
+    /// A throwaway key (a migration without a store): nothing it wrote earlier can be verified,
+    /// so the key-history check does not apply.
+    ephemeral: bool,
 }
 
 impl std::fmt::Debug for Fingerprinter {
@@ -161,7 +164,25 @@ impl Fingerprinter {
             retired: retired.into_iter().map(FpKey::new).collect(),
             store_id: store_id.into(),
             env: String::new(),
+            ephemeral: false,
         }
+    }
+
+    /// A fingerprinter with a fresh random key that labels as owner `owner_id`: for a
+    /// migration without a store. Its fingerprints mean something within this run only, so
+    /// what an earlier run wrote is recognised by its owner label and compared by value.
+    pub fn ephemeral(owner_id: &str) -> Self {
+        let mut key = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self {
+            ephemeral: true,
+            ..Self::new(SecretValue::new(key), Vec::new(), owner_id)
+        }
+    }
+
+    /// True for [`Fingerprinter::ephemeral`].
+    pub fn is_ephemeral(&self) -> bool {
+        self.ephemeral
     }
 
     /// The same keys, labelling and owning as environment `env`.
@@ -171,6 +192,7 @@ impl Fingerprinter {
             retired: self.retired.clone(),
             store_id: self.store_id.clone(),
             env: env_label(env),
+            ephemeral: self.ephemeral,
         }
     }
 
@@ -259,6 +281,9 @@ impl Fingerprinter {
         &self,
         listed: impl IntoIterator<Item = &'a SecretMeta>,
     ) -> Result<(), ContinuityError> {
+        if self.ephemeral {
+            return Ok(());
+        }
         for meta in listed {
             if meta.labels.get(STORE_LABEL) != Some(&self.store_id) {
                 continue;

@@ -118,6 +118,42 @@ pub async fn verify(
         .collect())
 }
 
+/// For a migration without a store (an [`Fingerprinter::ephemeral`] key): the target's secrets
+/// that the listing could not settle are compared by value. Equal ones are left alone; one an
+/// earlier run of this migration wrote (its owner label) and that differs is rewritten; a
+/// foreign one stays an adoption, refused without `--adopt`.
+pub async fn settle_by_value(
+    target: &dyn SecretBackend,
+    plan: &mut Plan,
+    concurrency: usize,
+) -> Result<(), BackendError> {
+    let wanted: Vec<usize> = plan
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            i.secret.is_some() && matches!(i.action, Action::Adopt | Action::Drift | Action::Update)
+        })
+        .map(|(k, _)| k)
+        .collect();
+    let names: Vec<String> = wanted.iter().map(|&k| plan.items[k].name.clone()).collect();
+    let read = get_all(target, &names, concurrency).await?;
+    for (k, got) in wanted.into_iter().zip(read) {
+        let item = &mut plan.items[k];
+        let Some(got) = got else { continue };
+        if item.value.as_ref().map(SecretValue::expose) == Some(got.value.expose()) {
+            item.action = Action::Unchanged;
+            item.blocked = false;
+            item.reason = "equal (compared by value)".into();
+        } else if item.action != Action::Adopt {
+            item.action = Action::Update;
+            item.blocked = false;
+            item.reason = "differs from the source; written by an earlier run of this migration, so rewritten".into();
+        }
+    }
+    Ok(())
+}
+
 /// Reads the values of the `mappings`' sources; a source that vanished meanwhile is skipped.
 pub async fn read_sources(
     source: &dyn SecretBackend,

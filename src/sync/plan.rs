@@ -215,6 +215,7 @@ pub enum PlanError {
 }
 
 /// Plans environment `env` whose canonical values are `desired`, replicated under `prefix`.
+#[tracing::instrument(name = "plan", skip_all, fields(env = %env, backend = %backend.info()))]
 pub async fn plan(
     env: &str,
     backend: &dyn SecretBackend,
@@ -325,7 +326,7 @@ pub async fn plan(
         read_values(backend, &mut items, fpr, opts).await?;
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Plan {
+    let plan = Plan {
         env: env.into(),
         backend: info.to_string(),
         prefix: prefix.into(),
@@ -333,7 +334,20 @@ pub async fn plan(
         drift_unchecked,
         delete_refusal,
         on_drift: opts.on_drift,
-    })
+    };
+    let s = plan.summary();
+    tracing::info!(
+        create = s.create,
+        update = s.update,
+        delete = s.delete,
+        unchanged = s.unchanged,
+        orphan = s.orphan,
+        adopt = s.adopt,
+        drift = s.drift,
+        blocked = s.blocked,
+        "planned"
+    );
+    Ok(plan)
 }
 
 fn classify(

@@ -247,7 +247,8 @@ async fn migrate_from_moto_to_a_file_backend_verifies_every_secret_and_reruns_cl
         .send()
         .await
         .unwrap();
-    let p = Project::init_with(common::aws_env(&ep));
+    // No project: migrate needs no store or identity.
+    let p = Project::empty_with(common::aws_env(&ep));
     let dest = tempfile::tempdir().unwrap();
     let to = format!("file://{}", dest.path().display());
     let from = format!("aws-sm://?region=us-east-1&endpoint={ep}");
@@ -339,6 +340,75 @@ async fn a_pruned_secret_can_be_restored_and_is_then_unchanged() {
     assert!(
         out.contains("not_found") || out.contains("NotFound") || out.contains("ResourceNotFound"),
         "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trace_logs_over_the_sdk_show_each_call_and_item_and_never_a_value() {
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT") else {
+        return;
+    };
+    let prefix = secretsync_core::conformance::random_prefix("log").replace('_', "/");
+    let p = aws_project(&ep, &prefix);
+    p.set("Token", "--type", "prod", common::CANARY);
+    // Every filter a user could set, up to trace for everything: the SDK's and HTTP stack's
+    // own debug and trace events (request bodies, values included) are dropped whatever it
+    // says; secretsync's are kept.
+    for filter in [
+        "trace",
+        "secretsync=trace,aws_smithy_runtime=trace,hyper=trace",
+    ] {
+        for args in [
+            &[
+                "apply",
+                "--env",
+                "prod-eu",
+                "--log-format",
+                "json",
+                "--verify",
+            ][..],
+            &["plan", "--env", "prod-eu", "-vvv", "--verify"][..],
+        ] {
+            let out = p
+                .cmd(args)
+                .env("SECRETSYNC_LOG", filter)
+                .env("RUST_LOG", "trace")
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            common::assert_no_canary(&format!("{filter}: {args:?}"), &out.stderr);
+        }
+    }
+    p.set("Token", "--type", "prod", &format!("{}-2", common::CANARY));
+    let out = p
+        .cmd(&["apply", "--env", "prod-eu", "-vvv", "--log-format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    common::assert_no_canary("apply -vvv", &out.stderr);
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let has = |msg: &str, f: &dyn Fn(&serde_json::Value) -> bool| {
+        events.iter().any(|e| e["fields"]["message"] == msg && f(e))
+    };
+    // An API call, inside the item it serves, with its outcome and time.
+    assert!(
+        has("call", &|e| e["fields"]["op"] == "put"
+            && e["fields"]["outcome"] == "ok"
+            && e["fields"]["ms"].is_number()
+            && e["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["name"] == "item" && s["action"] == "Update")),
+        "{events:?}"
+    );
+    assert!(
+        has("applied", &|e| e["fields"]["done"] == 1
+            && e["spans"][0]["env"] == "prod-eu"),
+        "{events:?}"
     );
 }
 

@@ -104,7 +104,16 @@ fn no_command_shows_the_canary() {
         None,
         2,
     );
-    s.run(&["apply", "--env", "prod-eu"], None, 0);
+    // The first writes, logged at the most verbose level as JSON lines.
+    let log = s.run(
+        &["apply", "--env", "prod-eu", "-vvv", "--log-format", "json"],
+        None,
+        0,
+    );
+    assert!(
+        log.contains(r#""message":"done""#) && log.contains(r#""name":"app/DatabaseURL""#),
+        "each item is logged: {log}"
+    );
     s.run(
         &["apply", "--env", "prod-eu", "--json", "--verify"],
         None,
@@ -124,13 +133,13 @@ fn no_command_shows_the_canary() {
     s.run(&["reconcile", "--once", "--verify-every", "1"], None, 0);
     s.run(&["reconcile", "--once", "--json"], None, 0);
     // The most verbose output.
-    s.run(&["apply", "--env", "prod-eu", "-vv", "--verify"], None, 0);
+    s.run(&["apply", "--env", "prod-eu", "-vvv", "--verify"], None, 0);
     s.run(
         &[
             "plan",
             "--env",
             "prod-eu",
-            "-vv",
+            "-vvv",
             "--verify",
             "--on-drift",
             "revert",
@@ -139,11 +148,11 @@ fn no_command_shows_the_canary() {
         0,
     );
     s.run(
-        &["reconcile", "--once", "-vv", "--verify-every", "1"],
+        &["reconcile", "--once", "-vvv", "--verify-every", "1"],
         None,
         0,
     );
-    s.run(&["get", "Nope", "--type", "local", "-vv"], None, 1);
+    s.run(&["get", "Nope", "--type", "local", "-vvv"], None, 1);
     // The metrics and health endpoints of a running reconcile loop.
     {
         use std::process::Stdio;
@@ -155,7 +164,7 @@ fn no_command_shows_the_canary() {
             "127.0.0.1:0",
             "--verify-every",
             "1",
-            "-vv",
+            "-vvv",
         ]);
         c.env("SECRETSYNC_CACHE_DIR", s.cache.path())
             .stdout(Stdio::piped())
@@ -164,8 +173,7 @@ fn no_command_shows_the_canary() {
         let mut lines = common::Lines::new(child.stderr.take().unwrap());
         let addr = lines.find(std::time::Duration::from_secs(60), |line| {
             assert_no_canary("reconcile's log", line.as_bytes());
-            line.strip_prefix("reconcile: serving http://")
-                .map(|rest| rest.split('/').next().unwrap().to_string())
+            crate::cli_reconcile::serving_addr(line)
         });
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {

@@ -30,14 +30,26 @@ fn once_applies_every_environment_and_exits_like_apply() {
     let out = p.run(&["reconcile", "--once"], None);
     assert!(out.status.success(), "{}", common::text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.matches("1 created").count(), 3, "{err}");
+    assert_eq!(err.matches("synced env=env-").count(), 3, "{err}");
+    let synced = |what: &str| {
+        err.lines()
+            .filter(|l| l.contains("synced env=env-") && l.contains(what))
+            .count()
+    };
+    assert_eq!(synced(" created=1 "), 3, "{err}");
     for i in 0..3 {
         assert!(dir.path().join(format!("env-{i}/secrets.json")).exists());
     }
     let out = p.run(&["reconcile", "--once"], None);
     assert_eq!(out.status.code(), Some(0), "{}", common::text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.matches("1 unchanged").count(), 3, "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("synced env=env-") && l.contains(" unchanged=1 "))
+            .count(),
+        3,
+        "{err}"
+    );
     common::assert_no_canary("reconcile", &out.stderr);
 }
 
@@ -74,16 +86,24 @@ fn drift_exits_2_naming_the_environment_and_revert_repairs_it() {
         serde_json::json!(["app/A (drift)"]),
         "{j}"
     );
+    let log = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("reconcile: env-0: needs you: app/A (drift)\n"),
+        log.lines().any(|l| l.contains("needs you")
+            && l.contains("env=env-0")
+            && l.contains("items=app/A (drift)")),
         "the log names the item: {}",
         common::text(&out)
     );
     let out = p.code(&["reconcile", "--once", "--on-drift", "revert"], None, 0);
     assert!(
-        out.contains("env-0: 0 created, 0 updated, 0 deleted, 1 drifted, 0 failed"),
+        out.lines().any(
+            |l| l.contains("synced env=env-0 created=0 updated=0 deleted=0 drifted=1 failed=0")
+        ),
         "{out}"
+    );
+    assert!(
+        out.contains("round done round=1 environments=2 ok=2"),
+        "each round's summary: {out}"
     );
     p.code(&["reconcile", "--once"], None, 0);
 }
@@ -96,10 +116,11 @@ fn a_failing_environment_exits_1_and_the_others_still_run() {
     std::fs::write(dir.path().join("env-0"), "not a folder").unwrap();
     let out = p.code(&["reconcile", "--once"], None, 1);
     assert!(
-        out.contains("reconcile: env-0: error: file: list: cannot read"),
+        out.lines()
+            .any(|l| l.contains("environment failed env=env-0 error=file: list: cannot read")),
         "{out}"
     );
-    assert!(out.contains("env-1: 1 created"), "{out}");
+    assert!(out.contains("synced env=env-1 created=1"), "{out}");
 }
 
 #[test]
@@ -159,10 +180,7 @@ fn the_loop_serves_metrics_and_health_and_stops_on_sigterm() {
     c.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = common::spawn(&mut c);
     let mut lines = common::Lines::new(child.stderr.take().unwrap());
-    let addr = lines.find(Duration::from_secs(60), |line| {
-        line.strip_prefix("reconcile: serving http://")
-            .map(|rest| rest.split('/').next().unwrap().to_string())
-    });
+    let addr = lines.find(Duration::from_secs(60), serving_addr);
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let metrics = loop {
@@ -218,4 +236,17 @@ fn the_loop_serves_metrics_and_health_and_stops_on_sigterm() {
     assert!(code.success(), "exit {code:?}: {log}");
     assert!(log.contains("stopping (signal received)"), "{log}");
     assert!(!log.contains("canary"));
+}
+
+/// The address from reconcile's "serving" log line.
+pub fn serving_addr(line: &str) -> Option<String> {
+    line.contains("serving /metrics")
+        .then(|| line.split("url=http://").nth(1))
+        .flatten()
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
 }

@@ -427,8 +427,9 @@ fn a_store_forged_from_the_files_public_parts_is_refused_by_every_replicating_co
             "revert",
         ],
         vec!["reconcile", "--once"],
-        // migrate stamps the destination with the store's labels: witnessed there too.
-        vec!["migrate", "--from", &copy_url, "--to", &url],
+        // migrate --with-store stamps the destination with the store's labels: witnessed
+        // there too.
+        vec!["migrate", "--from", &copy_url, "--to", &url, "--with-store"],
     ];
     // Give migrate a source to copy from.
     common::file_put(copy.path(), &[("app/A", "evil-value")]);
@@ -537,7 +538,8 @@ fn write_file_backend(path: &std::path::Path, secrets: &[(&str, &str)]) {
 
 #[test]
 fn migrate_renames_refuses_foreign_secrets_without_adopt_and_exits_by_outcome() {
-    let p = Project::init();
+    // An empty folder: no secretsync.toml, no store, no identity.
+    let p = Project::empty();
     write_file_backend(
         &p.path("src/secrets.json"),
         &[("svc:key", "k1"), ("svc/db", "d1")],
@@ -574,6 +576,78 @@ fn migrate_renames_refuses_foreign_secrets_without_adopt_and_exits_by_outcome() 
             .as_str(),
         Some("k1")
     );
+    assert!(
+        !p.path("secretsync.toml").exists() && !p.path(".secretsync").exists(),
+        "migrate made no project"
+    );
+    // A rerun compares by value: nothing to write. Its owner is the migration, from the source.
+    let j = json(&migrate(&["--rename-char", "-", "--json"], 0));
+    assert_eq!(j["summary"]["unchanged"], 2, "{j}");
+    assert!(
+        j["owner"].as_str().unwrap().starts_with("migration-"),
+        "{j}"
+    );
+    let meta = rt.block_on(b.head("svc-key")).unwrap().unwrap();
+    assert_eq!(
+        meta.labels.get("secretsync-store"),
+        Some(&j["owner"].as_str().unwrap().to_string()),
+        "{meta:?}"
+    );
+    // The source changed: what this migration wrote is rewritten, by value, with no --adopt.
+    write_file_backend(
+        &p.path("src/secrets.json"),
+        &[("svc:key", "k2"), ("svc/db", "d1")],
+    );
+    let j = json(&migrate(&["--rename-char", "-", "--json"], 0));
+    assert_eq!(
+        (
+            j["summary"]["update"].as_u64(),
+            j["summary"]["unchanged"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{j}"
+    );
+    assert_eq!(j["verified"]["equal"], 2, "{j}");
+    assert_eq!(
+        rt.block_on(b.get("svc-key"))
+            .unwrap()
+            .unwrap()
+            .value
+            .as_str(),
+        Some("k2")
+    );
+    // Another source's migration into the same names does not own them: refused.
+    write_file_backend(&p.path("other/secrets.json"), &[("svc-key", "k3")]);
+    let out = p.code(
+        &[
+            "migrate",
+            "--from",
+            "file://./other",
+            "--to",
+            "file://./dst",
+        ],
+        None,
+        2,
+    );
+    assert!(out.contains("managed by another store"), "{out}");
+    // --with-store needs a project, and says so.
+    let out = p.code(
+        &[
+            "migrate",
+            "--from",
+            "file://./src",
+            "--to",
+            "file://./dst",
+            "--with-store",
+        ],
+        None,
+        1,
+    );
+    assert!(
+        out.contains("--with-store") && out.contains("secretsync project"),
+        "{out}"
+    );
+
     // A destination that cannot be written at all: exit 1.
     std::fs::write(p.path("blocked"), "a file, not a folder").unwrap();
     let out = p.code(

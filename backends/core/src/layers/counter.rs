@@ -80,11 +80,19 @@ impl Around for Counted {
         F: FnMut() -> Fut + Send,
         Fut: Future<Output = Result<T>> + Send,
     {
+        let started = std::time::Instant::now();
         let r = f().await;
         let outcome = match &r {
             Ok(_) => "ok",
             Err(e) => e.kind.as_str(),
         };
+        tracing::debug!(
+            scheme = %self.backend,
+            op = %op,
+            outcome = %outcome,
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "call"
+        );
         self.counter.record(CallKey {
             backend: self.backend.clone(),
             op,

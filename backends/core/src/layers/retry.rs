@@ -86,7 +86,7 @@ impl Retry {
 }
 
 impl Around for Retry {
-    fn around<T, F, Fut>(&self, _op: Op, f: F) -> impl Future<Output = Result<T>> + Send
+    fn around<T, F, Fut>(&self, op: Op, f: F) -> impl Future<Output = Result<T>> + Send
     where
         T: Send,
         F: FnMut() -> Fut + Send,
@@ -125,6 +125,14 @@ impl Around for Retry {
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(move |e: &BackendError| e.is_retryable() && budget.spent().is_none())
+            .notify(move |e: &BackendError, wait: Duration| {
+                tracing::debug!(
+                    op = %op,
+                    kind = %e.kind.as_str(),
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying"
+                );
+            })
             .adjust(move |e: &BackendError, next: Option<Duration>| {
                 // `None` means the attempts are used up: keep it so.
                 next.map(|d| e.retry_after.map_or(d, |r| r.max(d)).min(max))
