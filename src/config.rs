@@ -43,6 +43,9 @@ struct RawConfig {
     secrets: BTreeMap<SecretName, DeclaredSecret>,
     #[serde(default)]
     go: Option<GoSection>,
+    /// Encore.ts sources: `secret("Name")` from `encore.dev/config`.
+    #[serde(default)]
+    typescript: Option<GoSection>,
     #[serde(default)]
     environments: BTreeMap<EnvName, Environment>,
     /// Let environments on one backend use nested prefixes (`app/` and `app/staging/`).
@@ -62,6 +65,18 @@ pub struct DeclaredSecret {
     pub description: Option<String>,
 }
 
+/// A `[go]` or `[typescript]` section's roots, relative to the config's folder (`dir/./x`
+/// shown as `dir/x`).
+fn roots(dir: &Path, section: Option<GoSection>) -> Vec<PathBuf> {
+    section.map_or_else(Vec::new, |g| {
+        g.roots
+            .iter()
+            .map(|r| dir.join(r).components().collect())
+            .collect()
+    })
+}
+
+/// Source roots to scan (`[go]`, `[typescript]`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GoSection {
@@ -111,6 +126,8 @@ pub struct Config {
     pub secrets: BTreeMap<SecretName, DeclaredSecret>,
     /// Folders to scan for Go `var secrets struct` declarations (resolved).
     pub go_roots: Vec<PathBuf>,
+    /// Folders to scan for Encore.ts `secret("Name")` declarations (resolved).
+    pub ts_roots: Vec<PathBuf>,
     /// Declared environments.
     pub environments: BTreeMap<EnvName, Environment>,
     /// The scopes: which environment types each one's recipients may open (`[scopes]`, else
@@ -170,13 +187,8 @@ impl Config {
             scopes,
             store_path: dir.join(raw.store.unwrap_or_else(|| DEFAULT_STORE.into())),
             secrets: raw.secrets,
-            go_roots: raw.go.map_or_else(Vec::new, |g| {
-                // `dir/./x` shown as `dir/x`.
-                g.roots
-                    .iter()
-                    .map(|r| dir.join(r).components().collect())
-                    .collect()
-            }),
+            go_roots: roots(dir, raw.go),
+            ts_roots: roots(dir, raw.typescript),
             environments: raw.environments,
         })
     }
@@ -194,6 +206,10 @@ app = "{app}"
 
 # Scan Go sources for Encore-style `var secrets struct {{ ... }}` declarations.
 # [go]
+# roots = ["."]
+
+# Scan Encore.ts sources for `secret("Name")` (imported from "encore.dev/config").
+# [typescript]
 # roots = ["."]
 
 # Named environments: a type, a backend and a name prefix.

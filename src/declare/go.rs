@@ -28,18 +28,7 @@ pub struct GoSecret {
     pub line: usize,
 }
 
-/// A declaration secretsync cannot use, or a file it cannot read.
-#[derive(Debug, thiserror::Error)]
-pub enum GoError {
-    #[error("{file}:{line}: {message}")]
-    Invalid {
-        file: PathBuf,
-        line: usize,
-        message: String,
-    },
-    #[error("cannot read {0}: {1}")]
-    Io(PathBuf, std::io::Error),
-}
+pub use super::ScanError as GoError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok<'a> {
@@ -306,45 +295,15 @@ fn render(ty: &[&Tok<'_>]) -> String {
         .replace("struct{", "struct {")
 }
 
-/// Scans every `.go` file under `root` (skipping `vendor/`, `testdata/`, hidden folders and
-/// `_test.go`), in path order.
+/// Scans every `.go` file under `root` (skipping `vendor/`, `testdata/`, `node_modules/`,
+/// hidden folders and `_test.go`), in path order.
 pub fn scan_dir(root: &Path) -> Result<Vec<GoSecret>, GoError> {
-    if !root.is_dir() {
-        return Err(GoError::Io(
-            root.into(),
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "Go root is not a folder; fix [go] roots in secretsync.toml",
-            ),
-        ));
-    }
-    let walker = walkdir::WalkDir::new(root)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            let name = e.file_name().to_string_lossy();
-            e.depth() == 0
-                || !(e.file_type().is_dir()
-                    && (name == "vendor"
-                        || name == "testdata"
-                        || name == "node_modules"
-                        || name.starts_with('.')))
-        });
     let mut out = Vec::new();
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e
-                .path()
-                .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
-            GoError::Io(path, e.into())
-        })?;
-        let name = entry.file_name().to_string_lossy();
-        if !entry.file_type().is_file() || !name.ends_with(".go") || name.ends_with("_test.go") {
-            continue;
-        }
-        let src = std::fs::read_to_string(entry.path())
-            .map_err(|e| GoError::Io(entry.path().into(), e))?;
-        out.extend(scan_source(entry.path(), &src)?);
+    let skip_dir = |n: &str| matches!(n, "vendor" | "testdata" | "node_modules");
+    let want = |n: &str| n.ends_with(".go") && !n.ends_with("_test.go");
+    for file in super::source_files(root, "Go", &skip_dir, &want)? {
+        let src = std::fs::read_to_string(&file).map_err(|e| GoError::Io(file.clone(), e))?;
+        out.extend(scan_source(&file, &src)?);
     }
     Ok(out)
 }

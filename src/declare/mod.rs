@@ -1,10 +1,68 @@
-//! Declared secrets: what the app says it needs, from the manifest and from Go sources.
+//! Declared secrets: what the app says it needs, from the manifest, from Go sources and from
+//! Encore.ts sources.
 
 pub mod go;
+pub mod ts;
 
 use crate::config::Config;
 use crate::model::SecretName;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A declaration secretsync cannot use, or a file it cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot read {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// The files under `root` whose names `want` accepts, in path order, skipping hidden folders
+/// and the folders `skip_dir` names. `lang` names the `[section]` of secretsync.toml that
+/// lists the root, for the error when it is not a folder.
+pub(crate) fn source_files(
+    root: &Path,
+    lang: &str,
+    skip_dir: &dyn Fn(&str) -> bool,
+    want: &dyn Fn(&str) -> bool,
+) -> Result<Vec<PathBuf>, ScanError> {
+    if !root.is_dir() {
+        let section = if lang == "Go" { "go" } else { "typescript" };
+        return Err(ScanError::Io(
+            root.into(),
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{lang} root is not a folder; fix [{section}] roots in secretsync.toml"),
+            ),
+        ));
+    }
+    let walker = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            e.depth() == 0
+                || !(e.file_type().is_dir() && (skip_dir(&name) || name.starts_with('.')))
+        });
+    let mut out = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e
+                .path()
+                .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+            ScanError::Io(path, e.into())
+        })?;
+        if entry.file_type().is_file() && want(&entry.file_name().to_string_lossy()) {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
 
 /// A secret the app declares, and where it is declared.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +75,9 @@ pub struct Declared {
     pub origins: Vec<String>,
 }
 
-/// Every declared secret, sorted by name: the manifest's, then those the Go roots declare.
-pub fn declared(config: &Config) -> Result<Vec<Declared>, go::GoError> {
+/// Every declared secret, sorted by name: the manifest's, then those the Go and TypeScript
+/// roots declare.
+pub fn declared(config: &Config) -> Result<Vec<Declared>, ScanError> {
     let mut out: BTreeMap<SecretName, Declared> = BTreeMap::new();
     for (name, d) in &config.secrets {
         out.insert(
@@ -30,18 +89,23 @@ pub fn declared(config: &Config) -> Result<Vec<Declared>, go::GoError> {
             },
         );
     }
+    let mut found = Vec::new();
     for root in &config.go_roots {
-        for f in go::scan_dir(root)? {
-            let e = out.entry(f.name.clone()).or_insert_with(|| Declared {
-                name: f.name.clone(),
-                description: None,
-                origins: Vec::new(),
-            });
-            if e.description.is_none() {
-                e.description = f.description.clone();
-            }
-            e.origins.push(format!("{}:{}", f.file.display(), f.line));
+        found.extend(go::scan_dir(root)?);
+    }
+    for root in &config.ts_roots {
+        found.extend(ts::scan_dir(root)?);
+    }
+    for f in found {
+        let e = out.entry(f.name.clone()).or_insert_with(|| Declared {
+            name: f.name.clone(),
+            description: None,
+            origins: Vec::new(),
+        });
+        if e.description.is_none() {
+            e.description = f.description.clone();
         }
+        e.origins.push(format!("{}:{}", f.file.display(), f.line));
     }
     Ok(out.into_values().collect())
 }

@@ -71,6 +71,11 @@ fn cases() -> Vec<Case> {
         files: Box::leak(Box::new([("secrets.go", src)])),
         ..case(name, &["check"])
     };
+    let ts = |name, src: &'static str| Case {
+        config: "\n[typescript]\nroots = [\".\"]\n",
+        files: Box::leak(Box::new([("secrets.ts", src)])),
+        ..case(name, &["check"])
+    };
     let env =
         |name, vars: &'static [(&'static str, &'static str)], args: &'static [&'static str]| Case {
             env: vars,
@@ -171,6 +176,9 @@ fn cases() -> Vec<Case> {
         go("go: an unclosed struct", "package app\n\nvar secrets struct {\n\tAPIKey string\n"),
         go("go: a field name that is not a secret name", "package app\n\nvar secrets struct {\n\tÄpfel string\n}\n"),
         go("go: a pointer field", "package app\n\nvar secrets struct {\n\tToken *string\n}\n"),
+        ts("encore.ts: a computed secret name", "import { secret } from \"encore.dev/config\";\n\nconst name = \"Key\";\nexport const k = secret(name);\n"),
+        ts("encore.ts: a template with an interpolation", "import { secret } from \"encore.dev/config\";\nexport const k = secret(`Key${1}`);\n"),
+        ts("encore.ts: a name that is not a secret name", "import { secret } from \"encore.dev/config\";\nexport const k = secret(\"stripe-key\");\n"),
         // Durations.
         case("duration: zero interval", &["reconcile", "--every", "0s"]),
         case("duration: unknown unit", &["reconcile", "--every", "5x"]),

@@ -167,6 +167,71 @@ fn declared_secrets_come_from_go_sources() {
 }
 
 #[test]
+fn declared_secrets_come_from_an_encore_ts_app() {
+    let p = Project::init();
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/encore-ts"),
+        p.dir.path(),
+    );
+    std::fs::remove_dir_all(p.path("badname")).unwrap();
+    p.append_config("[typescript]\nroots = [\".\"]\n");
+    let out = p.code(&["check", "--type", "local"], None, 2);
+    // node_modules/, encore.gen/, __tests__/ and *.test.ts are skipped; comments, strings
+    // and regular expressions are not calls.
+    let j: Value =
+        serde_json::from_slice(&p.run(&["check", "--type", "local", "--json"], None).stdout)
+            .unwrap();
+    let missing: Vec<&str> = j["environments"][0]["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        missing,
+        ["GitHubAPIToken", "SessionKey", "StripeKey"],
+        "{out}"
+    );
+    let list = json(&p.ok(&["list", "--json"], None));
+    let by_name = |n: &str| {
+        list["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == n)
+            .unwrap_or_else(|| panic!("{n}: {list}"))
+            .clone()
+    };
+    assert_eq!(
+        by_name("SessionKey")["description"],
+        "signs session cookies"
+    );
+    assert_eq!(
+        by_name("StripeKey")["description"],
+        "Stripe's secret API key, for charges."
+    );
+    for n in ["GitHubAPIToken", "SessionKey", "StripeKey"] {
+        p.set(n, "--type", "local", "v");
+    }
+    p.code(&["check", "--type", "local"], None, 0);
+}
+
+#[test]
+fn a_computed_encore_ts_secret_name_is_an_error_naming_file_and_line() {
+    let p = Project::init();
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/encore-ts"),
+        p.dir.path(),
+    );
+    p.append_config("[typescript]\nroots = [\"badname\"]\n");
+    let out = p.code(&["check"], None, 1);
+    assert!(
+        out.contains("badname/bad.ts:4") && out.contains("string literal"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_non_string_go_field_is_an_error_naming_file_and_line() {
     let p = Project::init();
     copy_dir(
