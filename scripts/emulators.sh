@@ -9,7 +9,8 @@
 # OpenBao dev server (Vault KV v2 at secret/, root token "root", in memory), and for GCP
 # cloudbox's Secret Manager and drongo's Cloud KMS (see scripts/gcp_emulators.py). For the
 # dashboard's browser tests: Debian's chromium and chromium-driver (pinned below), with
-# chromedriver serving WebDriver on loopback.
+# chromedriver serving WebDriver on loopback. For the deploy files' tests: kubernetes-validate
+# and check-jsonschema (scripts/tools-requirements.txt).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 EMU_DIR="${EMU_DIR:-$root/target/emulators}"
@@ -46,8 +47,20 @@ wait_http() { # url, name, pidfile
   return 1
 }
 
+# The validators (kubernetes-validate, check-jsonschema) in a venv of their own.
+install_tools() {
+  local tools="$EMU_DIR/tools-venv" treq="$root/scripts/tools-requirements.txt"
+  if [ -f "$tools/.installed" ] && cmp -s "$treq" "$tools/.installed"; then return 0; fi
+  echo "emulators: installing $(grep -v '^#' "$treq" | tr '\n' ' ')into $tools"
+  rm -rf "$tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install --quiet --disable-pip-version-check -r "$treq"
+  cp "$treq" "$tools/.installed"
+}
+
 install() {
   mkdir -p "$EMU_DIR"
+  install_tools
   if [ -f "$venv/.installed" ] && cmp -s "$req" "$venv/.installed"; then return 0; fi
   echo "emulators: installing $(grep -v '^#' "$req" | tr '\n' ' ')into $venv"
   rm -rf "$venv"
@@ -100,6 +113,7 @@ export SECRETSYNC_TEST_VAULT_TOKEN=root
 export SECRETSYNC_TEST_GCP_SM_ENDPOINT=http://127.0.0.1:$sm_port
 export SECRETSYNC_TEST_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
 export SECRETSYNC_TEST_WEBDRIVER=http://127.0.0.1:$wd_port
+export SECRETSYNC_TEST_SCHEMA_TOOLS=$EMU_DIR/tools-venv/bin
 ENV
   echo "emulators: moto :$moto_port, openbao :$bao_port, gcp secret manager :$sm_port, gcp kms :$kms_port, chromedriver :$wd_port (endpoints in $EMU_DIR/env)"
 }

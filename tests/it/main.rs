@@ -1,6 +1,7 @@
 //! Every integration test in one binary (one link instead of one per file): the CLI end to
 //! end, against the emulators, the deploy files and the README's JSON shapes.
 
+mod action;
 mod bad_input;
 mod cli;
 mod cli_aws;
