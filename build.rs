@@ -12,7 +12,7 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     let mut backends = vec!["file", "memory"];
     for (feature, names) in [
-        ("CARGO_FEATURE_AWS", "aws-sm (+ aws-kms)"),
+        ("CARGO_FEATURE_AWS", "aws-sm, aws-ssm (+ aws-kms)"),
         ("CARGO_FEATURE_GCP", "gcp-sm (+ gcp-kms)"),
         ("CARGO_FEATURE_VAULT", "vault"),
     ] {

@@ -19,6 +19,8 @@ pub enum Scheme {
     File,
     /// `aws-sm://?region=R`: AWS Secrets Manager.
     AwsSm,
+    /// `aws-ssm://?region=R`: AWS Systems Manager Parameter Store.
+    AwsSsm,
     /// `gcp-sm://PROJECT`: GCP Secret Manager.
     GcpSm,
     /// `vault://HOST/MOUNT[/PATH]`: Vault or OpenBao KV v2 over https.
@@ -29,8 +31,9 @@ pub enum Scheme {
 
 impl Scheme {
     /// Every scheme, in the order errors list them.
-    pub const ALL: [Scheme; 6] = [
+    pub const ALL: [Scheme; 7] = [
         Scheme::AwsSm,
+        Scheme::AwsSsm,
         Scheme::GcpSm,
         Scheme::Vault,
         Scheme::VaultHttp,
@@ -44,6 +47,7 @@ impl Scheme {
             Scheme::Memory => "memory",
             Scheme::File => "file",
             Scheme::AwsSm => "aws-sm",
+            Scheme::AwsSsm => "aws-ssm",
             Scheme::GcpSm => "gcp-sm",
             Scheme::Vault => "vault",
             Scheme::VaultHttp => "vault+http",
@@ -54,7 +58,7 @@ impl Scheme {
     pub fn feature(self) -> Option<&'static str> {
         match self {
             Scheme::Memory | Scheme::File => None,
-            Scheme::AwsSm => Some("aws"),
+            Scheme::AwsSm | Scheme::AwsSsm => Some("aws"),
             Scheme::GcpSm => Some("gcp"),
             Scheme::Vault | Scheme::VaultHttp => Some("vault"),
         }
@@ -88,6 +92,15 @@ impl Scheme {
         };
         match self {
             Scheme::AwsSm => RateLimits::default(),
+            // Parameter Store's standard throughput is 40/s shared by GetParameter(s) (AWS's
+            // quota page); it publishes no figure for PutParameter or DescribeParameters, so
+            // writes and listings start conservative (raise with writes_per_second /
+            // lists_per_second, or after enabling higher throughput).
+            Scheme::AwsSsm => RateLimits {
+                list: Rate::per_second(10),
+                read: Rate::per_second(40),
+                write: Rate::per_second(3),
+            },
             Scheme::GcpSm => RateLimits {
                 list: Rate::per_minute(600),
                 read: Rate::per_minute(600),
@@ -103,7 +116,7 @@ impl Scheme {
     /// these options write to the same place.
     pub fn target_options(self) -> &'static [&'static str] {
         match self {
-            Scheme::AwsSm => &["region", "endpoint", "profile"],
+            Scheme::AwsSm | Scheme::AwsSsm => &["region", "endpoint", "profile"],
             Scheme::GcpSm => &["endpoint"],
             Scheme::Vault | Scheme::VaultHttp => &["namespace"],
             Scheme::File | Scheme::Memory => &[],
@@ -127,6 +140,10 @@ impl Scheme {
                     #[cfg(feature = "aws")]
                     Scheme::AwsSm => {
                         secretsync_aws::AwsOptions::from_url(&u)?;
+                    }
+                    #[cfg(feature = "aws")]
+                    Scheme::AwsSsm => {
+                        secretsync_aws::SsmOptions::from_url(&u)?;
                     }
                     #[cfg(feature = "vault")]
                     Scheme::Vault | Scheme::VaultHttp => {
@@ -154,6 +171,8 @@ impl Scheme {
             }
             #[cfg(feature = "aws")]
             Scheme::AwsSm => Arc::new(secretsync_aws::AwsSmBackend::from_url(&parsed()?).await?),
+            #[cfg(feature = "aws")]
+            Scheme::AwsSsm => Arc::new(secretsync_aws::AwsSsmBackend::from_url(&parsed()?).await?),
             #[cfg(feature = "gcp")]
             Scheme::GcpSm => Arc::new(secretsync_gcp::GcpSmBackend::from_url(&parsed()?).await?),
             #[cfg(feature = "vault")]

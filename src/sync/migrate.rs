@@ -176,6 +176,8 @@ mod tests {
     const GCP: NameRules = NameRules {
         max_len: 255,
         extra_chars: "_-",
+        rooted_paths: false,
+        reserved_prefixes: &[],
     };
 
     #[test]

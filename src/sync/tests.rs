@@ -535,6 +535,8 @@ async fn names_a_backend_refuses_fail_the_plan_before_any_call() {
         names: secretsync_core::NameRules {
             max_len: 10,
             extra_chars: "_",
+            rooted_paths: false,
+            reserved_prefixes: &[],
         },
         ..MemoryBackend::default_capabilities()
     };

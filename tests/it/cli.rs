@@ -1034,7 +1034,9 @@ fn version_names_the_commit_and_the_backends_built_in() {
     let v = p.ok(&["--version"], None);
     assert!(v.starts_with("secretsync 0.1.0 (commit "), "{v}");
     assert!(
-        v.contains("; backends: file, memory, aws-sm (+ aws-kms), gcp-sm (+ gcp-kms), vault)"),
+        v.contains(
+            "; backends: file, memory, aws-sm, aws-ssm (+ aws-kms), gcp-sm (+ gcp-kms), vault)"
+        ),
         "{v}"
     );
 }

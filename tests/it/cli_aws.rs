@@ -434,3 +434,117 @@ fn no_aws_credentials_is_one_line_that_says_what_to_do() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ssm_parameter_store_works_for_apply_plan_run_migrate_and_import() {
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT") else {
+        return;
+    };
+    let path = format!(
+        "/{}/",
+        secretsync_core::conformance::random_prefix("ssm").trim_end_matches('_')
+    );
+    let url = format!("aws-ssm://?region=us-east-1&endpoint={ep}");
+    let p = Project::init_with(common::aws_env(&ep));
+    p.append_config(&format!(
+        "[environments.prod-eu]\ntype = \"production\"\nbackend = \"{url}\"\nprefix = \"{path}\"\nwrites_per_second = 400\nlists_per_second = 400\n"
+    ));
+    let values: Vec<(String, String)> = (0..60)
+        .map(|i| (format!("S{i:02}"), format!("value-{i}")))
+        .collect();
+    common::bulk_set(&p, "production", &values);
+    p.set("Token", "--type", "prod", common::CANARY);
+
+    let j: serde_json::Value =
+        serde_json::from_str(&p.ok(&["apply", "--env", "prod-eu", "--json"], None)).unwrap();
+    assert_eq!(j["environments"][0]["summary"]["create"], 61, "{j}");
+    assert_eq!(j["ok"], true, "{}", j["environments"][0]["report"]);
+
+    // A no-change plan: list pages only, no value or tag read. (61 parameters take at least
+    // 2 pages of 50; AWS, like moto, may answer a filtered listing with partial pages.)
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--json", "--detailed-exitcode"],
+        None,
+        0,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let env = &j["environments"][0];
+    assert_eq!(env["summary"]["unchanged"], 61, "{env}");
+    let calls = env["api_calls"].as_array().unwrap();
+    assert!(calls.iter().all(|c| c["op"] == "list"), "{calls:?}");
+    let lists: u64 = calls
+        .iter()
+        .filter(|c| c["outcome"] == "ok")
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert!(lists >= 2, "{calls:?}");
+
+    // A value changed in the store is one update; a value written by hand is drift.
+    p.set("S07", "--type", "prod", "changed");
+    let j: serde_json::Value =
+        serde_json::from_str(&p.ok(&["apply", "--env", "prod-eu", "--json"], None)).unwrap();
+    assert_eq!(j["environments"][0]["summary"]["update"], 1, "{j}");
+    let raw = aws_sdk_ssm::Client::new(&moto_conf(&ep).await);
+    raw.put_parameter()
+        .name(format!("{path}S08"))
+        .value("by hand")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        2,
+    );
+    assert!(out.contains("S08") && out.contains("drift"), "{out}");
+
+    // run: the environment's values, read from the store.
+    p.ok(
+        &[
+            "run",
+            "--env",
+            "prod-eu",
+            "--",
+            "sh",
+            "-c",
+            &format!("test \"$Token\" = '{}'", common::CANARY),
+        ],
+        None,
+    );
+
+    // migrate out of Parameter Store (no project needed), and import from it.
+    let empty = Project::empty_with(common::aws_env(&ep));
+    let out = empty.ok(
+        &[
+            "migrate",
+            "--from",
+            &url,
+            "--prefix-from",
+            &path,
+            "--to",
+            "file://./copy",
+            "--json",
+        ],
+        None,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["verified"]["equal"], 61, "{j}");
+    let out = p.ok(
+        &[
+            "import", "--from", &url, "--prefix", &path, "--type", "dev", "--json",
+        ],
+        None,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["imported"].as_array().unwrap().len(), 61, "{j}");
+    assert_eq!(p.get("S08", "--type", "dev"), "by hand");
+
+    // A name the service refuses is refused before any call, with the rule and the fix.
+    p.append_config(&format!(
+        "[environments.bad]\ntype = \"development\"\nbackend = \"{url}\"\nprefix = \"app/\"\n"
+    ));
+    let out = p.code(&["plan", "--env", "bad"], None, 1);
+    assert!(out.contains("start with one"), "{out}");
+}

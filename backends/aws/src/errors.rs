@@ -59,8 +59,14 @@ fn short(ctx: &str) -> String {
 /// What an AWS error code (or, for codes not listed, the HTTP status) means.
 pub(crate) fn kind_of(code: &str, status: u16) -> ErrorKind {
     match code {
-        "ResourceNotFoundException" | "NotFoundException" => ErrorKind::NotFound,
-        "ResourceExistsException" => ErrorKind::AlreadyExists,
+        "ResourceNotFoundException"
+        | "NotFoundException"
+        | "ParameterNotFound"
+        | "ParameterVersionNotFound" => ErrorKind::NotFound,
+        "ResourceExistsException" | "ParameterAlreadyExists" => ErrorKind::AlreadyExists,
+        // SSM: another write to the same parameter is in progress.
+        "TooManyUpdates" => ErrorKind::Throttled,
+        "InvalidKeyId" => ErrorKind::Config,
         "ThrottlingException"
         | "Throttling"
         | "TooManyRequestsException"

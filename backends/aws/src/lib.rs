@@ -1,5 +1,6 @@
-//! AWS for secretsync: the `aws-sm://` backend on Secrets Manager, and the `aws-kms:` recipient
-//! that wraps a store's data key with a KMS key.
+//! AWS for secretsync: the `aws-sm://` backend on Secrets Manager, the `aws-ssm://` backend on
+//! Systems Manager Parameter Store, and the `aws-kms:` recipient that wraps a store's data key
+//! with a KMS key.
 //!
 //! Both build their clients from the standard AWS configuration chain (environment, profiles,
 //! SSO, web identity / IRSA, instance metadata), with explicit timeouts and the SDK's own retries
@@ -9,7 +10,9 @@ mod config;
 mod errors;
 mod kms;
 mod sm;
+mod ssm;
 
 pub use config::AwsOptions;
 pub use kms::AwsKmsRecipient;
 pub use sm::AwsSmBackend;
+pub use ssm::{AwsSsmBackend, SsmOptions};

@@ -185,3 +185,142 @@ async fn kms_wraps_and_unwraps_bound_to_the_store_id() {
         "a wrong encryption context must be refused: {err}"
     );
 }
+
+#[tokio::test]
+async fn aws_ssm_conforms_on_moto() {
+    let Some(ep) = emulator_endpoint(ENDPOINT) else {
+        return;
+    };
+    let b = secretsync_aws::AwsSsmBackend::new(secretsync_aws::SsmOptions {
+        aws: opts(ep),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    conformance::run(Arc::new(b), &conformance::random_prefix("ssm")).await;
+}
+
+#[tokio::test]
+async fn aws_ssm_writes_secure_strings_with_tags_and_refuses_what_does_not_fit() {
+    let Some(ep) = emulator_endpoint(ENDPOINT) else {
+        return;
+    };
+    let advanced = |advanced| secretsync_aws::SsmOptions {
+        aws: opts(ep.clone()),
+        kms_key: None,
+        advanced,
+    };
+    let b = secretsync_aws::AwsSsmBackend::new(advanced(false))
+        .await
+        .unwrap();
+    let name = format!("/{}app/Token", conformance::random_prefix("ssm"));
+    let mut labels = Labels::new();
+    labels.insert("managed-by".into(), "secretsync".into());
+    labels.insert("secretsync-fp".into(), "0a1b".into());
+    let token = "e".repeat(48);
+    let out = b
+        .put(
+            &name,
+            &"s3cret".into(),
+            &PutOptions {
+                labels: labels.clone(),
+                token: Some(token.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.version.as_deref(), Some(token.as_str()));
+    // A retried write whose first attempt landed is not repeated.
+    let again = b
+        .put(
+            &name,
+            &"s3cret".into(),
+            &PutOptions {
+                labels: labels.clone(),
+                token: Some(token.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.version.as_deref(), Some(token.as_str()));
+
+    // What an independent client sees: a SecureString at version 1, with the labels as tags.
+    let conf = opts(ep.clone()).load().await.unwrap();
+    let raw = aws_sdk_ssm::Client::new(&conf);
+    let p = raw
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap();
+    let p = p.parameter().unwrap();
+    assert_eq!(p.value(), Some("s3cret"));
+    assert_eq!(p.version(), 1, "the retried write made no second version");
+    assert_eq!(
+        p.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    let tags = raw
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(&name)
+        .send()
+        .await
+        .unwrap();
+    let tags: Labels = tags
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    assert_eq!(tags, labels);
+
+    // A value written outside secretsync: the listing no longer reports our token.
+    raw.put_parameter()
+        .name(&name)
+        .value("by hand")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let meta = b.head(&name).await.unwrap().unwrap();
+    assert_eq!(meta.version.as_deref(), Some("2"));
+
+    // Tiers: 4 KiB standard, 8 KiB advanced; binary refused; each with a clear error.
+    let big = "x".repeat(5000);
+    let err = b
+        .put(&name, &big.as_str().into(), &PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("5000 bytes") && err.to_string().contains("tier=advanced"),
+        "{err}"
+    );
+    let adv = secretsync_aws::AwsSsmBackend::new(advanced(true))
+        .await
+        .unwrap();
+    adv.put(&name, &big.as_str().into(), &PutOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(adv.get(&name).await.unwrap().unwrap().value.len(), 5000);
+    let err = b
+        .put(
+            &name,
+            &SecretValue::new(vec![0, 255]),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("text only"), "{err}");
+    b.delete(
+        &name,
+        &DeleteOptions {
+            mode: DeleteMode::Force,
+        },
+    )
+    .await
+    .unwrap();
+}

@@ -456,11 +456,31 @@ async fn name_rules(b: &dyn SecretBackend, p: &str, caps: &Capabilities) {
     );
     if !caps.names.extra_chars.is_empty() {
         let case = "name with every allowed special character";
-        let n = format!("{p}x{}", caps.names.extra_chars);
+        // (Where a name with `/` must be a full path, it starts with one.)
+        let root = if caps.names.rooted_paths { "/" } else { "" };
+        let n = format!("{root}{p}x{}", caps.names.extra_chars);
         b.put(&n, &v("ok"), &PutOptions::default())
             .await
             .expect(case);
         assert!(b.head(&n).await.expect(case).is_some(), "{case}");
+        if caps.names.rooted_paths {
+            let case = "a path that does not start with /";
+            expect_kind(
+                b.put(&format!("{p}x/y"), &v(CANARY), &PutOptions::default())
+                    .await,
+                ErrorKind::InvalidInput,
+                case,
+            );
+            // Outside the run's prefix: the cleanup would not find it.
+            b.delete(
+                &n,
+                &DeleteOptions {
+                    mode: DeleteMode::Force,
+                },
+            )
+            .await
+            .expect(case);
+        }
     }
 }
 

@@ -104,6 +104,10 @@ pub struct NameRules {
     pub max_len: usize,
     /// Characters allowed besides ASCII letters and digits.
     pub extra_chars: &'static str,
+    /// A name holding `/` must start with one (SSM Parameter Store's hierarchies).
+    pub rooted_paths: bool,
+    /// Prefixes no name may start with (after a leading `/`), in any case.
+    pub reserved_prefixes: &'static [&'static str],
 }
 
 impl NameRules {
@@ -126,6 +130,15 @@ impl NameRules {
             return Err(format!(
                 "the name has {c:?}; allowed are letters, digits and {:?}",
                 self.extra_chars
+            ));
+        }
+        if self.rooted_paths && name.contains('/') && !name.starts_with('/') {
+            return Err("the name has '/' but does not start with one: a hierarchical name is a full path (use a prefix such as \"/app/\")".into());
+        }
+        let bare = name.trim_start_matches('/').to_ascii_lowercase();
+        if let Some(p) = self.reserved_prefixes.iter().find(|p| bare.starts_with(*p)) {
+            return Err(format!(
+                "names starting with {p:?} are reserved by the backend"
             ));
         }
         Ok(())
@@ -200,6 +213,8 @@ impl Capabilities {
             names: NameRules {
                 max_len: 512,
                 extra_chars: "/_+=.@-",
+                rooted_paths: false,
+                reserved_prefixes: &[],
             },
             labels: LabelRules {
                 max_labels: 50,

@@ -185,6 +185,8 @@ impl SecretBackend for GcpSmBackend {
             names: NameRules {
                 max_len: 255,
                 extra_chars: "_-",
+                rooted_paths: false,
+                reserved_prefixes: &[],
             },
             labels: LabelRules {
                 max_labels: 62,

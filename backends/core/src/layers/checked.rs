@@ -129,6 +129,8 @@ mod tests {
             names: NameRules {
                 max_len: 8,
                 extra_chars: "_",
+                rooted_paths: false,
+                reserved_prefixes: &[],
             },
             ..MemoryBackend::default_capabilities()
         };
