@@ -12,22 +12,9 @@
 //! Field comments (trailing, else the comment lines above) become descriptions. Fields must be
 //! `string`. `vendor/`, `testdata/`, hidden folders and `_test.go` files are skipped.
 
-use crate::model::SecretName;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A secret field found in a Go file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GoSecret {
-    /// The field name.
-    pub name: SecretName,
-    /// Its comment, if any.
-    pub description: Option<String>,
-    /// The file it is in.
-    pub file: PathBuf,
-    /// Its line (1-based).
-    pub line: usize,
-}
-
+pub use super::Found as GoSecret;
 pub use super::ScanError as GoError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -298,14 +285,9 @@ fn render(ty: &[&Tok<'_>]) -> String {
 /// Scans every `.go` file under `root` (skipping `vendor/`, `testdata/`, `node_modules/`,
 /// hidden folders and `_test.go`), in path order.
 pub fn scan_dir(root: &Path) -> Result<Vec<GoSecret>, GoError> {
-    let mut out = Vec::new();
     let skip_dir = |n: &str| matches!(n, "vendor" | "testdata" | "node_modules");
     let want = |n: &str| n.ends_with(".go") && !n.ends_with("_test.go");
-    for file in super::source_files(root, "Go", &skip_dir, &want)? {
-        let src = std::fs::read_to_string(&file).map_err(|e| GoError::Io(file.clone(), e))?;
-        out.extend(scan_source(&file, &src)?);
-    }
-    Ok(out)
+    super::scan_tree(root, "Go", &skip_dir, &want, scan_source)
 }
 
 #[cfg(test)]

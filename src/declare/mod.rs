@@ -9,6 +9,19 @@ use crate::model::SecretName;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// A secret declared in a source file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its name.
+    pub name: SecretName,
+    /// Its comment, if any.
+    pub description: Option<String>,
+    /// The file it is in.
+    pub file: PathBuf,
+    /// Its line (1-based).
+    pub line: usize,
+}
+
 /// A declaration secretsync cannot use, or a file it cannot read.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
@@ -22,10 +35,26 @@ pub enum ScanError {
     Io(PathBuf, std::io::Error),
 }
 
+/// Scans with `scan` every file under `root` that [`source_files`] selects, in path order.
+pub(crate) fn scan_tree(
+    root: &Path,
+    lang: &str,
+    skip_dir: &dyn Fn(&str) -> bool,
+    want: &dyn Fn(&str) -> bool,
+    scan: fn(&Path, &str) -> Result<Vec<Found>, ScanError>,
+) -> Result<Vec<Found>, ScanError> {
+    let mut out = Vec::new();
+    for file in source_files(root, lang, skip_dir, want)? {
+        let src = std::fs::read_to_string(&file).map_err(|e| ScanError::Io(file.clone(), e))?;
+        out.extend(scan(&file, &src)?);
+    }
+    Ok(out)
+}
+
 /// The files under `root` whose names `want` accepts, in path order, skipping hidden folders
 /// and the folders `skip_dir` names. `lang` names the `[section]` of secretsync.toml that
 /// lists the root, for the error when it is not a folder.
-pub(crate) fn source_files(
+fn source_files(
     root: &Path,
     lang: &str,
     skip_dir: &dyn Fn(&str) -> bool,

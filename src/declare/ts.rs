@@ -15,8 +15,7 @@
 //! generated and build folders (`encore.gen`, `dist`, `build`, `coverage`), `__tests__`, hidden
 //! folders, `.d.ts` and test files (`*.test.ts`, `*.spec.ts`) are skipped.
 
-use super::go::GoSecret;
-use super::ScanError;
+use super::{Found, ScanError};
 use std::path::Path;
 
 /// The module Encore.ts exports `secret` from.
@@ -283,7 +282,7 @@ fn imports<'a>(code: &[(Tok<'a>, usize)]) -> Imports<'a> {
 }
 
 /// Finds the secrets declared in one TypeScript file's source.
-pub fn scan_source(file: &Path, src: &str) -> Result<Vec<GoSecret>, ScanError> {
+pub fn scan_source(file: &Path, src: &str) -> Result<Vec<Found>, ScanError> {
     let toks = lex(src);
     let code: Vec<(Tok<'_>, usize)> = toks
         .iter()
@@ -330,7 +329,7 @@ pub fn scan_source(file: &Path, src: &str) -> Result<Vec<GoSecret>, ScanError> {
         let secret = literal
             .parse()
             .map_err(|e: crate::model::InvalidInput| invalid(e.0))?;
-        out.push(GoSecret {
+        out.push(Found {
             name: secret,
             description: description(&toks, line),
             file: file.into(),
@@ -385,7 +384,7 @@ fn description(toks: &[(Tok<'_>, usize)], line: usize) -> Option<String> {
 
 /// Scans every TypeScript file under `root` (`.ts`, `.tsx`, `.mts`, `.cts`; not `.d.ts` or
 /// tests), skipping `node_modules`, generated, build and test folders, in path order.
-pub fn scan_dir(root: &Path) -> Result<Vec<GoSecret>, ScanError> {
+pub fn scan_dir(root: &Path) -> Result<Vec<Found>, ScanError> {
     let skip_dir = |n: &str| {
         matches!(
             n,
@@ -399,12 +398,7 @@ pub fn scan_dir(root: &Path) -> Result<Vec<GoSecret>, ScanError> {
             && ![".d.ts", ".d.mts", ".d.cts"].iter().any(|e| n.ends_with(e))
             && ![".test.", ".spec."].iter().any(|t| n.contains(t))
     };
-    let mut out = Vec::new();
-    for file in super::source_files(root, "TypeScript", &skip_dir, &want)? {
-        let src = std::fs::read_to_string(&file).map_err(|e| ScanError::Io(file.clone(), e))?;
-        out.extend(scan_source(&file, &src)?);
-    }
-    Ok(out)
+    super::scan_tree(root, "TypeScript", &skip_dir, &want, scan_source)
 }
 
 #[cfg(test)]

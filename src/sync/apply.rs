@@ -162,7 +162,8 @@ pub async fn apply(
                     let r = apply_one(item, backend, fpr).await;
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
                     match &r.error {
-                        Some(e) => tracing::warn!(kind = %e.kind, error = %e.message, ms, "failed"),
+                        // Info, not a warning: the command's report lists it already; jobs log at info.
+                        Some(e) => tracing::info!(kind = %e.kind, error = %e.message, ms, "failed"),
                         None => tracing::debug!(status = ?r.status, ms, "done"),
                     }
                     on_done(&r);
