@@ -81,20 +81,21 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
     let (mut i, mut line) = (0, 1);
     // Open braces: `true` for a template literal's `${`, where a `}` resumes the template.
     let mut braces: Vec<bool> = Vec::new();
-    // Reads template text from `i` to its closing backtick or a `${`; returns where it stopped
-    // and whether it was at a `${`.
-    let template = |mut i: usize, line: &mut usize| -> (usize, bool) {
+    // Reads template text from `i` to its closing backtick or a `${` (or the end of an
+    // unterminated one); returns where the text ends, where lexing goes on, and whether it
+    // stopped at a `${`.
+    let template = |mut i: usize, line: &mut usize| -> (usize, usize, bool) {
         while i < b.len() {
             match b[i] {
                 b'\\' => i += 1,
                 b'\n' => *line += 1,
-                b'`' => return (i + 1, false),
-                b'$' if b.get(i + 1) == Some(&b'{') => return (i + 2, true),
+                b'`' => return (i, i + 1, false),
+                b'$' if b.get(i + 1) == Some(&b'{') => return (i, i + 2, true),
                 _ => {}
             }
             i += 1;
         }
-        (b.len(), false)
+        (b.len(), b.len(), false)
     };
     while i < b.len() {
         let c = b[i];
@@ -156,15 +157,15 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
                 i = (j + 1).min(b.len());
             }
             b'`' => {
-                let (end, interp) = template(i + 1, &mut line);
+                let (text_end, next, interp) = template(i + 1, &mut line);
                 if interp {
                     braces.push(true);
                     out.push((Tok::Template, start_line));
                 } else {
-                    let text_end = end.saturating_sub(1).max(i + 1);
-                    out.push((Tok::Str(&src[i + 1..text_end]), start_line));
+                    // (An escape just before the end can point past it.)
+                    out.push((Tok::Str(&src[i + 1..text_end.min(b.len())]), start_line));
                 }
-                i = end;
+                i = next.min(b.len());
             }
             b'{' => {
                 braces.push(false);
@@ -174,11 +175,11 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
             b'}' => {
                 if braces.pop() == Some(true) {
                     // The end of a `${…}`: the template goes on.
-                    let (end, interp) = template(i + 1, &mut line);
+                    let (_, next, interp) = template(i + 1, &mut line);
                     if interp {
                         braces.push(true);
                     }
-                    i = end;
+                    i = next.min(b.len());
                 } else {
                     out.push((Tok::Punct('}'), line));
                     i += 1;
@@ -499,6 +500,24 @@ obj.secret("Method");
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("x.ts:2:"), "{err}");
+    }
+
+    #[test]
+    fn an_unterminated_template_ending_in_a_wide_character_scans() {
+        // Regression (found by the go_scan fuzz target): the template's text was cut one byte
+        // short of the end of the file, inside a multi-byte character.
+        for src in [
+            "`é",
+            "`a\\é",
+            "x = `${1}é",
+            "import { secret } from \"encore.dev/config\";\nsecret(`Aé",
+        ] {
+            let _ = scan(src);
+        }
+        // The fuzzer's input (its `&str`: the file's longest valid UTF-8 prefix).
+        let _ = scan(include_str!(
+            "../../fuzz/seeds/go_scan/crash-ts-unterminated-template"
+        ));
     }
 
     #[test]
