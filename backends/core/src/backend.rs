@@ -72,7 +72,26 @@ pub async fn get_all(
     Ok(chunks.into_iter().flatten().collect())
 }
 
-/// Lists every secret under `prefix`, following pages; stops (with an error) if the backend
+/// Metadata reads in flight at once when a listing holds names only.
+const METADATA_READS_IN_FLIGHT: usize = 16;
+
+/// For a backend whose listing holds names only (`labels_in_list: false`, Vault's LIST): each
+/// one's metadata, read with `head` through the same layers (so each read is counted and rate
+/// limited). A secret gone meanwhile is left out.
+async fn with_metadata(
+    backend: &dyn SecretBackend,
+    names: Vec<SecretMeta>,
+) -> Result<Vec<SecretMeta>> {
+    use futures::{StreamExt, TryStreamExt};
+    let metas: Vec<Option<SecretMeta>> = futures::stream::iter(names)
+        .map(|m| async move { backend.head(&m.name).await })
+        .buffered(METADATA_READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(metas.into_iter().flatten().collect())
+}
+
+/// Lists every secret under `prefix` (with its metadata), following pages; stops (with an error) if the backend
 /// hands back a token it already gave, rather than looping forever.
 pub async fn list_all(backend: &dyn SecretBackend, prefix: &str) -> Result<Vec<SecretMeta>> {
     let mut out = Vec::new();
@@ -82,7 +101,8 @@ pub async fn list_all(backend: &dyn SecretBackend, prefix: &str) -> Result<Vec<S
         let page = backend.list(prefix, token.clone()).await?;
         out.extend(page.items);
         match page.next {
-            None => return Ok(out),
+            None if backend.capabilities().labels_in_list => return Ok(out),
+            None => return with_metadata(backend, out).await,
             Some(t) if !seen.insert(t.clone()) => {
                 return Err(BackendError::new(
                     ErrorKind::Transient,

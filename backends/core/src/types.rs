@@ -162,7 +162,9 @@ pub struct LabelRules {
 /// `Unsupported` when asked; it never silently drops labels or options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
-    /// List returns labels, so a plan needs no per-secret calls.
+    /// List returns labels and versions, so a plan needs no per-secret calls; otherwise list
+    /// pages hold names only and [`crate::list_all`] reads each one's metadata with `head`
+    /// through the layers.
     pub labels_in_list: bool,
     /// List returns each secret's current version id.
     pub version_in_list: bool,

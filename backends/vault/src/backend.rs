@@ -6,7 +6,6 @@ use crate::metadata::{Meta, TOKEN_KEY, TOKEN_VERSION_KEY};
 use crate::options::{config, VaultOptions};
 use async_trait::async_trait;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
-use futures::{StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode};
 use secretsync_core::error::Result;
 use secretsync_core::*;
@@ -14,7 +13,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 const PAGE: usize = 100;
-const METADATA_READS_IN_FLIGHT: usize = 16;
 
 /// The Vault / OpenBao KV v2 backend.
 #[derive(Clone)]
@@ -347,6 +345,7 @@ impl SecretBackend for VaultBackend {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
+            labels_in_list: false,
             version_in_list: true,
             max_page_size: PAGE,
             labels: LabelRules {
@@ -369,13 +368,18 @@ impl SecretBackend for VaultBackend {
         let next = (from + chunk.len() < names.len())
             .then(|| chunk.last().cloned())
             .flatten();
-        let metas: Vec<Option<SecretMeta>> = futures::stream::iter(chunk)
-            .map(|n| async move { self.head(&n).await })
-            .buffered(METADATA_READS_IN_FLIGHT)
-            .try_collect()
-            .await?;
+        // Names only: LIST gives nothing else. `list_all` reads each one's metadata through
+        // the layers (`labels_in_list: false`), so those reads are counted and rate limited.
         Ok(Page {
-            items: metas.into_iter().flatten().collect(),
+            items: chunk
+                .into_iter()
+                .map(|name| SecretMeta {
+                    name,
+                    labels: Labels::new(),
+                    version: None,
+                    updated: None,
+                })
+                .collect(),
             next,
         })
     }
