@@ -109,7 +109,21 @@ fn two_applies_lose_no_update(
         let sb = b.wait_for(Duration::from_secs(120));
         // An apply that lost a race reports it (exit 1 or 2); one more apply settles it.
         assert!(sa.code().is_some() && sb.code().is_some());
-        let out = p.run(&["apply", "--env", "shared"], None);
+        let mut out = p.run(&["apply", "--env", "shared"], None);
+        if out.status.code() == Some(2) {
+            // A known limit: where a write's value and labels are separate calls (AWS:
+            // PutSecretValue, then TagResource), the older apply's value can land after the
+            // newer one's labels. Its token then matches neither fingerprint, and the next
+            // plan reports drift rather than guess whose write it was; reverting settles it.
+            // Nothing is lost either way: the store holds the newer value.
+            let text = common::text(&out);
+            assert!(
+                text.contains("a version was written outside secretsync since our last write")
+                    && !text.contains("FAILED"),
+                "round {round}: {text}"
+            );
+            out = p.run(&["apply", "--env", "shared", "--on-drift", "revert"], None);
+        }
         assert_eq!(
             out.status.code(),
             Some(0),
