@@ -21,18 +21,26 @@ impl AwsOptions {
     pub fn from_url(url: &url::Url) -> Result<Self, String> {
         let mut o = AwsOptions::default();
         for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "region" => o.region = Some(v.into_owned()),
-                "endpoint" => o.endpoint = Some(v.into_owned()),
-                "profile" => o.profile = Some(v.into_owned()),
-                other => {
-                    return Err(format!(
-                        "unknown parameter {other:?}: aws-sm:// takes region, endpoint and profile"
-                    ))
-                }
+            if !o.set(&k, &v) {
+                return Err(format!(
+                    "unknown parameter {k:?}: aws-sm:// takes region, endpoint and profile"
+                ));
             }
         }
         Ok(o)
+    }
+
+    /// Takes one URL query option if it is one of these (`region`, `endpoint`, `profile`);
+    /// false for any other, which the caller then handles or refuses.
+    pub fn set(&mut self, key: &str, value: &str) -> bool {
+        let field = match key {
+            "region" => &mut self.region,
+            "endpoint" => &mut self.endpoint,
+            "profile" => &mut self.profile,
+            _ => return false,
+        };
+        *field = Some(value.to_string());
+        true
     }
 
     /// Loads the SDK configuration: the standard chain plus these options, with timeouts set

@@ -4,7 +4,8 @@
 //! - names: paths are prefixes (`/app/prod/`); a name holding `/` must start with one, and
 //!   names may not start with `aws` or `ssm` (the service's rules, checked before any call).
 //! - values: text only, at most 4 KiB (standard tier) or 8 KiB (`tier=advanced`, charged);
-//!   anything else is refused with a clear error before any call.
+//!   the capabilities say so, and the `Checked` layer refuses anything else before any call,
+//!   with a hint naming the tier and `aws-sm://`.
 //! - ownership: the labels are written as the parameter's tags (for IAM conditions and the
 //!   console) and, with the last write's token and the version it made, as JSON in its
 //!   description, because `DescribeParameters` returns descriptions but not tags: a plan reads
@@ -52,11 +53,9 @@ impl SsmOptions {
     /// Reads the options from an `aws-ssm://` URL's query.
     pub fn from_url(url: &url::Url) -> std::result::Result<Self, String> {
         let mut o = SsmOptions::default();
-        let mut rest = url.clone();
-        rest.set_query(None);
-        let mut aws_pairs = Vec::new();
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
+                _ if o.aws.set(&k, &v) => {}
                 "kms-key" => o.kms_key = Some(v.into_owned()),
                 "tier" => {
                     o.advanced = match v.as_ref() {
@@ -69,7 +68,6 @@ impl SsmOptions {
                         }
                     }
                 }
-                "region" | "endpoint" | "profile" => aws_pairs.push((k.into_owned(), v.into_owned())),
                 other => {
                     return Err(format!(
                         "unknown parameter {other:?}: aws-ssm:// takes region, endpoint, profile, kms-key and tier"
@@ -77,8 +75,6 @@ impl SsmOptions {
                 }
             }
         }
-        rest.query_pairs_mut().extend_pairs(aws_pairs);
-        o.aws = AwsOptions::from_url(&rest)?;
         Ok(o)
     }
 
@@ -221,31 +217,6 @@ impl AwsSsmBackend {
             .await?
             .remove(name))
     }
-
-    /// The value as text, or the reason it cannot be stored here.
-    fn text<'a>(&self, name: &str, value: &'a SecretValue) -> Result<&'a str> {
-        let refuse =
-            |m: String| Err(BackendError::new(ErrorKind::InvalidInput, Op::Put, m).name(name));
-        let Some(text) = value.as_str() else {
-            return refuse("SSM Parameter Store holds text only and this value is binary: store it base64-encoded, or use aws-sm:// (which keeps binary values)".into());
-        };
-        if text.is_empty() {
-            return refuse("SSM Parameter Store does not hold empty values".into());
-        }
-        let max = self.opts.max_value();
-        if text.len() > max {
-            let how = if self.opts.advanced {
-                "use aws-sm:// (64 KiB)"
-            } else {
-                "add tier=advanced to the URL (8 KiB, charged by AWS) or use aws-sm:// (64 KiB)"
-            };
-            return refuse(format!(
-                "the value is {} bytes and this parameter tier holds {max}: {how}",
-                text.len()
-            ));
-        }
-        Ok(text)
-    }
 }
 
 #[async_trait]
@@ -263,6 +234,11 @@ impl SecretBackend for AwsSsmBackend {
             max_value_bytes: self.opts.max_value(),
             max_batch_get: BATCH,
             binary_values: false,
+            value_hint: if self.opts.advanced {
+                "SSM Parameter Store holds text up to 8 KiB; aws-sm:// holds 64 KiB, binary too"
+            } else {
+                "SSM Parameter Store holds text up to 4 KiB, 8 KiB with tier=advanced (charged by AWS); aws-sm:// holds 64 KiB, binary too"
+            },
             names: NameRules {
                 // 1011 with the ARN's account and region; what is left for the name.
                 max_len: 900,
@@ -381,7 +357,16 @@ impl SecretBackend for AwsSsmBackend {
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {
-        let text = self.text(name, value)?;
+        // The Checked layer above refuses binary, empty and oversized values (with the
+        // capabilities' hint); a value reaching here is text.
+        let Some(text) = value.as_str() else {
+            return Err(BackendError::new(
+                ErrorKind::InvalidInput,
+                Op::Put,
+                "SSM Parameter Store holds text only",
+            )
+            .name(name));
+        };
         let current = self.describe(name, Op::Put).await?;
         let note = current
             .as_ref()

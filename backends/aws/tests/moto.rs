@@ -210,40 +210,26 @@ async fn aws_ssm_writes_secure_strings_with_tags_and_refuses_what_does_not_fit()
         kms_key: None,
         advanced,
     };
-    let b = secretsync_aws::AwsSsmBackend::new(advanced(false))
-        .await
-        .unwrap();
+    // As secretsync uses it: behind the layer that refuses what the capabilities rule out.
+    let ssm = |advanced| async move {
+        let b = secretsync_aws::AwsSsmBackend::new(advanced).await.unwrap();
+        layers::Checked::new(Arc::new(b))
+    };
+    let b = ssm(advanced(false)).await;
     let name = format!("/{}app/Token", conformance::random_prefix("ssm"));
     let mut labels = Labels::new();
     labels.insert("managed-by".into(), "secretsync".into());
     labels.insert("secretsync-fp".into(), "0a1b".into());
     let token = "e".repeat(48);
-    let out = b
-        .put(
-            &name,
-            &"s3cret".into(),
-            &PutOptions {
-                labels: labels.clone(),
-                token: Some(token.clone()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let write = PutOptions {
+        labels: labels.clone(),
+        token: Some(token.clone()),
+        ..Default::default()
+    };
+    let out = b.put(&name, &"s3cret".into(), &write).await.unwrap();
     assert_eq!(out.version.as_deref(), Some(token.as_str()));
     // A retried write whose first attempt landed is not repeated.
-    let again = b
-        .put(
-            &name,
-            &"s3cret".into(),
-            &PutOptions {
-                labels: labels.clone(),
-                token: Some(token.clone()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let again = b.put(&name, &"s3cret".into(), &write).await.unwrap();
     assert_eq!(again.version.as_deref(), Some(token.as_str()));
 
     // What an independent client sees: a SecureString at version 1, with the labels as tags.
@@ -299,9 +285,7 @@ async fn aws_ssm_writes_secure_strings_with_tags_and_refuses_what_does_not_fit()
         err.to_string().contains("5000 bytes") && err.to_string().contains("tier=advanced"),
         "{err}"
     );
-    let adv = secretsync_aws::AwsSsmBackend::new(advanced(true))
-        .await
-        .unwrap();
+    let adv = ssm(advanced(true)).await;
     adv.put(&name, &big.as_str().into(), &PutOptions::default())
         .await
         .unwrap();

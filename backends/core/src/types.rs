@@ -176,6 +176,9 @@ pub struct Capabilities {
     pub max_batch_get: usize,
     /// Arbitrary bytes (not only UTF-8 text) round-trip.
     pub binary_values: bool,
+    /// What to do with a value refused for its size or for being binary (a larger tier,
+    /// another backend), added to the refusal; empty for none.
+    pub value_hint: &'static str,
     /// Name rules.
     pub names: NameRules,
     /// Label rules.
@@ -212,6 +215,7 @@ impl Capabilities {
             max_value_bytes: crate::MAX_VALUE_BYTES,
             max_batch_get: 1,
             binary_values: true,
+            value_hint: "",
             names: NameRules {
                 max_len: 512,
                 extra_chars: "/_+=.@-",
@@ -263,11 +267,16 @@ impl Capabilities {
                 "empty values are not accepted".into(),
             );
         }
+        let hint = if self.value_hint.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", self.value_hint)
+        };
         if value.len() > self.max_value_bytes {
             return bad(
                 ErrorKind::InvalidInput,
                 format!(
-                    "the value is {} bytes; the limit is {}",
+                    "the value is {} bytes; the limit is {}{hint}",
                     value.len(),
                     self.max_value_bytes
                 ),
@@ -276,7 +285,7 @@ impl Capabilities {
         if !self.binary_values && value.as_str().is_none() {
             return bad(
                 ErrorKind::InvalidInput,
-                "this backend stores text only and the value is not UTF-8".into(),
+                format!("this backend stores text only and the value is not UTF-8{hint}"),
             );
         }
         match opts.mode {

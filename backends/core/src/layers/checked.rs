@@ -176,4 +176,44 @@ mod tests {
             ("memory", Op::Delete, Some("Missing"))
         );
     }
+
+    #[tokio::test]
+    async fn a_refused_value_says_what_to_do_and_not_what_it_was() {
+        let caps = Capabilities {
+            max_value_bytes: 4,
+            binary_values: false,
+            value_hint: "use the big tier",
+            ..MemoryBackend::default_capabilities()
+        };
+        let b = checked(caps);
+        let big = b
+            .put("A", &"12345".into(), &PutOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            big.contains("5 bytes; the limit is 4 (use the big tier)") && !big.contains("12345"),
+            "{big}"
+        );
+        let binary = b
+            .put("A", &SecretValue::new(vec![0xff]), &PutOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            binary.contains("text only") && binary.contains("(use the big tier)"),
+            "{binary}"
+        );
+        // Without a hint, nothing is added.
+        let plain = checked(Capabilities {
+            max_value_bytes: 4,
+            ..MemoryBackend::default_capabilities()
+        });
+        let e = plain
+            .put("A", &"12345".into(), &PutOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the limit is 4 (invalid_input)"), "{e}");
+    }
 }
