@@ -61,30 +61,43 @@ fn filter(level: Level) -> Result<EnvFilter, FilterError> {
     Ok(EnvFilter::builder().parse_lossy(spec.join(",")))
 }
 
-/// Starts logging to stderr. Call once, before any work.
-pub fn init(level: Level, format: LogFormat) -> Result<(), FilterError> {
-    let filter = filter(level)?.and(filter_fn(|m| {
+/// The subscriber: `filter`, narrowed so that only secretsync's crates log below info, writing
+/// to `writer` in `format`.
+fn subscriber<W>(
+    filter: EnvFilter,
+    format: LogFormat,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = filter.and(filter_fn(|m| {
         m.target().starts_with("secretsync") || *m.level() <= Level::INFO
     }));
     let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false);
-    let result = match format {
-        LogFormat::Text => tracing_subscriber::registry()
-            .with(layer.compact().with_filter(filter))
-            .try_init(),
-        LogFormat::Json => tracing_subscriber::registry()
-            .with(
+    match format {
+        LogFormat::Text => {
+            Box::new(tracing_subscriber::registry().with(layer.compact().with_filter(filter)))
+        }
+        LogFormat::Json => Box::new(
+            tracing_subscriber::registry().with(
                 layer
                     .json()
                     .with_current_span(false)
                     .with_span_list(true)
                     .with_filter(filter),
-            )
-            .try_init(),
-    };
+            ),
+        ),
+    }
+}
+
+/// Starts logging to stderr. Call once, before any work.
+pub fn init(level: Level, format: LogFormat) -> Result<(), FilterError> {
+    let sub = subscriber(filter(level)?, format, std::io::stderr);
     // Already set (a test that runs the CLI in-process twice): keep the first.
-    drop(result);
+    drop(tracing::subscriber::set_global_default(sub));
     Ok(())
 }
 
@@ -99,5 +112,41 @@ mod tests {
         assert_eq!(level(Level::WARN, 2), Level::DEBUG);
         assert_eq!(level(Level::INFO, 1), Level::DEBUG);
         assert_eq!(level(Level::INFO, 9), Level::TRACE);
+    }
+
+    /// A writer into a shared buffer, for reading what was logged.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn below_info_only_secretsync_logs_whatever_the_filter_says() {
+        for format in [LogFormat::Text, LogFormat::Json] {
+            let buf = Buf::default();
+            let w = buf.clone();
+            let sub = subscriber(EnvFilter::new("trace"), format, move || w.clone());
+            tracing::subscriber::with_default(sub, || {
+                // What an SDK's or HTTP stack's debug and trace events carry: request bodies.
+                tracing::trace!(target: "aws_smithy_runtime::client", "body SdkBody(value-in-a-body)");
+                tracing::debug!(target: "hyper_util::client", "sent value-in-a-body");
+                tracing::info!(target: "hyper_util::client", "third-party info is kept");
+                tracing::debug!(target: "secretsync_core::layers", "our debug is kept");
+                tracing::trace!(target: "secretsync::sync", "our trace is kept");
+            });
+            let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            assert!(!out.contains("value-in-a-body"), "{format:?}: {out}");
+            for kept in ["third-party info", "our debug", "our trace"] {
+                assert!(out.contains(kept), "{format:?}: {kept} missing from {out}");
+            }
+        }
     }
 }

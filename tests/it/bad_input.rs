@@ -189,6 +189,8 @@ fn cases() -> Vec<Case> {
         // Environment variables and keys.
         env("env var: identity is garbage", &[("SECRETSYNC_AGE_IDENTITY", "AGE-SECRET-KEY-1NOTAKEY")], &["get", "A", "--type", "dev"]),
         env("env var: identity names a missing file", &[("SECRETSYNC_AGE_IDENTITY", "/nonexistent/identity.txt")], &["get", "A", "--type", "dev"]),
+        env("env var: SECRETSYNC_LOG is not a filter", &[("SECRETSYNC_LOG", "secretsync=loud")], &["list"]),
+        env("env var: SECRETSYNC_LOG_FORMAT is not a format", &[("SECRETSYNC_LOG_FORMAT", "xml")], &["list"]),
         case("key: not a recipient", &["key", "add", "not-a-key", "--scope", "all"]),
         case("key: a broken age key", &["key", "add", "age1notvalid", "--scope", "all"]),
         case("key: unknown scope", &["key", "add", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "--scope", "ops"]),
