@@ -37,6 +37,15 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
     while i < b.len() {
         let c = b[i];
         let start_line = line;
+        if let Some((text, end, newlines)) = super::comment(src, i) {
+            out.push((Tok::Comment(text), line));
+            if newlines > 0 {
+                line += newlines;
+                out.push((Tok::Newline, line));
+            }
+            i = end;
+            continue;
+        }
         match c {
             b'\n' => {
                 out.push((Tok::Newline, line));
@@ -44,26 +53,6 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
                 i += 1;
             }
             b' ' | b'\t' | b'\r' => i += 1,
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                let end = src[i..].find('\n').map_or(b.len(), |n| i + n);
-                out.push((Tok::Comment(src[i + 2..end].trim()), line));
-                i = end;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                // An unterminated comment runs to the end of the file (slicing only at the
-                // ends of ASCII markers, so a multi-byte character never splits).
-                let (body, end) = match src[i + 2..].find("*/") {
-                    Some(n) => (&src[i + 2..i + 2 + n], i + 2 + n + 2),
-                    None => (&src[i + 2..], b.len()),
-                };
-                let nl = body.matches('\n').count();
-                out.push((Tok::Comment(body.trim()), line));
-                if nl > 0 {
-                    line += nl;
-                    out.push((Tok::Newline, line));
-                }
-                i = end;
-            }
             b'"' | b'\'' | b'`' => {
                 let mut j = i + 1;
                 while j < b.len() && b[j] != c {

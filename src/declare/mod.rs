@@ -35,6 +35,31 @@ pub enum ScanError {
     Io(PathBuf, std::io::Error),
 }
 
+/// The `//` or `/* */` comment (Go's and TypeScript's) starting at byte `i` of `src`, if one
+/// does: its text, trimmed; where lexing goes on; and how many line ends it holds. An
+/// unterminated block comment runs to the end (slicing only at ASCII markers, so a multi-byte
+/// character never splits).
+pub(crate) fn comment(src: &str, i: usize) -> Option<(&str, usize, usize)> {
+    let b = src.as_bytes();
+    if b.get(i) != Some(&b'/') {
+        return None;
+    }
+    match b.get(i + 1) {
+        Some(b'/') => {
+            let end = src[i..].find('\n').map_or(b.len(), |n| i + n);
+            Some((src[i + 2..end].trim(), end, 0))
+        }
+        Some(b'*') => {
+            let (body, end) = match src[i + 2..].find("*/") {
+                Some(n) => (&src[i + 2..i + 2 + n], i + 2 + n + 2),
+                None => (&src[i + 2..], b.len()),
+            };
+            Some((body.trim(), end, body.matches('\n').count()))
+        }
+        _ => None,
+    }
+}
+
 /// Scans with `scan` every file under `root` that [`source_files`] selects, in path order.
 pub(crate) fn scan_tree(
     root: &Path,

@@ -100,6 +100,15 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
     while i < b.len() {
         let c = b[i];
         let start_line = line;
+        if let Some((text, end, newlines)) = super::comment(src, i) {
+            out.push((Tok::Comment(text), line));
+            if newlines > 0 {
+                line += newlines;
+                out.push((Tok::Newline, line));
+            }
+            i = end;
+            continue;
+        }
         match c {
             b'\n' => {
                 out.push((Tok::Newline, line));
@@ -107,24 +116,6 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
                 i += 1;
             }
             b' ' | b'\t' | b'\r' => i += 1,
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                let end = src[i..].find('\n').map_or(b.len(), |n| i + n);
-                out.push((Tok::Comment(src[i + 2..end].trim()), line));
-                i = end;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let (body, end) = match src[i + 2..].find("*/") {
-                    Some(n) => (&src[i + 2..i + 2 + n], i + 2 + n + 2),
-                    None => (&src[i + 2..], b.len()),
-                };
-                out.push((Tok::Comment(body), line));
-                let nl = body.matches('\n').count();
-                if nl > 0 {
-                    line += nl;
-                    out.push((Tok::Newline, line));
-                }
-                i = end;
-            }
             b'/' if regex_may_follow(prev_code(&out).as_ref()) => {
                 let (mut j, mut class) = (i + 1, false);
                 while j < b.len() && b[j] != b'\n' {
@@ -227,6 +218,7 @@ fn imports<'a>(code: &[(Tok<'a>, usize)]) -> Imports<'a> {
         // The clause runs to `from`; the module follows it.
         let Some(from) = code[k + 1..]
             .iter()
+            // An import clause is short; the cap keeps a file of stray `import` words linear.
             .take(200)
             .position(|(t, _)| *t == Tok::Ident("from") || *t == Tok::Punct(';'))
             .map(|p| k + 1 + p)
@@ -294,6 +286,7 @@ pub fn scan_source(file: &Path, src: &str) -> Result<Vec<Found>, ScanError> {
     if imp.names.is_empty() && imp.namespaces.is_empty() {
         return Ok(Vec::new());
     }
+    let lines = by_line(&toks);
     let mut out = Vec::new();
     for k in 0..code.len() {
         let Tok::Ident(name) = code[k].0 else {
@@ -332,7 +325,7 @@ pub fn scan_source(file: &Path, src: &str) -> Result<Vec<Found>, ScanError> {
             .map_err(|e: crate::model::InvalidInput| invalid(e.0))?;
         out.push(Found {
             name: secret,
-            description: description(&toks, line),
+            description: description(&lines, line),
             file: file.into(),
             line,
         });
@@ -340,47 +333,48 @@ pub fn scan_source(file: &Path, src: &str) -> Result<Vec<Found>, ScanError> {
     Ok(out)
 }
 
-/// The comment on `line` after its code, else the comment lines right above it.
-fn description(toks: &[(Tok<'_>, usize)], line: usize) -> Option<String> {
-    let clean = |c: &str| {
-        c.lines()
-            .map(|l| l.trim().trim_start_matches('*').trim())
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
+/// Each line's tokens (line ends left out), to read comments by line.
+type Lines<'t, 'a> = std::collections::BTreeMap<usize, Vec<&'t Tok<'a>>>;
+
+fn by_line<'t, 'a>(toks: &'t [(Tok<'a>, usize)]) -> Lines<'t, 'a> {
+    let mut lines = Lines::new();
+    for (t, l) in toks.iter().filter(|(t, _)| *t != Tok::Newline) {
+        lines.entry(*l).or_default().push(t);
+    }
+    lines
+}
+
+/// The comments on `line`, else on the lines right above it that hold comments only.
+fn description(lines: &Lines<'_, '_>, line: usize) -> Option<String> {
+    let on = |l: usize| lines.get(&l).map_or(&[][..], Vec::as_slice);
+    let comments = |ts: &[&Tok<'_>]| -> Vec<String> {
+        ts.iter()
+            .filter_map(|t| match t {
+                Tok::Comment(c) => Some(
+                    c.lines()
+                        .map(|l| l.trim().trim_start_matches('*').trim())
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                _ => None,
+            })
+            .filter(|c| !c.is_empty())
+            .collect()
     };
-    let trailing: Vec<String> = toks
-        .iter()
-        .filter(|(t, l)| *l == line && matches!(t, Tok::Comment(_)))
-        .filter_map(|(t, _)| match t {
-            Tok::Comment(c) => Some(clean(c)),
-            _ => None,
-        })
-        .collect();
-    if !trailing.is_empty() {
-        return Some(trailing.join(" ")).filter(|d| !d.is_empty());
-    }
-    // Lines above, as long as each holds comments only.
-    let mut above: Vec<String> = Vec::new();
-    let mut l = line;
-    while l > 1 {
-        l -= 1;
-        let on_line: Vec<&Tok<'_>> = toks
-            .iter()
-            .filter(|(t, at)| *at == l && *t != Tok::Newline)
-            .map(|(t, _)| t)
-            .collect();
-        if on_line.is_empty() || !on_line.iter().all(|t| matches!(t, Tok::Comment(_))) {
-            break;
-        }
-        for t in on_line.iter().rev() {
-            if let Tok::Comment(c) = t {
-                above.push(clean(c));
+    let mut found = comments(on(line));
+    if found.is_empty() {
+        let mut l = line;
+        while l > 1 {
+            l -= 1;
+            let ts = on(l);
+            if ts.is_empty() || !ts.iter().all(|t| matches!(t, Tok::Comment(_))) {
+                break;
             }
+            found.splice(0..0, comments(ts));
         }
     }
-    above.reverse();
-    Some(above.join(" ")).filter(|d| !d.is_empty())
+    Some(found.join(" ")).filter(|d| !d.is_empty())
 }
 
 /// Scans every TypeScript file under `root` (`.ts`, `.tsx`, `.mts`, `.cts`; not `.d.ts` or
