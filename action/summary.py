@@ -7,6 +7,7 @@ the reports never hold a value).
     summary.py apply FILE     # each environment's outcome, item by item
 """
 
+import collections
 import json
 import sys
 
@@ -36,13 +37,24 @@ def load(path):
         return None
 
 
-def table(header, rows):
+def table(header, rows, full):
+    """A Markdown table of at most MAX_ROWS rows; `full` names the command with the rest."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows[:MAX_ROWS]:
         out.append("| " + " | ".join(cell(c) for c in r) + " |")
     if len(rows) > MAX_ROWS:
-        out.append(f"\n…and {len(rows) - MAX_ROWS} more (the full report: `secretsync plan --json`)")
+        out.append(f"\n…and {len(rows) - MAX_ROWS} more (the full report: `{full}`)")
     return "\n".join(out)
+
+
+def section(kind, env, backend, tally, header, rows, empty):
+    """One environment's part of a plan or apply summary."""
+    return [
+        f"### secretsync {kind}: {cell(env)}\n",
+        f"`{cell(backend)}` — {tally}\n",
+        table(header, rows, f"secretsync {kind} --json") if rows else empty,
+        "",
+    ]
 
 
 def counts(summary):
@@ -84,10 +96,8 @@ def plan(doc):
             for i in p.get("items", [])
             if i["action"] != "unchanged" or i.get("blocked")
         ]
-        out.append(f"### secretsync plan: {cell(p['env'])}\n")
-        out.append(f"`{cell(p['backend'])}` — {counts(e.get('summary', {}))}\n")
-        out.append(table(["", "secret", "action", "why"], rows) if rows else "Nothing to change.")
-        out.append("")
+        tally = counts(e.get("summary", {}))
+        out += section("plan", p["env"], p["backend"], tally, ["", "secret", "action", "why"], rows, "Nothing to change.")
     out.extend(errors(doc))
     return "\n".join(out) + "\n"
 
@@ -104,14 +114,9 @@ def apply(doc):
             for x in results
             if x["status"] != "unchanged"
         ]
-        by = {}
-        for x in results:
-            by[x["status"]] = by.get(x["status"], 0) + 1
-        done = ", ".join(f"{n} {s}" for s, n in sorted(by.items())) or "nothing to do"
-        out.append(f"### secretsync apply: {cell(r['env'])}\n")
-        out.append(f"`{cell(r['backend'])}` — {done}\n")
-        out.append(table(["secret", "action", "status", "error"], rows) if rows else "Nothing changed.")
-        out.append("")
+        by = collections.Counter(x["status"] for x in results)
+        tally = ", ".join(f"{n} {s}" for s, n in sorted(by.items())) or "nothing to do"
+        out += section("apply", r["env"], r["backend"], tally, ["secret", "action", "status", "error"], rows, "Nothing changed.")
     out.extend(errors(doc))
     return "\n".join(out) + "\n"
 

@@ -158,3 +158,31 @@ fn the_action_checks_plans_applies_and_summarises_without_values() {
         r.log
     );
 }
+
+#[test]
+fn a_long_plan_is_cut_to_200_rows_naming_the_full_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let items: Vec<serde_json::Value> = (0..250)
+        .map(|i| serde_json::json!({"name": format!("app/S{i:03}"), "action": "create", "reason": "not in the backend", "blocked": false}))
+        .collect();
+    let doc = serde_json::json!({"environments": [{
+        "plan": {"env": "prod-eu", "backend": "file:///r", "items": items},
+        "summary": {"create": 250}
+    }]});
+    let file = dir.path().join("plan.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("action/summary.py"))
+        .arg("plan")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(md.matches("| `+` | `app/S").count(), 200, "{md}");
+    assert!(
+        md.contains("…and 50 more (the full report: `secretsync plan --json`)"),
+        "{md}"
+    );
+    assert!(md.contains("250 create"), "{md}");
+}

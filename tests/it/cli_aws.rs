@@ -147,11 +147,7 @@ async fn a_thousand_secrets_apply_then_a_second_plan_only_lists_and_drift_shows(
     // Only list calls (no value or metadata reads); a page moto answered with a passing 500 is
     // retried and counted under its error outcome.
     assert!(calls.iter().all(|c| c["op"] == "list"), "{calls:?}");
-    let lists: u64 = calls
-        .iter()
-        .filter(|c| c["outcome"] == "ok")
-        .map(|c| c["count"].as_u64().unwrap())
-        .sum();
+    let lists = common::ok_calls(&env["api_calls"], "list");
     assert_eq!(lists, 10, "1,000 secrets at 100 a page: {calls:?}");
 
     // An independent client: the values and ownership tags are there; an out-of-band write is drift.
@@ -277,11 +273,7 @@ async fn migrate_from_moto_to_a_file_backend_verifies_every_secret_and_reruns_cl
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["verified"]["equal"], 96, "{}", j["verified"]);
     let source_calls = j["api_calls"]["source"].as_array().unwrap();
-    let batches: u64 = source_calls
-        .iter()
-        .filter(|c| c["op"] == "batch_get" && c["outcome"] == "ok")
-        .map(|c| c["count"].as_u64().unwrap())
-        .sum();
+    let batches = common::ok_calls(&j["api_calls"]["source"], "batch_get");
     // (A retried batch, after an emulator hiccup, counts once more under its error outcome.)
     assert_eq!(batches, 5, "96 values read 20 at a time: {source_calls:?}");
     assert!(
@@ -472,11 +464,7 @@ async fn ssm_parameter_store_works_for_apply_plan_run_migrate_and_import() {
     assert_eq!(env["summary"]["unchanged"], 61, "{env}");
     let calls = env["api_calls"].as_array().unwrap();
     assert!(calls.iter().all(|c| c["op"] == "list"), "{calls:?}");
-    let lists: u64 = calls
-        .iter()
-        .filter(|c| c["outcome"] == "ok")
-        .map(|c| c["count"].as_u64().unwrap())
-        .sum();
+    let lists = common::ok_calls(&env["api_calls"], "list");
     assert!(lists >= 2, "{calls:?}");
 
     // A value changed in the store is one update; a value written by hand is drift.

@@ -65,20 +65,15 @@ async fn an_environment_replicates_into_openbao_and_drift_is_seen() {
     // A no-change plan: LIST gives names only, then one metadata read per secret, each
     // counted where it happens (and rate limited); no value read.
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let calls = j["environments"][0]["api_calls"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let ok = |op: &str| -> u64 {
-        calls
-            .iter()
-            .filter(|c| c["op"] == op && c["outcome"] == "ok")
-            .map(|c| c["count"].as_u64().unwrap())
-            .sum()
-    };
+    let calls = &j["environments"][0]["api_calls"];
+    let ok = |op: &str| common::ok_calls(calls, op);
     assert_eq!((ok("list"), ok("head")), (1, 2), "{calls:?}");
     assert!(
-        calls.iter().all(|c| c["op"] == "list" || c["op"] == "head"),
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["op"] == "list" || c["op"] == "head"),
         "{calls:?}"
     );
 

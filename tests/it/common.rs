@@ -385,3 +385,15 @@ pub fn bulk_set(p: &Project, selector: &str, values: &[(String, String)]) {
         .unwrap()
     });
 }
+
+/// From a report's `api_calls` list: the calls of `op` that succeeded (a call retried after an
+/// emulator's passing error counts once more under its error outcome, not here).
+pub fn ok_calls(calls: &serde_json::Value, op: &str) -> u64 {
+    calls
+        .as_array()
+        .expect("api_calls is a list")
+        .iter()
+        .filter(|c| c["op"] == op && c["outcome"] == "ok")
+        .map(|c| c["count"].as_u64().expect("a count"))
+        .sum()
+}
