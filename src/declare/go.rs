@@ -12,10 +12,8 @@
 //! Field comments (trailing, else the comment lines above) become descriptions. Fields must be
 //! `string`. `vendor/`, `testdata/`, hidden folders and `_test.go` files are skipped.
 
+use super::{Found, ScanError};
 use std::path::Path;
-
-pub use super::Found as GoSecret;
-pub use super::ScanError as GoError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok<'a> {
@@ -95,7 +93,7 @@ fn lex(src: &str) -> Vec<(Tok<'_>, usize)> {
 }
 
 /// Finds the secret fields declared in one Go file's source.
-pub fn scan_source(file: &Path, src: &str) -> Result<Vec<GoSecret>, GoError> {
+pub fn scan_source(file: &Path, src: &str) -> Result<Vec<Found>, ScanError> {
     let toks = lex(src);
     let significant = |k: usize| !matches!(toks[k].0, Tok::Comment(_) | Tok::Newline);
     let mut out = Vec::new();
@@ -158,8 +156,8 @@ fn parse_fields(
     file: &Path,
     toks: &[(Tok<'_>, usize)],
     start: usize,
-) -> Result<(Vec<GoSecret>, usize), GoError> {
-    let invalid = |line: usize, message: String| GoError::Invalid {
+) -> Result<(Vec<Found>, usize), ScanError> {
+    let invalid = |line: usize, message: String| ScanError::Invalid {
         file: file.into(),
         line,
         message,
@@ -237,7 +235,7 @@ fn parse_fields(
                 let name = n
                     .parse()
                     .map_err(|e: crate::model::InvalidInput| invalid(line, e.0))?;
-                out.push(GoSecret {
+                out.push(Found {
                     name,
                     description: Some(desc.trim().to_string()).filter(|d| !d.is_empty()),
                     file: file.into(),
@@ -273,7 +271,7 @@ fn render(ty: &[&Tok<'_>]) -> String {
 
 /// Scans every `.go` file under `root` (skipping `vendor/`, `testdata/`, `node_modules/`,
 /// hidden folders and `_test.go`), in path order.
-pub fn scan_dir(root: &Path) -> Result<Vec<GoSecret>, GoError> {
+pub fn scan_dir(root: &Path) -> Result<Vec<Found>, ScanError> {
     let skip_dir = |n: &str| matches!(n, "vendor" | "testdata" | "node_modules");
     let want = |n: &str| n.ends_with(".go") && !n.ends_with("_test.go");
     super::scan_tree(root, "Go", &skip_dir, &want, scan_source)
@@ -283,7 +281,7 @@ pub fn scan_dir(root: &Path) -> Result<Vec<GoSecret>, GoError> {
 mod tests {
     use super::*;
 
-    fn scan(src: &str) -> Result<Vec<(String, Option<String>, usize)>, GoError> {
+    fn scan(src: &str) -> Result<Vec<(String, Option<String>, usize)>, ScanError> {
         Ok(scan_source(Path::new("x.go"), src)?
             .into_iter()
             .map(|s| (s.name.to_string(), s.description, s.line))
