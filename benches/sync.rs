@@ -243,7 +243,8 @@ async fn main() {
 
     match std::env::var("SECRETSYNC_TEST_AWS_ENDPOINT") {
         Ok(ep) => {
-            let opts = secretsync_aws::AwsOptions { region: Some("us-east-1".into()), endpoint: Some(ep), profile: None };
+            let aws = secretsync_aws::AwsOptions { region: Some("us-east-1".into()), endpoint: Some(ep), profile: None };
+            let opts = secretsync_aws::SmOptions { aws, replicas: vec![] };
             let aws: Arc<dyn SecretBackend> = Arc::new(secretsync_aws::AwsSmBackend::new(&opts).await.expect("moto"));
             let fast = RateLimits { write: Rate::per_second(1000), ..RateLimits::default() };
             let (b, c) = layered(aws.clone(), fast, 16);

@@ -90,7 +90,9 @@ up() {
   wait_http "http://127.0.0.1:$bao_port/v1/sys/health" openbao "$EMU_DIR/openbao.pid"
   local sm_port kms_port
   sm_port=$(free_port)
-  "$venv/bin/python" "$root/scripts/gcp_emulators.py" secretmanager "$sm_port" >"$EMU_DIR/gcp-sm.log" 2>&1 &
+  : >"$EMU_DIR/gcp-sm-creates.jsonl"
+  GCP_SM_REQUEST_LOG="$EMU_DIR/gcp-sm-creates.jsonl" \
+    "$venv/bin/python" "$root/scripts/gcp_emulators.py" secretmanager "$sm_port" >"$EMU_DIR/gcp-sm.log" 2>&1 &
   echo $! >"$EMU_DIR/gcp-sm.pid"
   wait_http "http://127.0.0.1:$sm_port/v1/projects/health/secrets?pageSize=1" gcp-sm "$EMU_DIR/gcp-sm.pid"
   kms_port=$(free_port)
@@ -112,6 +114,7 @@ export SECRETSYNC_TEST_VAULT_ADDR=http://127.0.0.1:$bao_port
 export SECRETSYNC_TEST_VAULT_TOKEN=root
 export SECRETSYNC_TEST_GCP_SM_ENDPOINT=http://127.0.0.1:$sm_port
 export SECRETSYNC_TEST_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
+export SECRETSYNC_TEST_GCP_SM_CREATES=$EMU_DIR/gcp-sm-creates.jsonl
 export SECRETSYNC_TEST_WEBDRIVER=http://127.0.0.1:$wd_port
 export SECRETSYNC_TEST_SCHEMA_TOOLS=$EMU_DIR/tools-venv/bin
 ENV

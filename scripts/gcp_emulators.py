@@ -9,6 +9,10 @@ on 3.11 unchanged. Its router serves `:access` only as POST while clients send
 `GET .../versions/{v}:access`, so a GET route is added ahead of `get_version` (which would
 otherwise take `latest:access` as a version id).
 
+cloudbox keeps no replication (every secret reads back as automatic). With
+GCP_SM_REQUEST_LOG=PATH, the body of each secret create is appended to PATH as one JSON line, so
+the tests can check what was asked for where the emulator does not model it.
+
 drongo's handler writes headers and body in separate sends; without TCP_NODELAY every
 keep-alive request waits ~40 ms for the delayed ACK, so Nagle is turned off on its handler.
 """
@@ -16,6 +20,8 @@ keep-alive request waits ~40 ms for the delayed ACK, so Nagle is turned off on i
 import __future__
 import importlib.abc
 import importlib.machinery
+import json
+import os
 import sys
 
 
@@ -49,6 +55,18 @@ def secretmanager(port: int) -> None:
     )
     routes = sm.app.router.routes
     routes.insert(0, routes.pop())
+    log = os.environ.get("GCP_SM_REQUEST_LOG")
+    if log:
+
+        @sm.app.middleware("http")
+        async def record_creates(request, call_next):
+            if request.method == "POST" and request.url.path.endswith("/secrets"):
+                body = json.loads(await request.body() or b"{}")
+                entry = {"path": request.url.path, "secretId": request.query_params.get("secretId"), "body": body}
+                with open(log, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(entry) + "\n")
+            return await call_next(request)
+
     uvicorn.run(sm.app, host="127.0.0.1", port=port, log_level="warning")
 
 

@@ -139,11 +139,15 @@ impl Scheme {
                 match scheme {
                     #[cfg(feature = "aws")]
                     Scheme::AwsSm => {
-                        secretsync_aws::AwsOptions::from_url(&u)?;
+                        secretsync_aws::SmOptions::from_url(&u)?;
                     }
                     #[cfg(feature = "aws")]
                     Scheme::AwsSsm => {
                         secretsync_aws::SsmOptions::from_url(&u)?;
+                    }
+                    #[cfg(feature = "gcp")]
+                    Scheme::GcpSm => {
+                        secretsync_gcp::GcpSmOptions::from_url(&u)?;
                     }
                     #[cfg(feature = "vault")]
                     Scheme::Vault | Scheme::VaultHttp => {

@@ -109,8 +109,13 @@ pub struct PlanItem {
     pub action: Action,
     /// Why, for people.
     pub reason: String,
-    /// Not done: adopt without `--adopt`, drift under `report`, deletions over the cap.
+    /// Not done: adopt without `--adopt`, drift under `report`, deletions over the cap,
+    /// placement drift (secretsync sets placement at create only).
     pub blocked: bool,
+    /// How the secret's placement (replica regions, replication locations) differs from what
+    /// the backend URL asks for, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<String>,
     /// The fingerprint of the value to write.
     #[serde(skip)]
     pub fp: Option<String>,
@@ -266,6 +271,7 @@ pub async fn plan(
             action: Action::Create,
             reason: String::new(),
             blocked: false,
+            placement: None,
             fp: Some(fp.clone()),
             token: Some(fpr.new_token(&name, &fp)),
             expected_version: None,
@@ -298,6 +304,7 @@ pub async fn plan(
             action,
             reason: reason.into(),
             blocked: false,
+            placement: None,
             fp: None,
             token: None,
             expected_version: None,
@@ -324,6 +331,9 @@ pub async fn plan(
             ..opts.clone()
         };
         read_values(backend, &mut items, fpr, opts).await?;
+    }
+    for item in items.iter_mut() {
+        misplaced(item);
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));
     let plan = Plan {
@@ -391,6 +401,7 @@ fn classify(
                     .into();
         }
         Owner::Us => {
+            item.placement = meta.placement_drift.clone();
             let lfp = label_fp(meta);
             item.label_fp = lfp.map(str::to_string);
             let name = item.name.as_str();
@@ -433,6 +444,20 @@ fn drift(item: &mut PlanItem, opts: &PlanOptions, why: &str) {
         DriftPolicy::Revert => format!("{why}; reverting to the canonical value"),
         DriftPolicy::Accept => format!("{why}; adopting the backend's value into the store"),
     };
+}
+
+/// A secret of ours placed otherwise than the backend URL asks. secretsync sets placement at
+/// create only, so an equal value becomes drift that needs a person (whatever `--on-drift`
+/// says); a write the value needs still goes ahead, with the placement added to its reason.
+fn misplaced(item: &mut PlanItem) {
+    let Some(why) = &item.placement else { return };
+    if item.action == Action::Unchanged {
+        item.action = Action::Drift;
+        item.blocked = true;
+        item.reason = format!("placement: {why}");
+    } else {
+        item.reason = format!("{}; placement: {why}", item.reason);
+    }
 }
 
 /// `--check-drift`: the current version of each secret of ours, from its metadata.

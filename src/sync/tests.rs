@@ -869,3 +869,144 @@ async fn metrics_count_failures_drift_and_runs_per_environment() {
         assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
     }
 }
+
+/// A memory backend whose listing says every secret whose name holds "Moved" is placed
+/// otherwise than its URL asks (as AWS replicas or GCP locations would).
+#[derive(Clone, Debug)]
+struct Misplaced(MemoryBackend);
+
+#[async_trait::async_trait]
+impl SecretBackend for Misplaced {
+    fn info(&self) -> secretsync_core::BackendInfo {
+        self.0.info()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.0.capabilities()
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        page: Option<String>,
+    ) -> secretsync_core::error::Result<secretsync_core::Page<secretsync_core::SecretMeta>> {
+        let mut p = self.0.list(prefix, page).await?;
+        for m in &mut p.items {
+            if m.name.contains("Moved") {
+                m.placement_drift = Some("no replica in eu-central-1".into());
+            }
+        }
+        Ok(p)
+    }
+    async fn head(
+        &self,
+        name: &str,
+    ) -> secretsync_core::error::Result<Option<secretsync_core::SecretMeta>> {
+        self.0.head(name).await
+    }
+    async fn get(
+        &self,
+        name: &str,
+    ) -> secretsync_core::error::Result<Option<secretsync_core::Secret>> {
+        self.0.get(name).await
+    }
+    async fn put(
+        &self,
+        name: &str,
+        value: &SecretValue,
+        opts: &PutOptions,
+    ) -> secretsync_core::error::Result<secretsync_core::PutOutcome> {
+        self.0.put(name, value, opts).await
+    }
+    async fn delete(
+        &self,
+        name: &str,
+        opts: &secretsync_core::DeleteOptions,
+    ) -> secretsync_core::error::Result<()> {
+        self.0.delete(name, opts).await
+    }
+}
+
+#[tokio::test]
+async fn misplaced_secrets_are_drift_for_a_person_and_value_changes_still_go_ahead() {
+    let mem = MemoryBackend::new();
+    let b: Arc<dyn SecretBackend> = Arc::new(Misplaced(mem.clone()));
+    let f = fpr("s1");
+    let want = desired(&[("Moved", "v1"), ("MovedToo", "v1"), ("Stays", "v1")]);
+    let p = plan(
+        "prod",
+        b.as_ref(),
+        "app/",
+        want.clone(),
+        &f,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    apply(&p, b.clone(), &f, 4, &|_| {}).await;
+
+    // Same values: the misplaced ones are drift that blocks, whatever --on-drift says, since
+    // secretsync sets placement at create only; the other is unchanged.
+    for on_drift in [
+        DriftPolicy::Report,
+        DriftPolicy::Revert,
+        DriftPolicy::Accept,
+    ] {
+        let opts = PlanOptions {
+            on_drift,
+            ..Default::default()
+        };
+        let p = plan("prod", b.as_ref(), "app/", want.clone(), &f, &opts)
+            .await
+            .unwrap();
+        let got: Vec<_> = p.items.iter().map(|i| (i.action, i.blocked)).collect();
+        assert_eq!(
+            got,
+            [
+                (Action::Drift, true),
+                (Action::Drift, true),
+                (Action::Unchanged, false)
+            ],
+            "{on_drift:?}"
+        );
+        assert_eq!(p.items[0].reason, "placement: no replica in eu-central-1");
+        assert_eq!(p.items[0].value.as_ref(), Some(&SecretValue::from("v1")));
+        assert!(p.has_changes(), "it needs attention");
+        let rep = apply(&p, b.clone(), &f, 4, &|_| {}).await;
+        assert!(
+            rep.results.iter().all(|r| r.status != Status::Done),
+            "{on_drift:?}: nothing is written"
+        );
+    }
+
+    // A new value is still written, and the placement is named beside it.
+    let changed = desired(&[("Moved", "v2"), ("MovedToo", "v1"), ("Stays", "v1")]);
+    let p = plan(
+        "prod",
+        b.as_ref(),
+        "app/",
+        changed,
+        &f,
+        &PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.items[0].action, Action::Update);
+    assert!(!p.items[0].blocked);
+    assert_eq!(
+        p.items[0].reason,
+        "value changed; placement: no replica in eu-central-1"
+    );
+    assert_eq!(
+        p.items[0].placement.as_deref(),
+        Some("no replica in eu-central-1")
+    );
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(
+        json.contains("\"placement\":\"no replica in eu-central-1\""),
+        "{json}"
+    );
+    apply(&p, b.clone(), &f, 4, &|_| {}).await;
+    assert_eq!(
+        mem.get("app/Moved").await.unwrap().unwrap().value,
+        SecretValue::from("v2")
+    );
+}

@@ -536,3 +536,110 @@ async fn ssm_parameter_store_works_for_apply_plan_run_migrate_and_import() {
     let out = p.code(&["plan", "--env", "bad"], None, 1);
     assert!(out.contains("start with one"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replica_regions_are_set_at_create_and_other_regions_are_drift_that_needs_a_person() {
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_AWS_ENDPOINT") else {
+        return;
+    };
+    let prefix = secretsync_core::conformance::random_prefix("repl").replace('_', "/");
+    let p = Project::init_with(common::aws_env(&ep));
+    let url =
+        |replicas: &str| format!("aws-sm://?region=us-east-1&endpoint={ep}&replicas={replicas}");
+    let env = |replicas: &str| {
+        format!(
+            "[environments.prod-eu]\ntype = \"production\"\nbackend = \"{}\"\nprefix = \"{prefix}\"\n",
+            url(replicas)
+        )
+    };
+    p.append_config(&env("eu-west-2"));
+    p.set("A", "--type", "prod", "a1");
+    p.set("B", "--type", "prod", "b1");
+    p.ok(&["apply", "--env", "prod-eu"], None);
+    let eu = aws_sdk_secretsmanager::Client::new(
+        &aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-2"))
+            .endpoint_url(&ep)
+            .load()
+            .await,
+    );
+    let d = eu
+        .describe_secret()
+        .secret_id(format!("{prefix}A"))
+        .send()
+        .await
+        .expect("a replica in eu-west-2");
+    assert_eq!(d.primary_region(), Some("us-east-1"));
+
+    // As asked: no change, and with replicas set the plan reads each secret's metadata (AWS
+    // lists no replication), still no value.
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--json", "--detailed-exitcode"],
+        None,
+        0,
+    );
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let calls = &j["environments"][0]["api_calls"];
+    assert_eq!(common::ok_calls(calls, "list"), 1, "{calls}");
+    assert_eq!(common::ok_calls(calls, "head"), 2, "{calls}");
+    assert_eq!(common::ok_calls(calls, "get"), 0, "{calls}");
+
+    // The environment now asks for another region too: drift that names the fix, and apply
+    // leaves it for a person (exit 2) even under --on-drift revert.
+    let cfg = std::fs::read_to_string(p.path("secretsync.toml")).unwrap();
+    std::fs::write(
+        p.path("secretsync.toml"),
+        cfg.replace(&url("eu-west-2"), &url("eu-west-2,ap-south-1")),
+    )
+    .unwrap();
+    let out = p.code(
+        &["plan", "--env", "prod-eu", "--detailed-exitcode"],
+        None,
+        2,
+    );
+    assert!(out.contains(&format!("! {prefix}A")), "{out}");
+    assert!(
+        out.contains("no replica in ap-south-1") && out.contains("replicate-secret-to-regions"),
+        "{out}"
+    );
+    assert!(out.contains("2 drifted"), "{out}");
+    let out = p.code(
+        &["apply", "--env", "prod-eu", "--on-drift", "revert"],
+        None,
+        2,
+    );
+    assert!(out.contains("no replica in ap-south-1"), "{out}");
+    // A new value is still written (replicas follow it), with the placement named beside it.
+    p.set("A", "--type", "prod", "a2");
+    let out = p.code(&["apply", "--env", "prod-eu", "--json"], None, 2);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let items = j["environments"][0]["plan"]["items"].as_array().unwrap();
+    let a = items.iter().find(|i| i["secret"] == "A").unwrap();
+    assert_eq!(a["action"], "update", "{a}");
+    assert!(
+        a["placement"].as_str().unwrap().contains("ap-south-1"),
+        "{a}"
+    );
+    let v = eu
+        .get_secret_value()
+        .secret_id(format!("{prefix}A"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v.secret_string(),
+        Some("a2"),
+        "the replica follows the new value"
+    );
+
+    // Pruning removes the replicas first, as AWS requires.
+    p.ok(&["delete", "B"], None);
+    std::fs::write(p.path("secretsync.toml"), cfg).unwrap();
+    p.ok(&["apply", "--env", "prod-eu", "--prune"], None);
+    let gone = eu
+        .describe_secret()
+        .secret_id(format!("{prefix}B"))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the replica went with its primary");
+}

@@ -17,19 +17,6 @@ pub struct AwsOptions {
 }
 
 impl AwsOptions {
-    /// Reads `region`, `endpoint` and `profile` from a URL's query.
-    pub fn from_url(url: &url::Url) -> Result<Self, String> {
-        let mut o = AwsOptions::default();
-        for (k, v) in url.query_pairs() {
-            if !o.set(&k, &v) {
-                return Err(format!(
-                    "unknown parameter {k:?}: aws-sm:// takes region, endpoint and profile"
-                ));
-            }
-        }
-        Ok(o)
-    }
-
     /// Takes one URL query option if it is one of these (`region`, `endpoint`, `profile`);
     /// false for any other, which the caller then handles or refuses.
     pub fn set(&mut self, key: &str, value: &str) -> bool {
@@ -70,33 +57,5 @@ impl AwsOptions {
             return Err("no AWS region: add ?region=REGION to the URL, or set AWS_REGION".into());
         }
         Ok(conf)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_parse_into_options_or_clear_errors() {
-        let u = |s: &str| url::Url::parse(s).unwrap();
-        let o = AwsOptions::from_url(&u(
-            "aws-sm://?region=eu-west-1&endpoint=http://127.0.0.1:9&profile=ops",
-        ))
-        .unwrap();
-        assert_eq!(
-            o,
-            AwsOptions {
-                region: Some("eu-west-1".into()),
-                endpoint: Some("http://127.0.0.1:9".into()),
-                profile: Some("ops".into()),
-            }
-        );
-        assert_eq!(
-            AwsOptions::from_url(&u("aws-sm://")).unwrap(),
-            AwsOptions::default()
-        );
-        let err = AwsOptions::from_url(&u("aws-sm://?regoin=eu-west-1")).unwrap_err();
-        assert!(err.contains("unknown parameter \"regoin\""), "{err}");
     }
 }

@@ -14,5 +14,5 @@ mod ssm;
 
 pub use config::AwsOptions;
 pub use kms::AwsKmsRecipient;
-pub use sm::AwsSmBackend;
+pub use sm::{AwsSmBackend, SmOptions};
 pub use ssm::{AwsSsmBackend, SsmOptions};

@@ -1,4 +1,4 @@
-//! `aws-sm://?region=R[&endpoint=URL][&profile=P]`: AWS Secrets Manager.
+//! `aws-sm://?region=R[&endpoint=URL][&profile=P][&replicas=R1,R2]`: AWS Secrets Manager.
 //!
 //! - list: `ListSecrets` (name-prefix filter, 100 a page) gives tags and the version id staged
 //!   `AWSCURRENT`, so a plan reads no values.
@@ -8,22 +8,133 @@
 //!   failure in between never leaves a new fingerprint on an old value.
 //! - delete: soft with a recovery window (7–30 days, default 30) or forced; `restore` undoes a
 //!   soft delete. A secret pending deletion is reported as `PendingDeletion`, naming `restore`.
+//! - replicas: `?replicas=` regions are added at create (`AddReplicaRegions`); later writes
+//!   replicate by themselves. `ListSecrets` does not return replication, so with replicas set a
+//!   listing reads each secret's `DescribeSecret` (through the layers, counted) and reports
+//!   regions that differ as placement drift. Replica copies listed in their own region are not
+//!   this region's secrets and are left out. A delete removes the replicas first, as AWS requires.
 
 use crate::config::AwsOptions;
 use crate::errors::to_backend;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::primitives::Blob;
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
+use aws_sdk_secretsmanager::types::{
+    Filter, FilterNameStringType, ReplicaRegionType, ReplicationStatusType, StatusType, Tag,
+};
 use aws_sdk_secretsmanager::Client;
 use secretsync_core::error::Result;
 use secretsync_core::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The options of an `aws-sm://` URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmOptions {
+    /// Region, endpoint and profile.
+    pub aws: AwsOptions,
+    /// Replica regions set at create, sorted; empty for none.
+    pub replicas: Vec<String>,
+}
+
+impl SmOptions {
+    /// Reads an `aws-sm://` URL's query.
+    pub fn from_url(url: &url::Url) -> std::result::Result<Self, String> {
+        let mut o = SmOptions::default();
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                _ if o.aws.set(&k, &v) => {}
+                "replicas" => {
+                    let mut r: Vec<String> = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    if let Some(bad) = r.iter().find(|r| !is_region(r)) {
+                        return Err(format!(
+                            "replicas={v:?}: {bad:?} is not an AWS region (e.g. replicas=us-east-1,eu-central-1)"
+                        ));
+                    }
+                    r.sort();
+                    r.dedup();
+                    o.replicas = r;
+                }
+                other => {
+                    return Err(format!(
+                        "unknown parameter {other:?}: aws-sm:// takes region, endpoint, profile and replicas"
+                    ))
+                }
+            }
+        }
+        if o.aws.region.is_some() && o.replicas.iter().any(|r| Some(r) == o.aws.region.as_ref()) {
+            return Err(format!(
+                "replicas= names the primary region {}: list only the other regions",
+                o.aws.region.as_deref().unwrap_or_default()
+            ));
+        }
+        Ok(o)
+    }
+}
+
+/// Looks like an AWS region name: `xx-name-N` in lowercase letters, digits and dashes.
+fn is_region(r: &str) -> bool {
+    r.split('-').count() >= 3
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && r.ends_with(|c: char| c.is_ascii_digit())
+}
+
+/// How a secret's replicas differ from the wanted regions (sorted), with the fix, for people;
+/// `None` when they match. A replica whose replication failed counts as missing.
+fn replica_drift(name: &str, want: &[String], status: &[ReplicationStatusType]) -> Option<String> {
+    let have: Vec<&str> = status
+        .iter()
+        .filter(|s| s.status() != Some(&StatusType::Failed))
+        .filter_map(|s| s.region())
+        .collect();
+    let missing: Vec<String> =
+        want.iter()
+            .filter(|w| !have.contains(&w.as_str()))
+            .map(|w| {
+                match status.iter().find(|s| {
+                    s.region() == Some(w.as_str()) && s.status() == Some(&StatusType::Failed)
+                }) {
+                    Some(f) => format!(
+                        "{w} (replication failed: {})",
+                        f.status_message().unwrap_or("no reason given")
+                    ),
+                    None => w.clone(),
+                }
+            })
+            .collect();
+    let extra: Vec<&str> = have
+        .iter()
+        .copied()
+        .filter(|h| !want.iter().any(|w| w == h))
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!("no replica in {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        parts.push(format!("replicas not asked for in {}", extra.join(", ")));
+    }
+    Some(format!(
+        "replica regions differ from replicas={}: {}; secretsync sets replicas at create only: fix with `aws secretsmanager replicate-secret-to-regions --secret-id {name} --add-replica-regions Region=…` or `remove-regions-from-replication`",
+        want.join(","),
+        parts.join("; ")
+    ))
+}
 
 /// The Secrets Manager backend.
 #[derive(Debug, Clone)]
 pub struct AwsSmBackend {
     client: Client,
     target: String,
+    region: String,
+    replicas: Vec<String>,
 }
 
 fn config_err(msg: impl Into<String>) -> BackendError {
@@ -75,22 +186,59 @@ fn current_version(
 impl AwsSmBackend {
     /// Opens the backend named by an `aws-sm://` URL.
     pub async fn from_url(url: &url::Url) -> Result<Self> {
-        let opts = AwsOptions::from_url(url).map_err(config_err)?;
+        let opts = SmOptions::from_url(url).map_err(config_err)?;
         Self::new(&opts).await
     }
 
     /// Opens the backend with explicit options.
-    pub async fn new(opts: &AwsOptions) -> Result<Self> {
-        let conf = opts.load().await.map_err(config_err)?;
+    pub async fn new(opts: &SmOptions) -> Result<Self> {
+        let conf = opts.aws.load().await.map_err(config_err)?;
         let region = conf.region().map(ToString::to_string).unwrap_or_default();
-        let target = match &opts.endpoint {
+        if opts.replicas.contains(&region) {
+            return Err(config_err(format!(
+                "replicas= names the primary region {region}: list only the other regions"
+            )));
+        }
+        let mut target = match &opts.aws.endpoint {
             Some(e) => format!("?region={region}&endpoint={e}"),
             None => format!("?region={region}"),
         };
+        if !opts.replicas.is_empty() {
+            target.push_str(&format!("&replicas={}", opts.replicas.join(",")));
+        }
         Ok(Self {
             client: Client::new(&conf),
             target,
+            region,
+            replicas: opts.replicas.clone(),
         })
+    }
+
+    /// Removes every replica of `name` (AWS refuses to delete a secret that has some).
+    async fn remove_replicas(&self, name: &str) -> Result<()> {
+        let d = self
+            .client
+            .describe_secret()
+            .secret_id(name)
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::Delete, name, e))?;
+        let regions: Vec<String> = d
+            .replication_status()
+            .iter()
+            .filter_map(|s| s.region().map(str::to_string))
+            .collect();
+        if regions.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .remove_regions_from_replication()
+            .secret_id(name)
+            .set_remove_replica_regions(Some(regions))
+            .send()
+            .await
+            .map_err(|e| to_backend(Op::Delete, name, e))?;
+        Ok(())
     }
 
     fn check_token(name: &str, token: &Option<String>) -> Result<()> {
@@ -120,6 +268,12 @@ impl AwsSmBackend {
             .set_secret_string(text)
             .set_secret_binary(binary)
             .set_tags(Some(tags(&opts.labels)))
+            .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
+                self.replicas
+                    .iter()
+                    .map(|r| ReplicaRegionType::builder().region(r).build())
+                    .collect()
+            }))
             .send()
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
@@ -204,6 +358,7 @@ impl SecretBackend for AwsSmBackend {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_batch_get: 20,
+            placement_in_list: self.replicas.is_empty(),
             ..Capabilities::baseline()
         }
     }
@@ -230,14 +385,18 @@ impl SecretBackend for AwsSmBackend {
             .secret_list()
             .iter()
             // The name filter is case-insensitive on AWS; keep exact prefix matches only.
+            // A replica of another region's secret is that region's, not this one's.
             .filter(|s| {
-                s.name().is_some_and(|n| n.starts_with(prefix)) && s.deleted_date().is_none()
+                s.name().is_some_and(|n| n.starts_with(prefix))
+                    && s.deleted_date().is_none()
+                    && s.primary_region().is_none_or(|p| p == self.region)
             })
             .map(|s| SecretMeta {
                 name: s.name().unwrap_or_default().to_string(),
                 labels: tags_to_labels(s.tags()),
                 version: current_version(s.secret_versions_to_stages()),
                 updated: to_system_time(s.last_changed_date()),
+                placement_drift: None,
             })
             .collect();
         Ok(Page {
@@ -257,6 +416,9 @@ impl SecretBackend for AwsSmBackend {
                 labels: tags_to_labels(d.tags()),
                 version: current_version(d.version_ids_to_stages()),
                 updated: to_system_time(d.last_changed_date()),
+                placement_drift: (!self.replicas.is_empty())
+                    .then(|| replica_drift(name, &self.replicas, d.replication_status()))
+                    .flatten(),
             })),
             Err(e) => match to_backend(Op::Head, name, e) {
                 e if e.kind == ErrorKind::NotFound => Ok(None),
@@ -380,12 +542,23 @@ impl SecretBackend for AwsSmBackend {
             }
             DeleteMode::Force => req.force_delete_without_recovery(true),
         };
-        match req.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if opts.mode == DeleteMode::Force => Err(to_backend(Op::Delete, name, e)),
-            Err(e) => Err(self
-                .pending_or(name, Op::Delete, to_backend(Op::Delete, name, e))
-                .await),
+        let e = match req.clone().send().await {
+            Ok(_) => return Ok(()),
+            Err(e) => to_backend(Op::Delete, name, e),
+        };
+        // AWS deletes no secret that still has replicas: remove them, then delete.
+        let e = if e.message.contains("replica regions") {
+            self.remove_replicas(name).await?;
+            match req.send().await {
+                Ok(_) => return Ok(()),
+                Err(e) => to_backend(Op::Delete, name, e),
+            }
+        } else {
+            e
+        };
+        match opts.mode {
+            DeleteMode::Force => Err(e),
+            _ => Err(self.pending_or(name, Op::Delete, e).await),
         }
     }
 
@@ -397,5 +570,81 @@ impl SecretBackend for AwsSmBackend {
             .await
             .map_err(|e| to_backend(Op::Restore, name, e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_into_options_or_clear_errors() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let o = SmOptions::from_url(&u(
+            "aws-sm://?region=eu-west-1&endpoint=http://127.0.0.1:9&profile=ops&replicas=us-east-1,eu-central-1",
+        ))
+        .unwrap();
+        assert_eq!(
+            o,
+            SmOptions {
+                aws: AwsOptions {
+                    region: Some("eu-west-1".into()),
+                    endpoint: Some("http://127.0.0.1:9".into()),
+                    profile: Some("ops".into()),
+                },
+                replicas: vec!["eu-central-1".into(), "us-east-1".into()],
+            }
+        );
+        assert_eq!(
+            SmOptions::from_url(&u("aws-sm://")).unwrap(),
+            SmOptions::default()
+        );
+        for (bad, want) in [
+            ("aws-sm://?regoin=eu-west-1", "unknown parameter \"regoin\""),
+            (
+                "aws-sm://?replicas=us-east-1,Mars",
+                "\"Mars\" is not an AWS region",
+            ),
+            (
+                "aws-sm://?region=eu-west-1&replicas=eu-west-1",
+                "names the primary region eu-west-1",
+            ),
+        ] {
+            let err = SmOptions::from_url(&u(bad)).unwrap_err();
+            assert!(err.contains(want), "{bad}: {err}");
+        }
+    }
+
+    fn status(region: &str, st: StatusType) -> ReplicationStatusType {
+        ReplicationStatusType::builder()
+            .region(region)
+            .status(st)
+            .status_message("a secret with this name already exists in this region")
+            .build()
+    }
+
+    #[test]
+    fn replicas_that_differ_are_named_with_the_fix() {
+        let want = vec!["eu-central-1".to_string(), "us-east-1".to_string()];
+        let ok = [
+            status("us-east-1", StatusType::InSync),
+            status("eu-central-1", StatusType::InProgress),
+        ];
+        assert_eq!(replica_drift("app/DB", &want, &ok), None);
+        let d = replica_drift(
+            "app/DB",
+            &want,
+            &[
+                status("us-east-1", StatusType::InSync),
+                status("eu-central-1", StatusType::Failed),
+                status("ap-south-1", StatusType::InSync),
+            ],
+        )
+        .unwrap();
+        assert!(d.contains("no replica in eu-central-1 (replication failed: a secret with this name already exists"), "{d}");
+        assert!(d.contains("replicas not asked for in ap-south-1"), "{d}");
+        assert!(d.contains("--secret-id app/DB"), "{d}");
+        let d = replica_drift("app/DB", &want, &[]).unwrap();
+        assert!(d.contains("no replica in eu-central-1, us-east-1"), "{d}");
     }
 }

@@ -136,6 +136,7 @@ fn meta_of(p: &ParameterMetadata) -> SecretMeta {
             let secs = u64::try_from(t.secs()).ok()?;
             Some(UNIX_EPOCH + Duration::new(secs, t.subsec_nanos()))
         }),
+        placement_drift: None,
     }
 }
 

@@ -2,23 +2,34 @@
 //! (`scripts/emulators.sh up`); skips loudly without them, fails under CI=true.
 
 use aws_sdk_secretsmanager::Client;
-use secretsync_aws::{AwsKmsRecipient, AwsOptions, AwsSmBackend};
+use secretsync_aws::{AwsKmsRecipient, AwsOptions, AwsSmBackend, SmOptions};
 use secretsync_core::conformance::{self, emulator_endpoint};
 use secretsync_core::*;
 use std::sync::Arc;
 
 const ENDPOINT: &str = "SECRETSYNC_TEST_AWS_ENDPOINT";
 
-fn opts(endpoint: String) -> AwsOptions {
+fn aws(endpoint: String, region: &str) -> AwsOptions {
     AwsOptions {
-        region: Some("us-east-1".into()),
+        region: Some(region.into()),
         endpoint: Some(endpoint),
         profile: None,
     }
 }
 
+fn opts(endpoint: String) -> SmOptions {
+    SmOptions {
+        aws: aws(endpoint, "us-east-1"),
+        replicas: vec![],
+    }
+}
+
 async fn raw_client(endpoint: &str) -> Client {
-    Client::new(&opts(endpoint.into()).load().await.unwrap())
+    Client::new(&opts(endpoint.into()).aws.load().await.unwrap())
+}
+
+async fn raw_client_in(endpoint: &str, region: &str) -> Client {
+    Client::new(&aws(endpoint.into(), region).load().await.unwrap())
 }
 
 #[tokio::test]
@@ -101,6 +112,96 @@ async fn an_independent_client_reads_what_the_backend_wrote() {
 }
 
 #[tokio::test]
+async fn replicas_are_set_at_create_reported_when_they_differ_and_removed_before_a_delete() {
+    let Some(ep) = emulator_endpoint(ENDPOINT) else {
+        return;
+    };
+    let with = |replicas: &[&str]| SmOptions {
+        aws: aws(ep.clone(), "us-east-1"),
+        replicas: replicas.iter().map(|r| r.to_string()).collect(),
+    };
+    let b = AwsSmBackend::new(&with(&["eu-central-1", "us-west-2"]))
+        .await
+        .unwrap();
+    assert!(!b.capabilities().placement_in_list);
+    assert!(b
+        .info()
+        .target
+        .ends_with("&replicas=eu-central-1,us-west-2"));
+    let prefix = conformance::random_prefix("awsrep");
+    let name = format!("{prefix}DB");
+    b.put(&name, &"v1".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    // The request asked for both replicas: each region holds a copy whose primary is us-east-1.
+    for region in ["eu-central-1", "us-west-2"] {
+        let d = raw_client_in(&ep, region)
+            .await
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("no replica in {region}: {e:?}"));
+        assert_eq!(d.primary_region(), Some("us-east-1"), "{region}");
+    }
+    let listed = list_all(&b, &prefix).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].placement_drift, None, "as asked: no drift");
+
+    // The same secrets under an environment that asks for other regions: drift, with the fix.
+    let other = AwsSmBackend::new(&with(&["ap-south-1", "us-west-2"]))
+        .await
+        .unwrap();
+    let listed = list_all(&other, &prefix).await.unwrap();
+    let drift = listed[0].placement_drift.clone().expect("placement drift");
+    assert!(drift.contains("no replica in ap-south-1"), "{drift}");
+    assert!(
+        drift.contains("replicas not asked for in eu-central-1"),
+        "{drift}"
+    );
+    assert!(drift.contains("replicate-secret-to-regions"), "{drift}");
+    // Without replicas asked for, placement is not looked at (no per-secret reads).
+    let plain = AwsSmBackend::new(&opts(ep.clone())).await.unwrap();
+    assert!(plain.capabilities().placement_in_list);
+    assert_eq!(
+        list_all(&plain, &prefix).await.unwrap()[0].placement_drift,
+        None
+    );
+
+    // A replica copy listed in its own region is not that region's secret.
+    let in_replica_region = AwsSmBackend::new(&SmOptions {
+        aws: aws(ep.clone(), "us-west-2"),
+        replicas: vec![],
+    })
+    .await
+    .unwrap();
+    assert!(list_all(&in_replica_region, &prefix)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // AWS refuses to delete a secret with replicas; the backend removes them first.
+    b.delete(
+        &name,
+        &DeleteOptions {
+            mode: DeleteMode::Force,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(b.head(&name).await.unwrap().is_none());
+    for region in ["eu-central-1", "us-west-2"] {
+        let r = raw_client_in(&ep, region)
+            .await
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await;
+        assert!(r.is_err(), "the replica in {region} outlived its primary");
+    }
+}
+
+#[tokio::test]
 async fn a_soft_deleted_secret_is_reported_and_can_be_restored() {
     let Some(ep) = emulator_endpoint(ENDPOINT) else {
         return;
@@ -159,11 +260,11 @@ async fn kms_wraps_and_unwraps_bound_to_the_store_id() {
     let Some(ep) = emulator_endpoint(ENDPOINT) else {
         return;
     };
-    let kms = aws_sdk_kms::Client::new(&opts(ep.clone()).load().await.unwrap());
+    let kms = aws_sdk_kms::Client::new(&opts(ep.clone()).aws.load().await.unwrap());
     let key = kms.create_key().send().await.unwrap();
     let arn = key.key_metadata().unwrap().arn().unwrap().to_string();
 
-    let r = AwsKmsRecipient::with_options(&arn, opts(ep.clone()))
+    let r = AwsKmsRecipient::with_options(&arn, opts(ep.clone()).aws)
         .await
         .unwrap();
     assert_eq!(Recipient::id(&r), format!("aws-kms:{arn}"));
@@ -192,7 +293,7 @@ async fn aws_ssm_conforms_on_moto() {
         return;
     };
     let b = secretsync_aws::AwsSsmBackend::new(secretsync_aws::SsmOptions {
-        aws: opts(ep),
+        aws: opts(ep).aws,
         ..Default::default()
     })
     .await
@@ -206,7 +307,7 @@ async fn aws_ssm_writes_secure_strings_with_tags_and_refuses_what_does_not_fit()
         return;
     };
     let advanced = |advanced| secretsync_aws::SsmOptions {
-        aws: opts(ep.clone()),
+        aws: opts(ep.clone()).aws,
         kms_key: None,
         advanced,
     };
@@ -233,7 +334,7 @@ async fn aws_ssm_writes_secure_strings_with_tags_and_refuses_what_does_not_fit()
     assert_eq!(again.version.as_deref(), Some(token.as_str()));
 
     // What an independent client sees: a SecureString at version 1, with the labels as tags.
-    let conf = opts(ep.clone()).load().await.unwrap();
+    let conf = opts(ep.clone()).aws.load().await.unwrap();
     let raw = aws_sdk_ssm::Client::new(&conf);
     let p = raw
         .get_parameter()

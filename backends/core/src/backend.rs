@@ -75,8 +75,8 @@ pub async fn get_all(
 /// Metadata reads in flight at once when a listing holds names only.
 const METADATA_READS_IN_FLIGHT: usize = 16;
 
-/// For a backend whose listing holds names only (`labels_in_list: false`, Vault's LIST): each
-/// one's metadata, read with `head` through the same layers (so each read is counted and rate
+/// For a backend whose listing holds names only (`labels_in_list: false`, Vault's LIST) or no
+/// placement (`placement_in_list: false`): each one's metadata, read with `head` through the same layers (so each read is counted and rate
 /// limited). A secret gone meanwhile is left out.
 async fn with_metadata(
     backend: &dyn SecretBackend,
@@ -101,7 +101,11 @@ pub async fn list_all(backend: &dyn SecretBackend, prefix: &str) -> Result<Vec<S
         let page = backend.list(prefix, token.clone()).await?;
         out.extend(page.items);
         match page.next {
-            None if backend.capabilities().labels_in_list => return Ok(out),
+            None if backend.capabilities().labels_in_list
+                && backend.capabilities().placement_in_list =>
+            {
+                return Ok(out)
+            }
             None => return with_metadata(backend, out).await,
             Some(t) if !seen.insert(t.clone()) => {
                 return Err(BackendError::new(

@@ -48,6 +48,7 @@ impl FileSecret {
             labels: self.labels.clone(),
             version: Some(self.version.clone()),
             updated: Some(UNIX_EPOCH + Duration::from_secs(self.updated)),
+            placement_drift: None,
         }
     }
 }

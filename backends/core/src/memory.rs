@@ -37,6 +37,7 @@ impl Entry {
             labels: self.labels.clone(),
             version: Some(self.current().id.clone()),
             updated: Some(self.updated),
+            placement_drift: None,
         }
     }
 }

@@ -19,6 +19,9 @@ pub struct SecretMeta {
     pub version: Option<String>,
     /// When it last changed, when known.
     pub updated: Option<SystemTime>,
+    /// Set when the secret's placement (AWS replica regions, GCP replication locations)
+    /// differs from what the backend URL asks for: what differs and how to fix it, for people.
+    pub placement_drift: Option<String>,
 }
 
 /// A value read from a backend.
@@ -166,6 +169,10 @@ pub struct Capabilities {
     /// pages hold names only and [`crate::list_all`] reads each one's metadata with `head`
     /// through the layers.
     pub labels_in_list: bool,
+    /// List shows each secret's placement (replicas), so `placement_drift` is filled without
+    /// per-secret calls; otherwise [`crate::list_all`] reads it with `head` (AWS with
+    /// `?replicas=`: `ListSecrets` does not return replication).
+    pub placement_in_list: bool,
     /// List returns each secret's current version id.
     pub version_in_list: bool,
     /// Largest page a list returns.
@@ -210,6 +217,7 @@ impl Capabilities {
     pub fn baseline() -> Self {
         Capabilities {
             labels_in_list: true,
+            placement_in_list: true,
             version_in_list: true,
             max_page_size: 100,
             max_value_bytes: crate::MAX_VALUE_BYTES,

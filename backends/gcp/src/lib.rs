@@ -9,4 +9,4 @@ mod sm;
 
 pub use config::GcpOptions;
 pub use kms::GcpKmsRecipient;
-pub use sm::GcpSmBackend;
+pub use sm::{GcpSmBackend, GcpSmOptions};

@@ -1,4 +1,4 @@
-//! `gcp-sm://PROJECT[?endpoint=URL&auth=none]`: GCP Secret Manager.
+//! `gcp-sm://PROJECT[?endpoint=URL&auth=none&locations=L1,L2]`: GCP Secret Manager.
 //!
 //! - list: `ListSecrets` pages (page size always set, so an emulator's "0" token cannot loop)
 //!   with labels and no values; names filtered by prefix on our side.
@@ -12,6 +12,9 @@
 //!   is the latest. Listing shows no versions (`version_in_list: false`): drift needs `--verify`
 //!   or `head`, and costs nothing when not asked for.
 //! - delete: GCP deletes a secret and all its versions at once; there is no soft delete.
+//! - replication: automatic, or user-managed in the `?locations=` given. GCP fixes it at create;
+//!   a listing returns it, so a secret whose replication differs from the URL's is reported as
+//!   placement drift at no extra call.
 
 use crate::config::GcpOptions;
 use crate::errors::to_backend;
@@ -19,7 +22,8 @@ use async_trait::async_trait;
 use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_secretmanager_v1::model::{
-    replication::Automatic, Replication, Secret as GSecret, SecretPayload,
+    replication::{user_managed::Replica, Automatic, UserManaged},
+    Replication, Secret as GSecret, SecretPayload,
 };
 use secretsync_core::error::Result;
 use secretsync_core::*;
@@ -34,6 +38,104 @@ pub struct GcpSmBackend {
     client: SecretManagerService,
     project: String,
     target: String,
+    locations: Vec<String>,
+}
+
+/// What a `gcp-sm://PROJECT` URL asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcpSmOptions {
+    /// The project.
+    pub project: String,
+    /// Endpoint and credentials.
+    pub gcp: GcpOptions,
+    /// User-managed replication locations set at create, sorted; empty for automatic.
+    pub locations: Vec<String>,
+}
+
+impl GcpSmOptions {
+    /// Reads a `gcp-sm://` URL (and the endpoint and auth variables).
+    pub fn from_url(url: &url::Url) -> std::result::Result<Self, String> {
+        let project = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("gcp-sm:// needs a project: gcp-sm://PROJECT")?
+            .to_string();
+        let mut locations = Vec::new();
+        let mut rest = url.clone();
+        rest.query_pairs_mut().clear();
+        for (k, v) in url.query_pairs() {
+            if k == "locations" {
+                locations = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if let Some(bad) = locations.iter().find(|l| {
+                    !l.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                }) {
+                    return Err(format!(
+                        "locations={v:?}: {bad:?} is not a GCP location (e.g. locations=europe-west1,europe-west4)"
+                    ));
+                }
+                if locations.is_empty() {
+                    return Err("locations= is empty: name at least one location, or leave it out for automatic replication".into());
+                }
+                locations.sort();
+                locations.dedup();
+            } else {
+                rest.query_pairs_mut().append_pair(&k, &v);
+            }
+        }
+        if rest.query() == Some("") {
+            rest.set_query(None);
+        }
+        let gcp = GcpOptions::from_parts(Some(&rest), "SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT")
+            .map_err(|e| e.replace("endpoint and auth", "endpoint, auth and locations"))?;
+        Ok(Self {
+            project,
+            gcp,
+            locations,
+        })
+    }
+}
+
+/// The replication a create asks for: user-managed in `locations`, else automatic.
+fn replication(locations: &[String]) -> Replication {
+    if locations.is_empty() {
+        return Replication::new().set_automatic(Automatic::default());
+    }
+    Replication::new().set_user_managed(
+        UserManaged::new().set_replicas(
+            locations
+                .iter()
+                .map(|l| Replica::default().set_location(l.clone())),
+        ),
+    )
+}
+
+/// How a secret's replication differs from `locations=` (sorted), with the fix, for people;
+/// `None` when it matches or no locations were asked for.
+fn location_drift(want: &[String], got: Option<&Replication>) -> Option<String> {
+    if want.is_empty() {
+        return None;
+    }
+    let have = match got.and_then(|r| r.user_managed()) {
+        Some(u) => {
+            let mut l: Vec<&str> = u.replicas.iter().map(|r| r.location.as_str()).collect();
+            l.sort_unstable();
+            if l == want.iter().map(String::as_str).collect::<Vec<_>>() {
+                return None;
+            }
+            format!("user-managed in {}", l.join(","))
+        }
+        None => "automatic".into(),
+    };
+    Some(format!(
+        "replication is {have}, locations={} asks for user-managed in those; GCP cannot change a secret's replication: recreate the secret (delete it and apply), or change locations= to match",
+        want.join(",")
+    ))
 }
 
 fn config(msg: impl Into<String>) -> BackendError {
@@ -62,13 +164,25 @@ impl GcpSmBackend {
     /// Opens `gcp-sm://PROJECT`; the endpoint and anonymous auth may come from the URL or
     /// `SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT` / `SECRETSYNC_GCP_AUTH=none`.
     pub async fn from_url(url: &url::Url) -> Result<Self> {
-        let project = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| config("gcp-sm:// needs a project: gcp-sm://PROJECT"))?;
-        let opts = GcpOptions::from_parts(Some(url), "SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT")
-            .map_err(config)?;
-        Self::new(project, &opts).await
+        let o = GcpSmOptions::from_url(url).map_err(config)?;
+        Ok(Self::new(&o.project, &o.gcp)
+            .await?
+            .with_locations(o.locations))
+    }
+
+    /// Creates secrets with user-managed replication in `locations` (sorted) and reports those
+    /// whose replication differs; empty for automatic replication, not checked.
+    pub fn with_locations(mut self, locations: Vec<String>) -> Self {
+        if !locations.is_empty() {
+            self.target = format!(
+                "{}{}locations={}",
+                self.target,
+                if self.target.contains('?') { '&' } else { '?' },
+                locations.join(",")
+            );
+        }
+        self.locations = locations;
+        self
     }
 
     /// Opens the backend of `project`.
@@ -93,6 +207,7 @@ impl GcpSmBackend {
             client,
             project: project.into(),
             target,
+            locations: Vec::new(),
         })
     }
 
@@ -219,6 +334,7 @@ impl SecretBackend for GcpSmBackend {
                     labels: user_labels(&s.labels),
                     version: None,
                     updated: None,
+                    placement_drift: location_drift(&self.locations, s.replication.as_ref()),
                 })
             })
             .collect();
@@ -246,6 +362,7 @@ impl SecretBackend for GcpSmBackend {
             labels: user_labels(&s.labels),
             version,
             updated: None,
+            placement_drift: location_drift(&self.locations, s.replication.as_ref()),
         }))
     }
 
@@ -297,7 +414,7 @@ impl SecretBackend for GcpSmBackend {
         let created = existing.is_none();
         if created {
             let secret = GSecret::new()
-                .set_replication(Replication::new().set_automatic(Automatic::default()))
+                .set_replication(replication(&self.locations))
                 // Without the fingerprint until the value is there: a secret made but not
                 // filled must not look up to date.
                 .set_labels(
@@ -389,5 +506,66 @@ impl SecretBackend for GcpSmBackend {
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_into_options_or_clear_errors() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let o = GcpSmOptions::from_url(&u(
+            "gcp-sm://proj?auth=none&locations=europe-west4,europe-west1&endpoint=http://127.0.0.1:9",
+        ))
+        .unwrap();
+        assert_eq!(o.project, "proj");
+        assert!(o.gcp.anonymous);
+        assert_eq!(o.gcp.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(o.locations, ["europe-west1", "europe-west4"]);
+        assert!(GcpSmOptions::from_url(&u("gcp-sm://proj?auth=none"))
+            .unwrap()
+            .locations
+            .is_empty());
+        for (bad, want) in [
+            (
+                "gcp-sm://proj?locations=Europe_West1",
+                "\"Europe_West1\" is not a GCP location",
+            ),
+            ("gcp-sm://proj?locations=", "locations= is empty"),
+            ("gcp-sm://proj?colour=red", "endpoint, auth and locations"),
+            ("gcp-sm://", "needs a project"),
+        ] {
+            let err = GcpSmOptions::from_url(&u(bad)).unwrap_err();
+            assert!(err.contains(want), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn replication_is_asked_for_and_checked_against_locations() {
+        let want = vec!["europe-west1".to_string(), "europe-west4".to_string()];
+        let asked = replication(&want);
+        let locs: Vec<&str> = asked
+            .user_managed()
+            .unwrap()
+            .replicas
+            .iter()
+            .map(|r| r.location.as_str())
+            .collect();
+        assert_eq!(locs, ["europe-west1", "europe-west4"]);
+        assert!(replication(&[]).automatic().is_some());
+
+        assert_eq!(location_drift(&want, Some(&asked)), None);
+        // Nothing asked for: not checked.
+        assert_eq!(location_drift(&[], Some(&asked)), None);
+        let d = location_drift(&want, Some(&replication(&[]))).unwrap();
+        assert!(
+            d.starts_with("replication is automatic, locations=europe-west1,europe-west4"),
+            "{d}"
+        );
+        let d = location_drift(&want, Some(&replication(&want[..1]))).unwrap();
+        assert!(d.contains("user-managed in europe-west1,"), "{d}");
+        assert!(d.contains("recreate the secret"), "{d}");
     }
 }

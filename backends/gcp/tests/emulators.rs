@@ -7,6 +7,7 @@ use secretsync_core::conformance::{self, emulator_endpoint};
 use secretsync_core::*;
 use secretsync_gcp::{GcpKmsRecipient, GcpOptions, GcpSmBackend};
 use std::sync::Arc;
+use std::time::Duration;
 
 fn opts(endpoint: String) -> GcpOptions {
     GcpOptions {
@@ -22,6 +23,84 @@ async fn gcp_sm_conforms_on_the_emulator() {
     };
     let b = GcpSmBackend::new("conformance", &opts(ep)).await.unwrap();
     conformance::run(Arc::new(b), &conformance::random_prefix("gcp")).await;
+}
+
+/// The request log of secret creates the emulator keeps (see scripts/gcp_emulators.py).
+fn creates_logged(secret_id: &str) -> Vec<serde_json::Value> {
+    let Ok(path) = std::env::var("SECRETSYNC_TEST_GCP_SM_CREATES") else {
+        panic!("SECRETSYNC_TEST_GCP_SM_CREATES is not set: start the emulators with scripts/emulators.sh up");
+    };
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["secretId"] == secret_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn locations_are_asked_for_at_create_and_other_replication_is_placement_drift() {
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_GCP_SM_ENDPOINT") else {
+        return;
+    };
+    let locations = vec!["europe-west1".to_string(), "europe-west4".to_string()];
+    let b = GcpSmBackend::new("replication", &opts(ep.clone()))
+        .await
+        .unwrap()
+        .with_locations(locations);
+    assert!(b
+        .info()
+        .target
+        .ends_with("&locations=europe-west1,europe-west4"));
+    let prefix = conformance::random_prefix("gcprep");
+    let name = format!("{prefix}DB");
+    b.put(&name, &"v1".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    // The emulator keeps no replication, so the request body is what shows what was asked for.
+    let mut logged = creates_logged(&name);
+    for _ in 0..20 {
+        if !logged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        logged = creates_logged(&name);
+    }
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(
+        logged[0]["body"]["replication"],
+        serde_json::json!({"userManaged": {"replicas": [
+            {"location": "europe-west1"}, {"location": "europe-west4"}
+        ]}})
+    );
+    // It reads back as automatic, which is what a secret recreated outside secretsync looks
+    // like: placement drift from the listing alone (and from head), naming the fix.
+    let listed = list_all(&b, &prefix).await.unwrap();
+    let d = listed[0].placement_drift.clone().expect("placement drift");
+    assert!(
+        d.starts_with("replication is automatic, locations=europe-west1,europe-west4"),
+        "{d}"
+    );
+    assert_eq!(
+        b.head(&name).await.unwrap().unwrap().placement_drift,
+        Some(d)
+    );
+    // Without locations=, creates ask for automatic replication and nothing is checked.
+    let plain = GcpSmBackend::new("replication", &opts(ep)).await.unwrap();
+    assert_eq!(
+        list_all(&plain, &prefix).await.unwrap()[0].placement_drift,
+        None
+    );
+    let other = format!("{prefix}Plain");
+    plain
+        .put(&other, &"v".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    let logged = creates_logged(&other);
+    assert_eq!(
+        logged[0]["body"]["replication"],
+        serde_json::json!({"automatic": {}})
+    );
 }
 
 #[tokio::test]

@@ -378,6 +378,7 @@ impl SecretBackend for VaultBackend {
                     labels: Labels::new(),
                     version: None,
                     updated: None,
+                    placement_drift: None,
                 })
                 .collect(),
             next,
@@ -395,6 +396,7 @@ impl SecretBackend for VaultBackend {
                 labels: m.labels(),
                 version: Some(m.reported_version()),
                 updated: None,
+                placement_drift: None,
             }))
     }
 
