@@ -42,6 +42,10 @@ cat target/emulators-up.log
 echo "== cargo test"
 cargo test --workspace --locked
 
+# The engine benchmark at a tiny size (debug build, moto rows included; no timing asserted).
+echo "== bench smoke (cargo test --bench sync at a tiny size)"
+cargo test --locked --bench sync -- --secrets 200 --moto-secrets 40 --quota-secrets 1000 --ratio-secrets 40 >/dev/null
+
 # The benchmarks' CLI scenarios at a tiny size: every command must work (no timing asserted;
 # the figures are in BENCHMARKS.md, from scripts/bench_cli.py on the release build).
 echo "== bench smoke (scripts/bench_cli.py --sizes 100, debug build)"
