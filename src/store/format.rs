@@ -8,6 +8,7 @@
 //! scope its selector touches. Format 1 (one symmetric data key for everything) is still read:
 //! it loads as a single scope [`LEGACY_SCOPE`], and its first write upgrades it.
 
+use super::canonical;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -317,19 +318,61 @@ pub(crate) fn parse(text: &str) -> Result<StoreFile, String> {
         FORMAT_V1 => toml::from_str::<v1::StoreFile>(text)
             .map(v1::StoreFile::into_current)
             .map_err(|e| e.to_string()),
-        FORMAT => toml::from_str::<StoreFile>(text).map_err(|e| e.to_string()),
+        FORMAT => Ok(match fast_parse(text) {
+            Some(file) => file,
+            None => toml::from_str::<StoreFile>(text).map_err(|e| e.to_string())?,
+        }),
         n => Err(format!(
             "store format {n} is not supported by this secretsync (it reads formats {FORMAT_V1} and {FORMAT}); upgrade secretsync"
         )),
     }
 }
 
-/// Writes the file in its own format.
-pub(crate) fn render(file: &StoreFile) -> Result<String, String> {
-    let body = if file.secretsync.format == FORMAT_V1 {
+/// The header and scopes, as `toml` writes the start of a [`StoreFile`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Head<H, S> {
+    secretsync: H,
+    scopes: S,
+}
+
+/// A format-2 file through [`canonical`] for its secrets and `toml` for the rest; `None` when
+/// the secrets are not in the layout it reads.
+pub(super) fn fast_parse(text: &str) -> Option<StoreFile> {
+    let start = canonical::secrets_start(text)?;
+    let secrets = canonical::parse(&text[start..])?;
+    let head: Head<Header, BTreeMap<String, ScopeEntry>> = toml::from_str(&text[..start]).ok()?;
+    Some(StoreFile {
+        secretsync: head.secretsync,
+        scopes: head.scopes,
+        secrets,
+    })
+}
+
+/// The whole file as `toml` writes it (the slow path, and what the fast one must equal).
+pub(super) fn toml_render(file: &StoreFile) -> Result<String, toml::ser::Error> {
+    if file.secretsync.format == FORMAT_V1 {
         toml::to_string(&v1::StoreFile::from_current(file.clone()))
     } else {
         toml::to_string(file)
+    }
+}
+
+/// Writes the file in its own format.
+pub(crate) fn render(file: &StoreFile) -> Result<String, String> {
+    let fast = (file.secretsync.format == FORMAT && !file.secrets.is_empty())
+        .then(|| canonical::render(&file.secrets))
+        .flatten()
+        .map(|secrets| {
+            toml::to_string(&Head {
+                secretsync: &file.secretsync,
+                scopes: &file.scopes,
+            })
+            .map(|head| head + &secrets)
+        });
+    let body = match fast {
+        Some(r) => r,
+        None => toml_render(file),
     };
     let body = body.map_err(|e| format!("cannot serialize the store: {e}"))?;
     Ok(format!(

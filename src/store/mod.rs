@@ -8,6 +8,7 @@
 //! production can still set production values.
 
 pub mod age_key;
+mod canonical;
 pub mod crypto;
 mod file;
 mod format;

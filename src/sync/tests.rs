@@ -317,57 +317,13 @@ async fn verify_finds_drift_a_backend_listing_cannot_show() {
         version_in_list: false,
         ..MemoryBackend::default_capabilities()
     };
-    // A backend that lists no versions: simulate by wrapping the memory backend's metadata.
-    #[derive(Debug)]
-    struct NoVersions(MemoryBackend, Capabilities);
-    #[async_trait::async_trait]
-    impl SecretBackend for NoVersions {
-        fn info(&self) -> secretsync_core::BackendInfo {
-            self.0.info()
-        }
-        fn capabilities(&self) -> Capabilities {
-            self.1.clone()
-        }
-        async fn list(
-            &self,
-            p: &str,
-            t: Option<String>,
-        ) -> secretsync_core::error::Result<secretsync_core::Page<secretsync_core::SecretMeta>>
-        {
-            let mut page = self.0.list(p, t).await?;
-            page.items.iter_mut().for_each(|m| m.version = None);
-            Ok(page)
-        }
-        async fn head(
-            &self,
-            n: &str,
-        ) -> secretsync_core::error::Result<Option<secretsync_core::SecretMeta>> {
-            self.0.head(n).await
-        }
-        async fn get(
-            &self,
-            n: &str,
-        ) -> secretsync_core::error::Result<Option<secretsync_core::Secret>> {
-            self.0.get(n).await
-        }
-        async fn put(
-            &self,
-            n: &str,
-            v: &SecretValue,
-            o: &PutOptions,
-        ) -> secretsync_core::error::Result<secretsync_core::PutOutcome> {
-            self.0.put(n, v, o).await
-        }
-        async fn delete(
-            &self,
-            n: &str,
-            o: &secretsync_core::DeleteOptions,
-        ) -> secretsync_core::error::Result<()> {
-            self.0.delete(n, o).await
-        }
-    }
+    // A backend that lists no versions.
     let mem = MemoryBackend::new();
-    let b: Arc<dyn SecretBackend> = Arc::new(NoVersions(mem.clone(), caps));
+    let b: Arc<dyn SecretBackend> = Arc::new(EditedListing {
+        mem: mem.clone(),
+        caps,
+        edit: |m| m.version = None,
+    });
     let f = fpr("s1");
     let p = plan(
         "prod",
@@ -870,43 +826,43 @@ async fn metrics_count_failures_drift_and_runs_per_environment() {
     }
 }
 
-/// A memory backend whose listing says every secret whose name holds "Moved" is placed
-/// otherwise than its URL asks (as AWS replicas or GCP locations would).
-#[derive(Clone, Debug)]
-struct Misplaced(MemoryBackend);
+/// The memory backend with its listing edited and its capabilities replaced: a backend whose
+/// listing shows less, or more, than the memory backend's.
+#[derive(Debug)]
+struct EditedListing {
+    mem: MemoryBackend,
+    caps: Capabilities,
+    edit: fn(&mut secretsync_core::SecretMeta),
+}
 
 #[async_trait::async_trait]
-impl SecretBackend for Misplaced {
+impl SecretBackend for EditedListing {
     fn info(&self) -> secretsync_core::BackendInfo {
-        self.0.info()
+        self.mem.info()
     }
     fn capabilities(&self) -> Capabilities {
-        self.0.capabilities()
+        self.caps.clone()
     }
     async fn list(
         &self,
         prefix: &str,
         page: Option<String>,
     ) -> secretsync_core::error::Result<secretsync_core::Page<secretsync_core::SecretMeta>> {
-        let mut p = self.0.list(prefix, page).await?;
-        for m in &mut p.items {
-            if m.name.contains("Moved") {
-                m.placement_drift = Some("no replica in eu-central-1".into());
-            }
-        }
+        let mut p = self.mem.list(prefix, page).await?;
+        p.items.iter_mut().for_each(self.edit);
         Ok(p)
     }
     async fn head(
         &self,
         name: &str,
     ) -> secretsync_core::error::Result<Option<secretsync_core::SecretMeta>> {
-        self.0.head(name).await
+        self.mem.head(name).await
     }
     async fn get(
         &self,
         name: &str,
     ) -> secretsync_core::error::Result<Option<secretsync_core::Secret>> {
-        self.0.get(name).await
+        self.mem.get(name).await
     }
     async fn put(
         &self,
@@ -914,21 +870,31 @@ impl SecretBackend for Misplaced {
         value: &SecretValue,
         opts: &PutOptions,
     ) -> secretsync_core::error::Result<secretsync_core::PutOutcome> {
-        self.0.put(name, value, opts).await
+        self.mem.put(name, value, opts).await
     }
     async fn delete(
         &self,
         name: &str,
         opts: &secretsync_core::DeleteOptions,
     ) -> secretsync_core::error::Result<()> {
-        self.0.delete(name, opts).await
+        self.mem.delete(name, opts).await
     }
 }
 
 #[tokio::test]
 async fn misplaced_secrets_are_drift_for_a_person_and_value_changes_still_go_ahead() {
     let mem = MemoryBackend::new();
-    let b: Arc<dyn SecretBackend> = Arc::new(Misplaced(mem.clone()));
+    // Every secret whose name holds "Moved" is placed otherwise than its URL asks (as AWS
+    // replicas or GCP locations would be).
+    let b: Arc<dyn SecretBackend> = Arc::new(EditedListing {
+        mem: mem.clone(),
+        caps: MemoryBackend::default_capabilities(),
+        edit: |m| {
+            if m.name.contains("Moved") {
+                m.placement_drift = Some("no replica in eu-central-1".into());
+            }
+        },
+    });
     let f = fpr("s1");
     let want = desired(&[("Moved", "v1"), ("MovedToo", "v1"), ("Stays", "v1")]);
     let p = plan(
