@@ -12,8 +12,6 @@ use secretsync_core::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const PAGE: usize = 100;
-
 /// The Vault / OpenBao KV v2 backend.
 #[derive(Clone)]
 pub struct VaultBackend {
@@ -227,39 +225,37 @@ impl VaultBackend {
     }
 
     /// Every name under `prefix`, sorted (LIST walks folders).
-    async fn names(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        let start = prefix.rfind('/').map_or("", |i| &prefix[..=i]).to_string();
-        let mut dirs = vec![start];
-        while let Some(dir) = dirs.pop() {
-            let v = self
-                .call(
-                    Method::GET,
-                    &[&self.opts.mount, "metadata"],
-                    Some(&dir),
-                    None,
-                    Op::List,
-                    prefix,
-                )
-                .await?;
-            for key in v["data"]["keys"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                let full = format!("{dir}{key}");
-                if full.ends_with('/') {
-                    if full.starts_with(prefix) || prefix.starts_with(&full) {
-                        dirs.push(full);
-                    }
-                } else if full.starts_with(prefix) {
-                    out.push(full);
+    /// One folder's names under `prefix` (sorted) and its subfolders that can hold some: one
+    /// `LIST` request.
+    async fn folder(&self, prefix: &str, dir: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let v = self
+            .call(
+                Method::GET,
+                &[&self.opts.mount, "metadata"],
+                Some(dir),
+                None,
+                Op::List,
+                prefix,
+            )
+            .await?;
+        let (mut names, mut dirs) = (Vec::new(), Vec::new());
+        for key in v["data"]["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let full = format!("{dir}{key}");
+            if full.ends_with('/') {
+                if full.starts_with(prefix) || prefix.starts_with(&full) {
+                    dirs.push(full);
                 }
+            } else if full.starts_with(prefix) {
+                names.push(full);
             }
         }
-        out.sort();
-        Ok(out)
+        names.sort();
+        Ok((names, dirs))
     }
 
     /// When the current version is the write with `token` (an earlier attempt landed), makes
@@ -347,7 +343,8 @@ impl SecretBackend for VaultBackend {
         Capabilities {
             labels_in_list: false,
             version_in_list: true,
-            max_page_size: PAGE,
+            // A folder's names come in one LIST, so in one page.
+            max_page_size: usize::MAX,
             labels: LabelRules {
                 max_labels: 62,
                 max_key_len: 128,
@@ -360,14 +357,26 @@ impl SecretBackend for VaultBackend {
     }
 
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
-        let names = self.names(prefix).await?;
-        let from = page
-            .as_ref()
-            .map_or(0, |p| names.partition_point(|n| n <= p));
-        let chunk: Vec<String> = names[from..].iter().take(PAGE).cloned().collect();
-        let next = (from + chunk.len() < names.len())
-            .then(|| chunk.last().cloned())
-            .flatten();
+        // A page is one folder (one LIST, which Vault does not paginate); the token holds the
+        // folders still to read, so no folder is listed twice.
+        let mut dirs: Vec<String> = match &page {
+            None => vec![prefix.rfind('/').map_or("", |i| &prefix[..=i]).to_string()],
+            Some(t) => serde_json::from_str(t).map_err(|_| {
+                BackendError::new(
+                    ErrorKind::InvalidInput,
+                    Op::List,
+                    "not a page token of this backend",
+                )
+                .name(prefix)
+            })?,
+        };
+        let Some(dir) = dirs.pop() else {
+            return Ok(Page::default());
+        };
+        let (chunk, subdirs) = self.folder(prefix, &dir).await?;
+        dirs.extend(subdirs);
+        let next =
+            (!dirs.is_empty()).then(|| serde_json::to_string(&dirs).expect("strings serialize"));
         // Names only: LIST gives nothing else. `list_all` reads each one's metadata through
         // the layers (`labels_in_list: false`), so those reads are counted and rate limited.
         Ok(Page {

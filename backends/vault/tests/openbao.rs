@@ -282,3 +282,57 @@ async fn approle_login_works_and_a_bad_secret_id_is_refused() {
     assert_eq!(e.kind, ErrorKind::Unauthenticated, "{e}");
     assert!(!e.to_string().contains("not-the-secret-id"));
 }
+
+#[tokio::test]
+async fn a_listing_reads_each_folder_once_whatever_its_size() {
+    let Some((b, _)) = backend("walk").await else {
+        return;
+    };
+    let p = conformance::random_prefix("walk");
+    let mut names: Vec<String> = (0..230).map(|i| format!("{p}S{i:03}")).collect();
+    names.extend([
+        format!("{p}sub/A"),
+        format!("{p}sub/B"),
+        format!("{p}sub/deeper/C"),
+        format!("{p}side/D"),
+    ]);
+    for n in &names {
+        b.put(n, &"v".into(), &PutOptions::default()).await.unwrap();
+    }
+    // Page by page: one LIST request each, one folder each, no folder twice.
+    let (mut pages, mut seen, mut token) = (0, Vec::new(), None);
+    loop {
+        let page = b.list(&p, token.take()).await.unwrap();
+        pages += 1;
+        seen.extend(page.items.into_iter().map(|m| m.name));
+        match page.next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    seen.sort();
+    names.sort();
+    assert_eq!(seen, names);
+    assert_eq!(pages, 4, "the prefix's folder, sub/, sub/deeper/ and side/");
+    // Through the layers, as a plan lists: 4 list calls, then one head per secret.
+    let counter = layers::CallCounter::new();
+    let cfg = layers::StackConfig {
+        retry: layers::RetryPolicy::default(),
+        rates: layers::RateLimits {
+            list: layers::Rate::per_second(100_000),
+            read: layers::Rate::per_second(100_000),
+            write: layers::Rate::per_second(100_000),
+        },
+        concurrency: 16,
+        counter: counter.clone(),
+    };
+    let layered = layers::stack(Arc::new(b), &cfg);
+    assert_eq!(list_all(layered.as_ref(), &p).await.unwrap().len(), 234);
+    assert_eq!(counter.calls(Op::List), 4);
+    assert_eq!(counter.calls(Op::Head), 234);
+    let bad = layered
+        .list(&p, Some("not a token".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind, ErrorKind::InvalidInput);
+}
