@@ -7,7 +7,7 @@
 //! or holding a string that needs escapes still reads and writes as before, only slower. The
 //! tests hold both directions to `toml`'s own output, byte for byte and value for value.
 
-use super::format::{HistoryEntry, SecretEntry, ValueEntry};
+use super::format::{HistoryEntry, SealedMap, SecretEntry, ValueEntry};
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -48,7 +48,7 @@ fn date(d: &DateTime<Utc>) -> String {
     d.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-fn sealed(out: &mut String, path: &str, sealed: &BTreeMap<String, String>) {
+fn sealed(out: &mut String, path: &str, sealed: &SealedMap) {
     let _ = writeln!(out, "\n[{path}.sealed]");
     for (scope, s) in sealed {
         key(out, scope);
@@ -187,7 +187,7 @@ enum At {
 struct Partial {
     version: Option<u64>,
     updated: Option<DateTime<Utc>>,
-    sealed: BTreeMap<String, String>,
+    sealed: SealedMap,
     history: Vec<PartialHistory>,
 }
 
@@ -196,7 +196,7 @@ struct PartialHistory {
     version: Option<u64>,
     updated: Option<DateTime<Utc>>,
     replaced: Option<DateTime<Utc>>,
-    sealed: BTreeMap<String, String>,
+    sealed: SealedMap,
 }
 
 impl Partial {
@@ -403,7 +403,7 @@ mod tests {
             };
             Utc.timestamp_opt(secs, nanos).unwrap()
         }
-        fn sealed(&mut self, scopes: &[&str]) -> BTreeMap<String, String> {
+        fn sealed(&mut self, scopes: &[&str]) -> SealedMap {
             scopes
                 .iter()
                 .map(|s| (s.to_string(), format!("c2VhbGVk{}+/=", self.next(1 << 40))))
@@ -435,7 +435,7 @@ mod tests {
         ];
         let mut secrets = BTreeMap::new();
         for i in 0..n {
-            let mut values = BTreeMap::new();
+            let mut values = super::super::format::ValueMap::new();
             for (sel, scopes) in selectors.iter() {
                 if g.next(3) == 0 && !values.is_empty() {
                     continue;

@@ -10,6 +10,7 @@
 
 use super::canonical;
 use chrono::{DateTime, Utc};
+use litemap::LiteMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -24,6 +25,13 @@ pub const CIPHER: &str = "x25519-hkdf-sha256-xchacha20poly1305";
 pub const CIPHER_V1: &str = "xchacha20poly1305";
 /// The one scope a format-1 store is read as.
 pub const LEGACY_SCOPE: &str = "all";
+
+/// A value's ciphertexts by scope. One or two entries: a sorted vector, where a `BTreeMap`
+/// allocated a whole node (about 0.5 KB) for each.
+pub(crate) type SealedMap = LiteMap<String, String>;
+/// A secret's values by selector. Usually one: a sorted vector, where a `BTreeMap` allocated a
+/// whole node (about 1 KB) for each secret.
+pub(crate) type ValueMap = LiteMap<String, ValueEntry>;
 
 /// The file, in the shape this build works on (format 2; a format-1 file converts to it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,7 +90,7 @@ pub(crate) struct SecretEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub values: BTreeMap<String, ValueEntry>,
+    pub values: ValueMap,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,7 +99,7 @@ pub(crate) struct ValueEntry {
     pub version: u64,
     pub updated: DateTime<Utc>,
     /// The value sealed once per scope it touches.
-    pub sealed: BTreeMap<String, String>,
+    pub sealed: SealedMap,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<HistoryEntry>,
 }
@@ -102,7 +110,7 @@ pub(crate) struct HistoryEntry {
     pub version: u64,
     pub updated: DateTime<Utc>,
     pub replaced: DateTime<Utc>,
-    pub sealed: BTreeMap<String, String>,
+    pub sealed: SealedMap,
 }
 
 /// Format 1, as written before scopes.
@@ -163,11 +171,11 @@ pub(crate) mod v1 {
         pub sealed: String,
     }
 
-    fn one(s: String) -> BTreeMap<String, String> {
-        BTreeMap::from([(LEGACY_SCOPE.to_string(), s)])
+    fn one(s: String) -> SealedMap {
+        SealedMap::from_iter([(LEGACY_SCOPE.to_string(), s)])
     }
 
-    fn take(mut m: BTreeMap<String, String>) -> String {
+    fn take(mut m: SealedMap) -> String {
         m.remove(LEGACY_SCOPE).unwrap_or_default()
     }
 

@@ -3,7 +3,7 @@
 //! is also how a format-1 store is upgraded).
 
 use super::file::{new_scope, now, Unlocked};
-use super::format::{self, ScopeEntry, WrappedKey, FORMAT};
+use super::format::{self, ScopeEntry, SealedMap, WrappedKey, FORMAT};
 use super::values::{entry_from, versions, Sealed};
 use super::{crypto, Result, StoreError};
 use crate::model::{EnvType, ScopeLayout, Selector, TypeSet};
@@ -171,7 +171,7 @@ impl Unlocked {
             version,
             updated: now(),
             replaced: None,
-            sealed: BTreeMap::from([(scope.to_string(), ct.to_string())]),
+            sealed: SealedMap::from_iter([(scope.to_string(), ct.to_string())]),
         };
         self.open_version(name, sel, &v, scope)
     }
@@ -256,7 +256,7 @@ impl Unlocked {
             name: String,
             sel: Selector,
             index: usize,
-            keep: BTreeMap<String, String>,
+            keep: SealedMap,
             reseal: Vec<String>,
             plain: Option<SecretValue>,
         }
@@ -265,7 +265,7 @@ impl Unlocked {
             for (sel, e) in &entry.values {
                 let sel: Selector = sel.parse().expect("validated");
                 for (index, v) in versions(e).into_iter().enumerate() {
-                    let mut keep = BTreeMap::new();
+                    let mut keep = SealedMap::new();
                     let mut reseal = Vec::new();
                     for (scope, _) in new_parts(&sel) {
                         let types = layout.types(&scope).expect("from layout");

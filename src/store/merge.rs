@@ -240,10 +240,13 @@ pub fn merge3(path: &Path, base: &str, ours: &str, theirs: &str) -> Result<Merge
                 os.deleted
             };
             let what = format!("secret {name}, value");
+            let tree = |m: &format::ValueMap| -> BTreeMap<String, format::ValueEntry> {
+                m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            };
             merged.values = merge_map(
-                &bs.values,
-                &os.values,
-                &ts.values,
+                &tree(&bs.values),
+                &tree(&os.values),
+                &tree(&ts.values),
                 &what,
                 c,
                 |sel, _, _, _, c| {
@@ -252,7 +255,9 @@ pub fn merge3(path: &Path, base: &str, ours: &str, theirs: &str) -> Result<Merge
                     ));
                     None
                 },
-            );
+            )
+            .into_iter()
+            .collect();
             Some(merged)
         },
     );

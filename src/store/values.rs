@@ -7,13 +7,12 @@
 //! that part stays the same, so a user who can only seal for a scope can still do it.
 
 use super::file::{now, Store, Unlocked};
-use super::format::{HistoryEntry, ValueEntry, FORMAT_V1, LEGACY_SCOPE};
+use super::format::{HistoryEntry, SealedMap, ValueEntry, FORMAT_V1, LEGACY_SCOPE};
 use super::info::{DeleteReport, SetReport, VersionInfo};
 use super::{crypto, Result, StoreError, Target, HISTORY_LIMIT};
 use crate::model::{plan_set, EnvRef, EnvType, SecretName, Selector};
 use chrono::{DateTime, Utc};
 use secretsync_core::{SecretValue, MAX_VALUE_BYTES};
-use std::collections::BTreeMap;
 
 /// One version of a value as stored: its ciphertext per scope.
 #[derive(Debug, Clone)]
@@ -21,7 +20,7 @@ pub(super) struct Sealed {
     pub version: u64,
     pub updated: DateTime<Utc>,
     pub replaced: Option<DateTime<Utc>>,
-    pub sealed: BTreeMap<String, String>,
+    pub sealed: SealedMap,
 }
 
 /// The versions of a stored value, oldest first; the last is current.
@@ -162,12 +161,7 @@ impl Unlocked {
     }
 
     /// Seals `value` for every scope `sel` touches.
-    fn seal_all(
-        &self,
-        name: &str,
-        sel: &Selector,
-        value: &SecretValue,
-    ) -> Result<BTreeMap<String, String>> {
+    fn seal_all(&self, name: &str, sel: &Selector, value: &SecretValue) -> Result<SealedMap> {
         self.parts(name, sel)?
             .into_iter()
             .map(|(scope, _)| Ok((scope.clone(), self.seal_ct(&scope, name, sel, value)?)))
@@ -182,17 +176,17 @@ impl Unlocked {
         v: &Sealed,
         prefer: &str,
     ) -> Result<SecretValue> {
-        let scope = if v.sealed.contains_key(prefer) {
-            prefer
-        } else {
-            v.sealed
-                .keys()
-                .find(|s| self.can_open(s))
-                .or_else(|| v.sealed.keys().next())
-                .map(String::as_str)
-                .ok_or_else(|| StoreError::NotFound(name.into(), format!("for {sel}")))?
+        let (scope, ct) = match v.sealed.get(prefer) {
+            Some(ct) => (prefer, ct),
+            None => v
+                .sealed
+                .iter()
+                .find(|(s, _)| self.can_open(s))
+                .or_else(|| v.sealed.first())
+                .map(|(s, ct)| (s.as_str(), ct))
+                .ok_or_else(|| StoreError::NotFound(name.into(), format!("for {sel}")))?,
         };
-        self.open_ct(scope, name, sel, v.version, &v.sealed[scope])
+        self.open_ct(scope, name, sel, v.version, ct)
     }
 
     fn entry(&self, name: &SecretName, sel: &Selector) -> Result<&ValueEntry> {
@@ -279,7 +273,7 @@ impl Unlocked {
     /// touches are dropped; those whose bound part is unchanged are kept as they are; the others
     /// are opened and sealed again (which needs that scope).
     fn rebind(&self, name: &str, from: &Selector, to: &Selector, v: Sealed) -> Result<Sealed> {
-        let mut sealed = BTreeMap::new();
+        let mut sealed = SealedMap::new();
         for (scope, part_to) in self.parts(name, to)? {
             let Some(ct) = v.sealed.get(&scope) else {
                 continue;
@@ -346,7 +340,7 @@ impl Unlocked {
         &mut self,
         name: &SecretName,
         target: &Selector,
-        sealed: BTreeMap<String, String>,
+        sealed: SealedMap,
         description: Option<String>,
     ) -> Result<SetReport> {
         let n = name.as_str();
@@ -534,7 +528,7 @@ impl Unlocked {
             replaced: Some(found.replaced),
             sealed: found.sealed.clone(),
         };
-        let mut sealed = BTreeMap::new();
+        let mut sealed = SealedMap::new();
         let mut plain = None;
         for (scope, _) in self.parts(n, &sel)? {
             let ct = match old.sealed.get(&scope) {
