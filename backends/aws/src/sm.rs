@@ -214,8 +214,9 @@ impl AwsSmBackend {
         })
     }
 
-    /// Removes every replica of `name` (AWS refuses to delete a secret that has some).
-    async fn remove_replicas(&self, name: &str) -> Result<()> {
+    /// Removes every replica of `name` (AWS refuses to delete a secret that has some); false
+    /// when it has none.
+    async fn remove_replicas(&self, name: &str) -> Result<bool> {
         let d = self
             .client
             .describe_secret()
@@ -229,7 +230,7 @@ impl AwsSmBackend {
             .filter_map(|s| s.region().map(str::to_string))
             .collect();
         if regions.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         self.client
             .remove_regions_from_replication()
@@ -238,7 +239,7 @@ impl AwsSmBackend {
             .send()
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
-        Ok(())
+        Ok(true)
     }
 
     fn check_token(name: &str, token: &Option<String>) -> Result<()> {
@@ -546,9 +547,9 @@ impl SecretBackend for AwsSmBackend {
             Ok(_) => return Ok(()),
             Err(e) => to_backend(Op::Delete, name, e),
         };
-        // AWS deletes no secret that still has replicas: remove them, then delete.
-        let e = if e.message.contains("replica regions") {
-            self.remove_replicas(name).await?;
+        // AWS deletes no secret that still has replicas (a refusal of the request): remove
+        // them, then delete. A refusal for any other reason stands.
+        let e = if e.kind == ErrorKind::InvalidInput && self.remove_replicas(name).await? {
             match req.send().await {
                 Ok(_) => return Ok(()),
                 Err(e) => to_backend(Op::Delete, name, e),

@@ -97,15 +97,13 @@ pub async fn list_all(backend: &dyn SecretBackend, prefix: &str) -> Result<Vec<S
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     let mut seen = std::collections::HashSet::new();
+    let caps = backend.capabilities();
+    let listing_is_enough = caps.labels_in_list && caps.placement_in_list;
     loop {
         let page = backend.list(prefix, token.clone()).await?;
         out.extend(page.items);
         match page.next {
-            None if backend.capabilities().labels_in_list
-                && backend.capabilities().placement_in_list =>
-            {
-                return Ok(out)
-            }
+            None if listing_is_enough => return Ok(out),
             None => return with_metadata(backend, out).await,
             Some(t) if !seen.insert(t.clone()) => {
                 return Err(BackendError::new(

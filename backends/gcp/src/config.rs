@@ -13,27 +13,25 @@ pub struct GcpOptions {
 }
 
 impl GcpOptions {
-    /// Reads `endpoint=` and `auth=none` from a URL's query, then the environment:
-    /// `env_endpoint` (e.g. `SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT`) and `SECRETSYNC_GCP_AUTH=none`.
-    pub fn from_parts(url: Option<&url::Url>, env_endpoint: &str) -> Result<Self, String> {
-        let mut o = GcpOptions {
+    /// The endpoint from `env_endpoint` and anonymous auth from `SECRETSYNC_GCP_AUTH=none`.
+    pub fn from_env(env_endpoint: &str) -> Self {
+        GcpOptions {
             endpoint: std::env::var(env_endpoint).ok().filter(|v| !v.is_empty()),
             anonymous: std::env::var("SECRETSYNC_GCP_AUTH").is_ok_and(|v| v == "none"),
-        };
-        for (k, v) in url.into_iter().flat_map(|u| u.query_pairs()) {
-            match k.as_ref() {
-                "endpoint" => o.endpoint = Some(v.into_owned()),
-                "auth" if v == "none" => o.anonymous = true,
-                "auth" if v == "adc" => o.anonymous = false,
-                "auth" => return Err(format!("auth={v}: use auth=adc (default) or auth=none")),
-                other => {
-                    return Err(format!(
-                        "unknown parameter {other:?}: gcp-sm:// takes endpoint and auth"
-                    ))
-                }
-            }
         }
-        Ok(o)
+    }
+
+    /// Takes one URL query option if it is one of these (`endpoint`, `auth`): `Ok(false)` for
+    /// any other, which the caller then handles or refuses.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        match (key, value) {
+            ("endpoint", v) => self.endpoint = Some(v.to_string()),
+            ("auth", "none") => self.anonymous = true,
+            ("auth", "adc") => self.anonymous = false,
+            ("auth", v) => return Err(format!("auth={v}: use auth=adc (default) or auth=none")),
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// The credentials, checked now: with none configured, the client would otherwise fail
@@ -58,25 +56,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_parse_into_options_or_clear_errors() {
-        let u = |s: &str| url::Url::parse(s).unwrap();
-        // An endpoint variable no one sets, so only the URL speaks.
-        let var = "SECRETSYNC_TEST_NEVER_SET_ENDPOINT";
-        let o = GcpOptions::from_parts(
-            Some(&u("gcp-sm://p?endpoint=http://127.0.0.1:9&auth=none")),
-            var,
-        )
-        .unwrap();
+    fn query_options_are_taken_or_left_to_the_caller() {
+        let mut o = GcpOptions::default();
+        assert_eq!(o.set("endpoint", "http://127.0.0.1:9"), Ok(true));
+        assert_eq!(o.set("auth", "none"), Ok(true));
         assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:9"));
         assert!(o.anonymous);
-        let o = GcpOptions::from_parts(Some(&u("gcp-sm://p?auth=adc")), var).unwrap();
+        assert_eq!(o.set("auth", "adc"), Ok(true));
         assert!(!o.anonymous);
-        for (bad, want) in [
-            ("gcp-sm://p?auth=basic", "auth=basic"),
-            ("gcp-sm://p?colour=red", "colour"),
-        ] {
-            let err = GcpOptions::from_parts(Some(&u(bad)), var).unwrap_err();
-            assert!(err.contains(want), "{bad}: {err}");
-        }
+        assert_eq!(o.set("colour", "red"), Ok(false), "left to the caller");
+        let err = o.set("auth", "basic").unwrap_err();
+        assert!(err.contains("auth=basic"), "{err}");
     }
 }

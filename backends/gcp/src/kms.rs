@@ -21,9 +21,7 @@ impl GcpKmsRecipient {
     /// The recipient for the crypto key resource name `key`, with the endpoint and credentials
     /// from the environment (`SECRETSYNC_GCP_KMS_ENDPOINT`, `SECRETSYNC_GCP_AUTH`, ADC).
     pub async fn new(key: &str) -> Result<Self, KeyError> {
-        let opts = GcpOptions::from_parts(None, "SECRETSYNC_GCP_KMS_ENDPOINT")
-            .map_err(|e| KeyError::new(format!("gcp-kms:{key}"), e))?;
-        Self::with_options(key, &opts).await
+        Self::with_options(key, &GcpOptions::from_env("SECRETSYNC_GCP_KMS_ENDPOINT")).await
     }
 
     /// The recipient for `key` with explicit options.

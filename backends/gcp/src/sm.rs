@@ -60,45 +60,49 @@ impl GcpSmOptions {
             .filter(|h| !h.is_empty())
             .ok_or("gcp-sm:// needs a project: gcp-sm://PROJECT")?
             .to_string();
+        let mut gcp = GcpOptions::from_env("SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT");
         let mut locations = Vec::new();
-        let mut rest = url.clone();
-        rest.query_pairs_mut().clear();
         for (k, v) in url.query_pairs() {
-            if k == "locations" {
-                locations = v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if let Some(bad) = locations.iter().find(|l| {
-                    !l.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                }) {
+            match k.as_ref() {
+                _ if gcp.set(&k, &v)? => {}
+                "locations" => locations = parse_locations(&v)?,
+                other => {
                     return Err(format!(
-                        "locations={v:?}: {bad:?} is not a GCP location (e.g. locations=europe-west1,europe-west4)"
-                    ));
+                        "unknown parameter {other:?}: gcp-sm:// takes endpoint, auth and locations"
+                    ))
                 }
-                if locations.is_empty() {
-                    return Err("locations= is empty: name at least one location, or leave it out for automatic replication".into());
-                }
-                locations.sort();
-                locations.dedup();
-            } else {
-                rest.query_pairs_mut().append_pair(&k, &v);
             }
         }
-        if rest.query() == Some("") {
-            rest.set_query(None);
-        }
-        let gcp = GcpOptions::from_parts(Some(&rest), "SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT")
-            .map_err(|e| e.replace("endpoint and auth", "endpoint, auth and locations"))?;
         Ok(Self {
             project,
             gcp,
             locations,
         })
     }
+}
+
+/// `locations=L1,L2`, sorted: each a GCP location name, at least one.
+fn parse_locations(v: &str) -> std::result::Result<Vec<String>, String> {
+    let mut locations: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(bad) = locations.iter().find(|l| {
+        !l.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }) {
+        return Err(format!(
+            "locations={v:?}: {bad:?} is not a GCP location (e.g. locations=europe-west1,europe-west4)"
+        ));
+    }
+    if locations.is_empty() {
+        return Err("locations= is empty: name at least one location, or leave it out for automatic replication".into());
+    }
+    locations.sort();
+    locations.dedup();
+    Ok(locations)
 }
 
 /// The replication a create asks for: user-managed in `locations`, else automatic.
@@ -535,6 +539,7 @@ mod tests {
             ),
             ("gcp-sm://proj?locations=", "locations= is empty"),
             ("gcp-sm://proj?colour=red", "endpoint, auth and locations"),
+            ("gcp-sm://proj?auth=basic", "auth=basic"),
             ("gcp-sm://", "needs a project"),
         ] {
             let err = GcpSmOptions::from_url(&u(bad)).unwrap_err();
