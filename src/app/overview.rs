@@ -9,7 +9,7 @@ use crate::store::{SecretInfo, Store};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Where an environment's value of a secret comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,11 +115,12 @@ fn list_of(cfg: &Config, store: &Store, declared: &[Declared]) -> ListReport {
     names.sort();
     names.dedup();
     let envs = cfg.all_envs();
+    let by_name: HashMap<_, _> = declared.iter().map(|d| (&d.name, d)).collect();
     let secrets = names
         .iter()
         .map(|n| {
             let info = stored.get(n);
-            let decl = declared.iter().find(|d| &d.name == n);
+            let decl = by_name.get(n);
             SecretRow {
                 name: n.to_string(),
                 declared: decl.is_some(),
@@ -230,12 +231,14 @@ fn check_of(
         ok: environments.iter().all(|e| e.missing.is_empty()),
         declared: declared.len(),
         environments,
-        undeclared: store
-            .secrets()
-            .into_iter()
-            .filter(|s| !declared.iter().any(|d| d.name == s.name))
-            .map(|s| s.name.to_string())
-            .collect(),
+        undeclared: {
+            let declared: HashSet<&str> = declared.iter().map(|d| d.name.as_str()).collect();
+            store
+                .names()
+                .filter(|n| !declared.contains(n))
+                .map(str::to_string)
+                .collect()
+        },
     })
 }
 

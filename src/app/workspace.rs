@@ -97,8 +97,10 @@ impl Workspace {
 
     /// Locks, loads and unlocks the store for writing, as it is.
     pub(super) async fn open_writer(&self, cfg: &Config) -> Result<Unlocked> {
-        let ids = self.identities(&self.store(cfg)?).await?;
-        Ok(Store::open_for_write(&cfg.store_path, env_types(cfg), &ids).await?)
+        let mut locked = Store::load_locked(&cfg.store_path).await?;
+        locked.set_env_types(env_types(cfg));
+        let ids = self.identities(&locked).await?;
+        Ok(locked.unlock(&ids).await?)
     }
 
     /// The declared secrets.

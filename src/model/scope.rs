@@ -102,11 +102,15 @@ impl ScopeLayout {
 
     /// The scopes a set of types touches, with the part of the set in each.
     pub fn split(&self, types: TypeSet) -> Vec<(&str, TypeSet)> {
+        self.split_iter(types).collect()
+    }
+
+    /// [`Self::split`] without collecting it.
+    pub fn split_iter(&self, types: TypeSet) -> impl Iterator<Item = (&str, TypeSet)> {
         self.0
             .iter()
-            .map(|(n, s)| (n.as_str(), s.intersection(types)))
+            .map(move |(n, s)| (n.as_str(), s.intersection(types)))
             .filter(|(_, t)| !t.is_empty())
-            .collect()
     }
 
     /// The scopes a selector's value is sealed for, with the part of the selector each binds:

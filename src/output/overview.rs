@@ -90,9 +90,17 @@ impl Human for CheckReport {
             }
         }
         if !self.undeclared.is_empty() {
+            // A store of thousands would print one line of them all: the first few say enough.
+            const SHOWN: usize = 20;
+            let more = self.undeclared.len().saturating_sub(SHOWN);
             out.push_str(&format!(
-                "note: set but not declared: {}\n",
-                self.undeclared.join(", ")
+                "note: set but not declared: {}{}\n",
+                self.undeclared[..self.undeclared.len().min(SHOWN)].join(", "),
+                if more > 0 {
+                    format!(" and {more} more (`secretsync check --json` lists them all)")
+                } else {
+                    String::new()
+                }
             ));
         }
         if !self.ok {

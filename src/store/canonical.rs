@@ -8,7 +8,7 @@
 //! tests hold both directions to `toml`'s own output, byte for byte and value for value.
 
 use super::format::{HistoryEntry, SealedMap, SecretEntry, ValueEntry};
-use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, SecondsFormat, Timelike, Utc};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -44,21 +44,80 @@ fn key(out: &mut String, k: &str) {
     }
 }
 
-fn date(d: &DateTime<Utc>) -> String {
-    d.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+/// Writes `d` as `toml` does (RFC 3339, UTC as `Z`, fractions of 0, 3, 6 or 9 digits): by hand
+/// for years 0–9999, where chrono's formatter took a tenth of a 100,000-secret write.
+fn date(out: &mut String, d: &DateTime<Utc>) {
+    let (day, time) = (d.date_naive(), d.time());
+    let nanos = time.nanosecond();
+    if !(0..=9999).contains(&day.year()) || nanos >= 1_000_000_000 {
+        out.push_str(&d.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+        return;
+    }
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        day.year(),
+        day.month(),
+        day.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    let _ = match nanos {
+        0 => Ok(()),
+        n if n % 1_000_000 == 0 => write!(out, ".{:03}", n / 1_000_000),
+        n if n % 1_000 == 0 => write!(out, ".{:06}", n / 1_000),
+        n => write!(out, ".{n:09}"),
+    };
+    out.push('Z');
 }
 
-fn sealed(out: &mut String, path: &str, sealed: &SealedMap) {
-    let _ = writeln!(out, "\n[{path}.sealed]");
+/// A `key = "value"` line.
+fn string_line(out: &mut String, k: &str, v: &str) {
+    key(out, k);
+    out.push_str(" = \"");
+    out.push_str(v);
+    out.push_str("\"\n");
+}
+
+/// A `key = "date"` line.
+fn date_line(out: &mut String, k: &str, d: &DateTime<Utc>) {
+    out.push_str(k);
+    out.push_str(" = \"");
+    date(out, d);
+    out.push_str("\"\n");
+}
+
+/// A table header, after the blank line `toml` leaves: `[path]` or `[[path]]`, the path being
+/// `secrets.NAME.values.SEL` and then `suffix`.
+fn header(out: &mut String, name: &str, sel: Option<&str>, suffix: &str, array: bool) {
+    out.push_str(if array { "\n[[secrets." } else { "\n[secrets." });
+    key(out, name);
+    if let Some(sel) = sel {
+        out.push_str(".values.");
+        key(out, sel);
+    }
+    out.push_str(suffix);
+    out.push_str(if array { "]]\n" } else { "]\n" });
+}
+
+fn sealed(out: &mut String, sealed: &SealedMap) {
     for (scope, s) in sealed {
-        key(out, scope);
-        let _ = writeln!(out, " = \"{s}\"");
+        string_line(out, scope, s);
     }
 }
 
 /// The secrets as `toml` writes them (each table preceded by a blank line), or `None` when a
 /// name, selector, scope or string needs quoting this does not do.
+#[cfg(test)]
 pub(super) fn render(secrets: &BTreeMap<String, SecretEntry>) -> Option<String> {
+    let mut out = String::new();
+    render_into(secrets, &mut out).then_some(out)
+}
+
+/// Appends the secrets as `toml` writes them to `out`; false (and `out` untouched) when a name,
+/// selector, scope or string needs quoting this does not do.
+pub(super) fn render_into(secrets: &BTreeMap<String, SecretEntry>, out: &mut String) -> bool {
     let strings_plain = secrets.iter().all(|(name, e)| {
         plain(name)
             && e.description.as_deref().is_none_or(plain)
@@ -73,44 +132,36 @@ pub(super) fn render(secrets: &BTreeMap<String, SecretEntry>) -> Option<String> 
             })
     });
     if !strings_plain {
-        return None;
+        return false;
     }
-    let mut out = String::with_capacity(secrets.len() * 320);
+    out.reserve(secrets.len() * 320);
     for (name, e) in secrets {
-        let mut head = String::from("secrets.");
-        key(&mut head, name);
         if e.description.is_some() || e.deleted.is_some() {
-            let _ = writeln!(out, "\n[{head}]");
+            header(out, name, None, "", false);
             if let Some(d) = &e.description {
-                let _ = writeln!(out, "description = \"{d}\"");
+                string_line(out, "description", d);
             }
             if let Some(d) = &e.deleted {
-                let _ = writeln!(out, "deleted = \"{}\"", date(d));
+                date_line(out, "deleted", d);
             }
         }
         for (sel, v) in &e.values {
-            let mut path = format!("{head}.values.");
-            key(&mut path, sel);
-            let _ = writeln!(
-                out,
-                "\n[{path}]\nversion = {}\nupdated = \"{}\"",
-                v.version,
-                date(&v.updated)
-            );
-            sealed(&mut out, &path, &v.sealed);
+            header(out, name, Some(sel), "", false);
+            let _ = writeln!(out, "version = {}", v.version);
+            date_line(out, "updated", &v.updated);
+            header(out, name, Some(sel), ".sealed", false);
+            sealed(out, &v.sealed);
             for h in &v.history {
-                let _ = writeln!(
-                    out,
-                    "\n[[{path}.history]]\nversion = {}\nupdated = \"{}\"\nreplaced = \"{}\"",
-                    h.version,
-                    date(&h.updated),
-                    date(&h.replaced)
-                );
-                sealed(&mut out, &format!("{path}.history"), &h.sealed);
+                header(out, name, Some(sel), ".history", true);
+                let _ = writeln!(out, "version = {}", h.version);
+                date_line(out, "updated", &h.updated);
+                date_line(out, "replaced", &h.replaced);
+                header(out, name, Some(sel), ".history.sealed", false);
+                sealed(out, &h.sealed);
             }
         }
     }
-    Some(out)
+    true
 }
 
 /// The dotted keys of a table header, bare or `"…"` without escapes.
@@ -168,6 +219,18 @@ enum Scalar<'a> {
 }
 
 fn parse_date(s: &str) -> Option<DateTime<Utc>> {
+    // What the store writes (`YYYY-MM-DDTHH:MM:SSZ`) by hand; anything else through chrono.
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() == 20 && [b[4], b[7], b[10], b[13], b[16], b[19]] == *b"--T::Z" {
+        let day = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+        let time = NaiveTime::from_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+        return Some(day.and_time(time).and_utc());
+    }
     s.parse::<DateTime<FixedOffset>>()
         .ok()
         .map(|d| d.with_timezone(&Utc))
@@ -227,7 +290,8 @@ impl Partial {
 /// Reads the secrets part (from [`secrets_start`] on) in the layout [`render`] writes: tables
 /// in order, each once, each holding only its own fields. `None` for anything else.
 pub(super) fn parse(text: &str) -> Option<BTreeMap<String, SecretEntry>> {
-    let mut secrets: BTreeMap<String, SecretEntry> = BTreeMap::new();
+    // In order (checked below), so the map is built in bulk at the end.
+    let mut secrets: Vec<(String, SecretEntry)> = Vec::new();
     // The secret and value being read; a value is complete when the next one starts.
     let mut name: Option<&str> = None;
     let mut entry = SecretEntry::default();
@@ -242,7 +306,8 @@ pub(super) fn parse(text: &str) -> Option<BTreeMap<String, SecretEntry>> {
     ) -> Option<()> {
         if let Some(s) = sel.take() {
             let v = std::mem::take(value).finish()?;
-            if entry.values.insert(s.to_string(), v).is_some() {
+            // Selectors come in order (checked where each starts).
+            if entry.values.try_append(s.to_string(), v).is_some() {
                 return None;
             }
         }
@@ -277,7 +342,7 @@ pub(super) fn parse(text: &str) -> Option<BTreeMap<String, SecretEntry>> {
                 if let Some(prev) = name.replace(n) {
                     let done = std::mem::take(&mut entry);
                     (!done.values.is_empty()).then_some(())?;
-                    secrets.insert(prev.to_string(), done);
+                    secrets.push((prev.to_string(), done));
                 }
             }
             at = match (array, &keys[2..]) {
@@ -372,9 +437,9 @@ pub(super) fn parse(text: &str) -> Option<BTreeMap<String, SecretEntry>> {
     close_value(&mut entry, &mut sel, &mut value)?;
     if let Some(n) = name {
         (!entry.values.is_empty()).then_some(())?;
-        secrets.insert(n.to_string(), entry);
+        secrets.push((n.to_string(), entry));
     }
-    Some(secrets)
+    Some(secrets.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -562,5 +627,48 @@ mod tests {
             }
             assert_eq!(format::parse(&edit).is_ok(), slow.is_ok());
         }
+    }
+
+    #[test]
+    fn dates_are_written_and_read_as_toml_and_chrono_do() {
+        let dates = [
+            "2026-11-29T18:52:10Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "2024-02-29T12:00:00Z",
+            "2026-11-29T18:52:10.120Z",
+            "2026-11-29T18:52:10.000120Z",
+            "2026-11-29T18:52:10.000000120Z",
+            "2026-11-29T18:52:10+02:00",
+            "2026-11-29T18:52:10.5-01:30",
+        ];
+        for text in dates {
+            let ours = parse_date(text).unwrap();
+            let chrono = text.parse::<DateTime<FixedOffset>>().unwrap();
+            assert_eq!(ours, chrono.with_timezone(&Utc), "{text}");
+            let mut out = String::new();
+            date(&mut out, &ours);
+            assert_eq!(
+                out,
+                ours.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                "{text}"
+            );
+        }
+        for bad in [
+            "2026-02-30T00:00:00Z",
+            "2026-11-29T24:00:00Z",
+            "2026-11-29T18:52:1xZ",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+        // What the fast path does not take is chrono's to judge.
+        let spaced = "2026-11-29 18:52:10Z";
+        assert_eq!(
+            parse_date(spaced),
+            spaced
+                .parse::<DateTime<FixedOffset>>()
+                .ok()
+                .map(|d| d.to_utc())
+        );
     }
 }

@@ -366,25 +366,26 @@ pub(super) fn toml_render(file: &StoreFile) -> Result<String, toml::ser::Error> 
     }
 }
 
+/// The comment every store file starts with.
+const PREAMBLE: &str =
+    "# secretsync canonical store: names and selectors in clear, every value sealed.\n\
+                        # Change it with `secretsync set/delete/key`, not by hand.\n\n";
+
 /// Writes the file in its own format.
 pub(crate) fn render(file: &StoreFile) -> Result<String, String> {
-    let fast = (file.secretsync.format == FORMAT && !file.secrets.is_empty())
-        .then(|| canonical::render(&file.secrets))
-        .flatten()
-        .map(|secrets| {
-            toml::to_string(&Head {
-                secretsync: &file.secretsync,
-                scopes: &file.scopes,
-            })
-            .map(|head| head + &secrets)
-        });
-    let body = match fast {
-        Some(r) => r,
-        None => toml_render(file),
-    };
-    let body = body.map_err(|e| format!("cannot serialize the store: {e}"))?;
-    Ok(format!(
-        "# secretsync canonical store: names and selectors in clear, every value sealed.\n\
-         # Change it with `secretsync set/delete/key`, not by hand.\n\n{body}"
-    ))
+    let fail = |e: toml::ser::Error| format!("cannot serialize the store: {e}");
+    if file.secretsync.format == FORMAT && !file.secrets.is_empty() {
+        let head = toml::to_string(&Head {
+            secretsync: &file.secretsync,
+            scopes: &file.scopes,
+        })
+        .map_err(fail)?;
+        let mut out = [PREAMBLE, &head].concat();
+        if canonical::render_into(&file.secrets, &mut out) {
+            return Ok(out);
+        }
+    }
+    toml_render(file)
+        .map(|body| format!("{PREAMBLE}{body}"))
+        .map_err(fail)
 }

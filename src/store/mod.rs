@@ -22,7 +22,7 @@ use crate::model::{EnvRef, EnvType};
 use secretsync_core::{KeyError, MAX_VALUE_BYTES};
 use std::path::PathBuf;
 
-pub use file::{RecipientInfo, Store, Unlocked};
+pub use file::{Locked, RecipientInfo, Store, Unlocked};
 pub use format::{FORMAT, FORMAT_V1, LEGACY_SCOPE};
 pub use info::{DeleteReport, SecretInfo, SetReport, ValueInfo, VersionInfo};
 

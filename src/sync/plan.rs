@@ -273,7 +273,8 @@ pub async fn plan(
             blocked: false,
             placement: None,
             fp: Some(fp.clone()),
-            token: Some(fpr.new_token(&name, &fp)),
+            // Made at the end, for the items that write (a random nonce and a MAC each).
+            token: None,
             expected_version: None,
             label_fp: None,
             value: Some(value),
@@ -334,6 +335,11 @@ pub async fn plan(
     }
     for item in items.iter_mut() {
         misplaced(item);
+        if item.token.is_none() && item.action != Action::Unchanged {
+            if let Some(fp) = &item.fp {
+                item.token = Some(fpr.new_token(&item.name, fp));
+            }
+        }
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));
     let plan = Plan {
