@@ -1,6 +1,22 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc, not the system allocator: a store of 100,000 secrets is a million small
+/// allocations, and glibc's malloc and free were a third of `check`, `set` and `plan` there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` (libmimalloc-sys names no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Memory freed goes back to the system at once, not after mimalloc's purge delay (1 s):
+/// with the delay, `list --json` of 100,000 secrets peaked at 350 MiB instead of 220 MiB (and
+/// ran slower). `MIMALLOC_PURGE_DELAY` still overrides it.
+fn tune_allocator() {
+    // SAFETY: sets one of mimalloc's documented options to a documented value.
+    unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, 0) };
+}
+
 /// A reader that closed the pipe (`secretsync list | head -1`) ends the program quietly, as
 /// ripgrep does. The printer reports it as `StdoutClosed`; for any `print!` left outside the
 /// printer (it reports a closed stdout by panicking) the hook recognises that one panic and
@@ -52,6 +68,7 @@ fn usage_tip(e: &clap::Error) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    tune_allocator();
     exit_quietly_on_broken_pipe();
     // Usage errors exit 1 like every other error: exit 2 means "changes, drift or missing".
     let cli = match secretsync::cli::Cli::try_parse() {
