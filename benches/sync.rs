@@ -320,6 +320,9 @@ fn quota_row(name: &str, n: usize, server: RateLimits, client: RateLimits) {
         .expect("plan");
         let rep = apply(&p, backend.clone(), &fpr, 16, &|_| {}).await;
         let failed = n - rep.count(Status::Done);
+        if let Some(e) = rep.results.iter().find_map(|r| r.error.as_ref()) {
+            eprintln!("{name}: {} failed, the first: {}", failed, e.message);
+        }
         (
             t.elapsed(),
             srv.throttled.load(Ordering::Relaxed),
@@ -347,91 +350,250 @@ async fn reset_moto(ep: &str) {
         .expect("moto reset");
 }
 
-/// A first sync of `n` secrets into moto through the engine (plan + apply, rate limits out of
-/// the way) against a raw SDK loop making the same `CreateSecret` calls (value and tags) at the
-/// same concurrency with no engine; prints each side and the ratio (raw time / engine time).
-/// Resets moto before each side: run it against a moto nothing else is using.
-async fn raw_ratio_rows(ep: &str, n: usize) {
-    use futures::StreamExt;
+/// How one backend is written without the engine, for the ratio rows.
+struct RatioTarget {
+    /// The backend's name in the table.
+    label: &'static str,
+    /// secretsync's backend for it.
+    ours: Arc<dyn SecretBackend>,
+    /// The official client (or plain HTTP for Vault) creating one secret with its value and one
+    /// ownership label, in as few requests as the service allows.
+    raw: RawCreate,
+    /// HTTP requests per create: the raw loop's and the engine's (as each backend's `put`
+    /// makes them; the call counter counts a `put`, not its requests).
+    requests: (usize, usize),
+    /// A name prefix the service accepts, made unique per run.
+    prefix: fn(&str, usize) -> String,
+    /// Moto's endpoint: emptied before each side (moto slows as it fills).
+    reset: Option<String>,
+}
+
+type RawCreate = Arc<
+    dyn Fn(String, SecretValue) -> futures::future::BoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync,
+>;
+
+fn slash_prefix(side: &str, k: usize) -> String {
+    format!("{side}{}-{k}/", std::process::id())
+}
+
+fn flat_prefix(side: &str, k: usize) -> String {
+    format!("{side}{}_{k}_", std::process::id())
+}
+
+async fn aws_target(ep: &str) -> RatioTarget {
     let aws = secretsync_aws::AwsOptions {
         region: Some("us-east-1".into()),
         endpoint: Some(ep.into()),
         profile: None,
     };
     let conf = aws.load().await.expect("moto config");
-    let raw = aws_sdk_secretsmanager::Client::new(&conf);
+    let client = aws_sdk_secretsmanager::Client::new(&conf);
     let opts = secretsync_aws::SmOptions {
         aws,
         replicas: vec![],
     };
-    let ours: Arc<dyn SecretBackend> = Arc::new(
-        secretsync_aws::AwsSmBackend::new(&opts)
-            .await
-            .expect("moto"),
-    );
-    println!();
-    println!("| first sync into moto | secrets | concurrency | raw SDK loop s | engine s | raw / engine | engine calls |");
-    println!("|---|---:|---:|---:|---:|---:|---|");
-    for c in [1, 8, 32] {
-        static RUN: AtomicUsize = AtomicUsize::new(0);
-        let k = RUN.fetch_add(1, Ordering::SeqCst);
-        let raw_prefix = format!("raw{}-{k}/", std::process::id());
-        // Moto slows as it fills, so each side starts from an empty moto.
-        reset_moto(ep).await;
-        let t = Instant::now();
-        let results: Vec<_> = futures::stream::iter(desired(n))
-            .map(|(name, v)| {
-                let raw = raw.clone();
-                let name = format!("{raw_prefix}{name}");
-                async move {
-                    raw.create_secret()
-                        .name(name)
-                        .secret_string(v.as_str().unwrap_or_default())
-                        .client_request_token(format!("{:0>40}", k))
-                        .tags(
-                            aws_sdk_secretsmanager::types::Tag::builder()
-                                .key("managed-by")
-                                .value("bench")
-                                .build(),
-                        )
-                        .send()
-                        .await
-                }
-            })
-            .buffer_unordered(c)
-            .collect()
-            .await;
-        let raw_took = t.elapsed();
-        assert!(results.iter().all(|r| r.is_ok()), "raw creates");
-        reset_moto(ep).await;
-        let (b, counter) = layered(ours.clone(), unlimited(), c);
-        let fpr = Fingerprinter::new(
-            SecretValue::from("bench-fingerprint-key-0123456789"),
-            vec![],
-            "bench",
-        );
-        let t = Instant::now();
-        let p = plan(
-            "bench",
-            b.as_ref(),
-            &format!("eng{}-{k}/", std::process::id()),
-            desired(n),
-            &fpr,
-            &PlanOptions::default(),
-        )
+    let ours = secretsync_aws::AwsSmBackend::new(&opts)
         .await
-        .expect("plan");
-        let rep = apply(&p, b.clone(), &fpr, c, &|_| {}).await;
-        let took = t.elapsed();
-        assert_eq!(rep.count(Status::Done), n, "every secret written");
-        println!(
-            "| aws-sm | {n} | {c} | {:.3} | {:.3} | {:.2} | list={} put={} |",
-            raw_took.as_secs_f64(),
-            took.as_secs_f64(),
-            raw_took.as_secs_f64() / took.as_secs_f64(),
-            counter.calls(Op::List),
-            counter.calls(Op::Put)
-        );
+        .expect("moto");
+    let raw: RawCreate = Arc::new(move |name, v| {
+        let client = client.clone();
+        Box::pin(async move {
+            client
+                .create_secret()
+                .name(name)
+                .secret_string(v.as_str().unwrap_or_default())
+                .client_request_token(format!("{:0>40}", 1))
+                .tags(
+                    aws_sdk_secretsmanager::types::Tag::builder()
+                        .key("managed-by")
+                        .value("bench")
+                        .build(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:?}"))
+        })
+    });
+    RatioTarget {
+        label: "aws-sm on moto",
+        ours: Arc::new(ours),
+        raw,
+        requests: (1, 1),
+        prefix: slash_prefix,
+        reset: Some(ep.to_string()),
+    }
+}
+
+async fn gcp_target(ep: &str) -> RatioTarget {
+    use google_cloud_secretmanager_v1::model::{Replication, Secret as GSecret, SecretPayload};
+    let gcp = secretsync_gcp::GcpOptions {
+        endpoint: Some(ep.into()),
+        anonymous: true,
+    };
+    let client = google_cloud_secretmanager_v1::client::SecretManagerService::builder()
+        .with_credentials(gcp.credentials().await.expect("anonymous credentials"))
+        .with_endpoint(ep)
+        .build()
+        .await
+        .expect("Secret Manager client");
+    let ours = secretsync_gcp::GcpSmBackend::new("bench", &gcp)
+        .await
+        .expect("GCP emulator");
+    let raw: RawCreate = Arc::new(move |name, v| {
+        let client = client.clone();
+        Box::pin(async move {
+            let secret = GSecret::new()
+                .set_replication(Replication::new().set_automatic(
+                    google_cloud_secretmanager_v1::model::replication::Automatic::new(),
+                ))
+                .set_labels([("managed-by", "bench")]);
+            let s = client
+                .create_secret()
+                .set_parent("projects/bench")
+                .set_secret_id(name)
+                .set_secret(secret)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            client
+                .add_secret_version()
+                .set_parent(s.name)
+                .set_payload(SecretPayload::new().set_data(v.expose().to_vec()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    });
+    RatioTarget {
+        label: "gcp-sm on the emulator",
+        ours: Arc::new(ours),
+        raw,
+        requests: (2, 3),
+        prefix: flat_prefix,
+        reset: None,
+    }
+}
+
+async fn vault_target(addr: &str, token: &str) -> RatioTarget {
+    let opts = secretsync_vault::VaultOptions {
+        addr: addr.into(),
+        mount: "secret".into(),
+        path: String::new(),
+        namespace: None,
+        auth: secretsync_vault::Auth::Token(token.into()),
+    };
+    let ours = secretsync_vault::VaultBackend::new(opts)
+        .await
+        .expect("OpenBao");
+    let http = reqwest::Client::new();
+    let (addr, token) = (addr.to_string(), token.to_string());
+    let raw: RawCreate = Arc::new(move |name, v| {
+        let (http, addr, token) = (http.clone(), addr.clone(), token.clone());
+        Box::pin(async move {
+            let send = |path: String, body: serde_json::Value| {
+                http.post(format!("{addr}/v1/secret/{path}"))
+                    .header("X-Vault-Token", &token)
+                    .json(&body)
+                    .send()
+            };
+            send(
+                format!("metadata/{name}"),
+                serde_json::json!({ "custom_metadata": { "managed-by": "bench" } }),
+            )
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?;
+            send(
+                format!("data/{name}"),
+                serde_json::json!({ "options": { "cas": 0 }, "data": { "value": v.as_str().unwrap_or_default() } }),
+            )
+            .await
+            .and_then(|r| r.error_for_status())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        })
+    });
+    RatioTarget {
+        label: "vault on OpenBao",
+        ours: Arc::new(ours),
+        raw,
+        requests: (2, 5),
+        prefix: slash_prefix,
+        reset: None,
+    }
+}
+
+/// A first sync of `n` secrets through the engine (plan + apply, rate limits out of the way)
+/// against a raw loop making the same creates at the same concurrency with no engine; prints
+/// each side and the ratio (raw time / engine time). Run it against emulators nothing else is
+/// using.
+async fn ratio_rows(targets: &[RatioTarget], n: usize) {
+    use futures::StreamExt;
+    println!();
+    println!("| first sync | secrets | concurrency | raw loop s | engine s | raw / engine | HTTP requests per create, raw / engine | engine calls |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    static RUN: AtomicUsize = AtomicUsize::new(0);
+    for t in targets {
+        for c in [1, 8, 32] {
+            let k = RUN.fetch_add(1, Ordering::SeqCst);
+            if let Some(ep) = &t.reset {
+                reset_moto(ep).await;
+            }
+            let raw_prefix = (t.prefix)("raw", k);
+            let start = Instant::now();
+            let results: Vec<_> = futures::stream::iter(desired(n))
+                .map(|(name, v)| (t.raw)(format!("{raw_prefix}{name}"), v))
+                .buffer_unordered(c)
+                .collect()
+                .await;
+            let raw_took = start.elapsed();
+            if let Some(e) = results.into_iter().find_map(Result::err) {
+                panic!("{}: a raw create failed: {e}", t.label);
+            }
+            if let Some(ep) = &t.reset {
+                reset_moto(ep).await;
+            }
+            let (b, counter) = layered(t.ours.clone(), unlimited(), c);
+            let fpr = Fingerprinter::new(
+                SecretValue::from("bench-fingerprint-key-0123456789"),
+                vec![],
+                "bench",
+            );
+            let start = Instant::now();
+            let p = plan(
+                "bench",
+                b.as_ref(),
+                &(t.prefix)("eng", k),
+                desired(n),
+                &fpr,
+                &PlanOptions::default(),
+            )
+            .await
+            .expect("plan");
+            let rep = apply(&p, b.clone(), &fpr, c, &|_| {}).await;
+            let took = start.elapsed();
+            assert_eq!(
+                rep.count(Status::Done),
+                n,
+                "{}: every secret written",
+                t.label
+            );
+            println!(
+                "| {} | {n} | {c} | {:.3} | {:.3} | {:.2} | {} / {} | list={} put={} |",
+                t.label,
+                raw_took.as_secs_f64(),
+                took.as_secs_f64(),
+                raw_took.as_secs_f64() / took.as_secs_f64(),
+                t.requests.0,
+                t.requests.1,
+                counter.calls(Op::List),
+                counter.calls(Op::Put)
+            );
+        }
     }
 }
 
@@ -486,6 +648,7 @@ async fn main() {
     )
     .await;
 
+    let mut targets = Vec::new();
     match std::env::var("SECRETSYNC_TEST_AWS_ENDPOINT") {
         Ok(ep) => {
             let aws = secretsync_aws::AwsOptions { region: Some("us-east-1".into()), endpoint: Some(ep.clone()), profile: None };
@@ -498,8 +661,22 @@ async fn main() {
             engine("aws-sm on moto, writes ≤1000/s", b, c, moto_n, 16).await;
             let (b, c) = layered(aws, RateLimits::default(), 16);
             engine("aws-sm on moto, AWS quotas (50 writes/s)", b, c, moto_n / 4, 16).await;
-            raw_ratio_rows(&ep, arg("--ratio-secrets", 1_000)).await;
+            targets.push(aws_target(&ep).await);
         }
         Err(_) => eprintln!("(no SECRETSYNC_TEST_AWS_ENDPOINT: the moto rows are skipped; scripts/bench.sh starts it)"),
     }
+    match std::env::var("SECRETSYNC_TEST_GCP_SM_ENDPOINT") {
+        Ok(ep) => targets.push(gcp_target(&ep).await),
+        Err(_) => eprintln!("(no SECRETSYNC_TEST_GCP_SM_ENDPOINT: the GCP ratio rows are skipped)"),
+    }
+    match (
+        std::env::var("SECRETSYNC_TEST_VAULT_ADDR"),
+        std::env::var("SECRETSYNC_TEST_VAULT_TOKEN"),
+    ) {
+        (Ok(addr), Ok(token)) => targets.push(vault_target(&addr, &token).await),
+        _ => {
+            eprintln!("(no SECRETSYNC_TEST_VAULT_ADDR/_TOKEN: the OpenBao ratio rows are skipped)")
+        }
+    }
+    ratio_rows(&targets, arg("--ratio-secrets", 1_000)).await;
 }
