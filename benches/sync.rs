@@ -1,8 +1,10 @@
 //! The sync benchmark: API calls, wall time, throughput and peak memory of the engine and the
-//! store. Run with `scripts/bench.sh` (it starts moto for the AWS rows); figures go to
+//! store, and the engine against raw client loops. Run with `scripts/bench.sh` (it starts moto,
+//! the GCP emulator and OpenBao; a row whose emulator is not there is skipped); figures go to
 //! BENCHMARKS.md with the command that produced them.
 //!
 //!   cargo bench --bench sync -- [--secrets N] [--moto-secrets N] [--quota-secrets N]
+//!                               [--ratio-secrets N]
 
 use secretsync::store::age_key::AgeIdentity;
 use secretsync::store::Store;
