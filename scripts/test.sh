@@ -42,7 +42,8 @@ cat target/emulators-up.log
 echo "== cargo test"
 cargo test --workspace --locked
 
-# The engine benchmark at a tiny size (debug build, moto rows included; no timing asserted).
+# The engine benchmark at a tiny size (debug build; the moto, GCP emulator and OpenBao rows
+# included; no timing asserted).
 echo "== bench smoke (cargo test --bench sync at a tiny size)"
 cargo test --locked --bench sync -- --secrets 200 --moto-secrets 40 --quota-secrets 1000 --ratio-secrets 40 >/dev/null
 
