@@ -65,7 +65,7 @@ impl Budget {
         w.push_back(r);
     }
 
-    /// `Some(failed)` when the budget is spent: no recent call was answered and at least
+    /// `Some((unanswered, window))` when the budget is spent: no recent call was answered and at least
     /// [`ALL_FAILED`] failed, or nearly every one of a half-full window failed. Throttling is
     /// the backend answering "slower", not being down: a burst of it (every call in flight
     /// refused at once when a quota's window fills) does not spend the budget; only a whole
@@ -73,11 +73,10 @@ impl Budget {
     fn spent(&self) -> Option<(usize, usize)> {
         let w = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let failed = w.iter().filter(|o| **o == Outcome::Failed).count();
-        let unanswered = w.iter().all(|o| *o != Outcome::Answered);
-        let all = unanswered && (failed >= ALL_FAILED || w.len() == WINDOW);
+        let unanswered = w.iter().filter(|o| **o != Outcome::Answered).count();
+        let all = unanswered == w.len() && (failed >= ALL_FAILED || w.len() == WINDOW);
         let nearly = w.len() >= WINDOW / 2 && failed as f64 >= GIVE_UP_RATIO * w.len() as f64;
-        let unanswered_count = w.iter().filter(|o| **o != Outcome::Answered).count();
-        (all || nearly).then_some((unanswered_count, w.len()))
+        (all || nearly).then_some((unanswered, w.len()))
     }
 }
 
@@ -154,16 +153,21 @@ impl Around for Retry {
             })
             .adjust(move |e: &BackendError, next: Option<Duration>| {
                 // `None` means the attempts are used up: keep it so.
-                next.map(|d| match e.retry_after {
-                    Some(r) => r.max(d).min(max),
-                    // A wait cut to the cap has lost backon's jitter: calls retrying at the cap
-                    // would all come back in step, and one refused by a server's steady rhythm
-                    // would meet the same beat of it every time (seen in the quota benchmark:
-                    // an item refused 24 times, 5 s apart). Half the cap to the cap, at random.
-                    None if d >= max => governor::Jitter::up_to(max / 2) + max / 2,
-                    None => d,
-                })
+                next.map(|d| wait(d, e.retry_after, max))
             })
+    }
+}
+
+/// The wait before the next attempt: backon's `next`, at least the server's retry-after, at most
+/// `max`. A wait cut to the cap has lost backon's jitter: calls retrying at the cap would all
+/// come back in step, and one refused by a server's steady rhythm would meet the same beat of it
+/// every time (seen in the quota benchmark: an item refused 24 times, 5 s apart). So a wait at
+/// the cap is half the cap to the cap, at random.
+fn wait(next: Duration, retry_after: Option<Duration>, max: Duration) -> Duration {
+    match retry_after {
+        Some(r) => r.max(next).min(max),
+        None if next >= max => governor::Jitter::up_to(max / 2) + max / 2,
+        None => next,
     }
 }
 
@@ -251,5 +255,24 @@ mod tests {
             .unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), WINDOW);
         assert!(e.message.contains("(not retried: 50 of the last 50"), "{e}");
+    }
+
+    #[test]
+    fn waits_at_the_cap_are_spread_and_a_retry_after_is_kept() {
+        let max = Duration::from_secs(5);
+        let capped: std::collections::HashSet<Duration> =
+            (0..50).map(|_| wait(max * 2, None, max)).collect();
+        assert!(
+            capped.iter().all(|d| *d >= max / 2 && *d <= max),
+            "{capped:?}"
+        );
+        assert!(capped.len() > 10, "not spread: {capped:?}");
+        let short = Duration::from_millis(200);
+        assert_eq!(wait(short, None, max), short);
+        assert_eq!(
+            wait(short, Some(Duration::from_secs(2)), max),
+            Duration::from_secs(2)
+        );
+        assert_eq!(wait(short, Some(Duration::from_secs(60)), max), max);
     }
 }
