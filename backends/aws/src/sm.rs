@@ -43,19 +43,12 @@ impl SmOptions {
             match k.as_ref() {
                 _ if o.aws.set(&k, &v) => {}
                 "replicas" => {
-                    let mut r: Vec<String> = v
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|r| !r.is_empty())
-                        .map(str::to_string)
-                        .collect();
+                    let r = secretsync_core::query::comma_set(&v);
                     if let Some(bad) = r.iter().find(|r| !is_region(r)) {
                         return Err(format!(
                             "replicas={v:?}: {bad:?} is not an AWS region (e.g. replicas=us-east-1,eu-central-1)"
                         ));
                     }
-                    r.sort();
-                    r.dedup();
                     o.replicas = r;
                 }
                 other => {

@@ -85,12 +85,7 @@ impl GcpSmOptions {
 
 /// `locations=L1,L2`, sorted: each a GCP location name, at least one.
 fn parse_locations(v: &str) -> std::result::Result<Vec<String>, String> {
-    let mut locations: Vec<String> = v
-        .split(',')
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
+    let locations = secretsync_core::query::comma_set(v);
     if let Some(bad) = locations.iter().find(|l| {
         !l.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
@@ -102,8 +97,6 @@ fn parse_locations(v: &str) -> std::result::Result<Vec<String>, String> {
     if locations.is_empty() {
         return Err("locations= is empty: name at least one location, or leave it out for automatic replication".into());
     }
-    locations.sort();
-    locations.dedup();
     Ok(locations)
 }
 
