@@ -224,27 +224,23 @@ impl Store {
                 }
                 let sealed_for = || value.sealed.keys().map(String::as_str);
                 // The scopes the value belongs to: its types' scopes, or an override's one scope
-                // (the first known one it is sealed for). Iterated, not collected: this runs for
-                // every value of a 100,000-secret store at each load.
+                // (the first known one it is sealed for). Asked of each scope, not collected:
+                // this runs for every value of a 100,000-secret store at each load.
                 let env_scope = sealed_for().find(|s| layout.types(s).is_some());
-                let wanted = |s: &str| match sel {
+                let belongs = |s: &str| match sel {
                     Selector::Types(t) => layout.split_iter(t).any(|(w, _)| w == s),
                     Selector::Env(_) => env_scope == Some(s),
                 };
-                let exact = match sel {
-                    Selector::Types(t) => sealed_for().eq(layout.split_iter(t).map(|(s, _)| s)),
-                    Selector::Env(_) => value.sealed.len() == 1 && env_scope.is_some(),
-                };
+                let want = || layout.names().filter(|s| belongs(s));
+                // Both are sets of scope names: equal when as large and one within the other.
+                let exact = value.sealed.len() == want().count() && sealed_for().all(belongs);
                 if !exact
                     || value
                         .history
                         .iter()
-                        .any(|h| h.sealed.is_empty() || h.sealed.keys().any(|s| !wanted(s)))
+                        .any(|h| h.sealed.is_empty() || h.sealed.keys().any(|s| !belongs(s)))
                 {
-                    let want: Vec<&str> = match sel {
-                        Selector::Types(t) => layout.split_iter(t).map(|(s, _)| s).collect(),
-                        Selector::Env(_) => env_scope.into_iter().collect(),
-                    };
+                    let want: Vec<&str> = want().collect();
                     let sealed_for: Vec<&str> = sealed_for().collect();
                     return Err(bad(format!(
                         "secret {name}: the value for {key} is sealed for scopes {} but belongs to {}: the file was edited by hand. Restore it from version control",

@@ -302,3 +302,27 @@ async fn every_tampered_field_is_refused_by_every_read_that_needs_it() {
         "{tried} variants, {required} required refusals"
     );
 }
+
+#[tokio::test]
+async fn an_override_sealed_for_two_scopes_or_an_unknown_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secrets.enc.toml");
+    let text = make_store(&path, &AgeIdentity::generate()).await;
+    let header = "[secrets.A.values.\"env:prod-eu\".sealed]\n";
+    assert!(text.contains(&format!("{header}production = ")), "{text}");
+    // Sealed for two scopes (which scope is its environment's the store alone cannot tell: its
+    // reads check that against the config), or for a scope the store does not have.
+    let doubled = text.replace(header, &format!("{header}development = \"AAAA\"\n"));
+    let unknown = text.replace(
+        &format!("{header}production = "),
+        &format!("{header}staging = "),
+    );
+    assert!(Store::parse(&path, &text).is_ok());
+    for bad in [doubled, unknown] {
+        let err = Store::parse(&path, &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("secret A: the value for env:prod-eu is sealed for scopes"),
+            "{err}"
+        );
+    }
+}
