@@ -6,8 +6,10 @@ use std::process::ExitCode;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` (libmimalloc-sys names no constant for it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// `mi_option_purge_delay`, which libmimalloc-sys names no constant for: in mimalloc.h's enum
+/// (v2 and v3) it is the option just before `mi_option_use_numa_nodes`.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t =
+    libmimalloc_sys::mi_option_use_numa_nodes - 1;
 
 /// Memory freed goes back to the system at once, not after mimalloc's purge delay (1 s):
 /// with the delay, `list --json` of 100,000 secrets peaked at 350 MiB instead of 220 MiB (and
