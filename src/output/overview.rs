@@ -109,3 +109,30 @@ impl Human for CheckReport {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(undeclared: usize) -> CheckReport {
+        CheckReport {
+            ok: true,
+            declared: 1,
+            environments: vec![],
+            undeclared: (0..undeclared).map(|i| format!("S{i:02}")).collect(),
+        }
+    }
+
+    #[test]
+    fn the_undeclared_note_names_twenty_and_counts_the_rest() {
+        let few = report(20).human();
+        assert!(few.contains("set but not declared: S00, S01,"), "{few}");
+        assert!(few.contains("S19\n") && !few.contains("more"), "{few}");
+        let many = report(25).human();
+        assert!(
+            many.contains("S19 and 5 more (`secretsync check --json` lists them all)\n"),
+            "{many}"
+        );
+        assert!(!many.contains("S20"), "{many}");
+    }
+}

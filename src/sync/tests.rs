@@ -976,3 +976,39 @@ async fn misplaced_secrets_are_drift_for_a_person_and_value_changes_still_go_ahe
         SecretValue::from("v2")
     );
 }
+
+#[tokio::test]
+async fn only_what_a_plan_writes_carries_a_write_token() {
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s1");
+    sync(&r, &f, &[("A", "a"), ("B", "b")], &PlanOptions::default()).await;
+    // A unchanged, B updated, C created.
+    let p = plan_with(
+        &r,
+        &f,
+        &[("A", "a"), ("B", "b2"), ("C", "c")],
+        &PlanOptions::default(),
+    )
+    .await;
+    let tokens: Vec<(Action, bool)> = p
+        .items
+        .iter()
+        .map(|i| (i.action, i.token.is_some()))
+        .collect();
+    assert_eq!(
+        tokens,
+        [
+            (Action::Unchanged, false),
+            (Action::Update, true),
+            (Action::Create, true)
+        ]
+    );
+    for i in p.items.iter().filter(|i| i.token.is_some()) {
+        let (fp, token) = (i.fp.as_deref().unwrap(), i.token.as_deref().unwrap());
+        assert!(
+            f.for_env("prod").version_is(token, &i.name, fp),
+            "{}: a token of this write",
+            i.name
+        );
+    }
+}
