@@ -89,6 +89,15 @@ fn unlimited() -> RateLimits {
     }
 }
 
+/// The fingerprint key every scenario uses.
+fn fingerprinter() -> Fingerprinter {
+    Fingerprinter::new(
+        SecretValue::from("bench-fingerprint-key-0123456789"),
+        vec![],
+        "bench",
+    )
+}
+
 fn desired(n: usize) -> Vec<(String, SecretValue)> {
     (0..n)
         .map(|i| {
@@ -107,11 +116,7 @@ async fn engine(
     n: usize,
     concurrency: usize,
 ) {
-    let fpr = Fingerprinter::new(
-        SecretValue::from("bench-fingerprint-key-0123456789"),
-        vec![],
-        "bench",
-    );
+    let fpr = fingerprinter();
     static SCENARIO: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let k = SCENARIO.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let prefix = format!("bench{}-{k}/", std::process::id());
@@ -304,11 +309,7 @@ fn quota_row(name: &str, n: usize, server: RateLimits, client: RateLimits) {
             counter: counter.clone(),
         };
         let backend = stack(srv.clone(), &cfg);
-        let fpr = Fingerprinter::new(
-            SecretValue::from("bench-fingerprint-key-0123456789"),
-            vec![],
-            "bench",
-        );
+        let fpr = fingerprinter();
         let t = tokio::time::Instant::now();
         let p = plan(
             "bench",
@@ -376,6 +377,16 @@ type RawCreate = Arc<
         + Sync,
 >;
 
+/// A [`RawCreate`] from a client and what one create does with it.
+fn raw_create<C, F, Fut>(client: C, create: F) -> RawCreate
+where
+    C: Clone + Send + Sync + 'static,
+    F: Fn(C, String, SecretValue) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    Arc::new(move |name, v| Box::pin(create(client.clone(), name, v)))
+}
+
 fn slash_prefix(side: &str, k: usize) -> String {
     format!("{side}{}-{k}/", std::process::id())
 }
@@ -399,25 +410,22 @@ async fn aws_target(ep: &str) -> RatioTarget {
     let ours = secretsync_aws::AwsSmBackend::new(&opts)
         .await
         .expect("moto");
-    let raw: RawCreate = Arc::new(move |name, v| {
-        let client = client.clone();
-        Box::pin(async move {
-            client
-                .create_secret()
-                .name(name)
-                .secret_string(v.as_str().unwrap_or_default())
-                .client_request_token(format!("{:0>40}", 1))
-                .tags(
-                    aws_sdk_secretsmanager::types::Tag::builder()
-                        .key("managed-by")
-                        .value("bench")
-                        .build(),
-                )
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| format!("{e:?}"))
-        })
+    let raw = raw_create(client, |client, name, v| async move {
+        client
+            .create_secret()
+            .name(name)
+            .secret_string(v.as_str().unwrap_or_default())
+            .client_request_token(format!("{:0>40}", 1))
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("managed-by")
+                    .value("bench")
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
     });
     RatioTarget {
         label: "aws-sm on moto",
@@ -444,31 +452,29 @@ async fn gcp_target(ep: &str) -> RatioTarget {
     let ours = secretsync_gcp::GcpSmBackend::new("bench", &gcp)
         .await
         .expect("GCP emulator");
-    let raw: RawCreate = Arc::new(move |name, v| {
-        let client = client.clone();
-        Box::pin(async move {
-            let secret = GSecret::new()
+    let raw = raw_create(client, |client, name, v| async move {
+        let secret =
+            GSecret::new()
                 .set_replication(Replication::new().set_automatic(
                     google_cloud_secretmanager_v1::model::replication::Automatic::new(),
                 ))
                 .set_labels([("managed-by", "bench")]);
-            let s = client
-                .create_secret()
-                .set_parent("projects/bench")
-                .set_secret_id(name)
-                .set_secret(secret)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            client
-                .add_secret_version()
-                .set_parent(s.name)
-                .set_payload(SecretPayload::new().set_data(v.expose().to_vec()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
+        let s = client
+            .create_secret()
+            .set_parent("projects/bench")
+            .set_secret_id(name)
+            .set_secret(secret)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        client
+            .add_secret_version()
+            .set_parent(s.name)
+            .set_payload(SecretPayload::new().set_data(v.expose().to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     });
     RatioTarget {
         label: "gcp-sm on the emulator",
@@ -491,25 +497,22 @@ async fn vault_target(addr: &str, token: &str) -> RatioTarget {
     let ours = secretsync_vault::VaultBackend::new(opts)
         .await
         .expect("OpenBao");
-    let http = reqwest::Client::new();
-    let (addr, token) = (addr.to_string(), token.to_string());
-    let raw: RawCreate = Arc::new(move |name, v| {
-        let (http, addr, token) = (http.clone(), addr.clone(), token.clone());
-        Box::pin(async move {
-            let send = |path: String, body: serde_json::Value| {
-                http.post(format!("{addr}/v1/secret/{path}"))
-                    .header("X-Vault-Token", &token)
-                    .json(&body)
-                    .send()
-            };
-            send(
-                format!("metadata/{name}"),
-                serde_json::json!({ "custom_metadata": { "managed-by": "bench" } }),
-            )
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| e.to_string())?;
-            send(
+    let client = (reqwest::Client::new(), addr.to_string(), token.to_string());
+    let raw = raw_create(client, |(http, addr, token), name, v| async move {
+        let send = |path: String, body: serde_json::Value| {
+            http.post(format!("{addr}/v1/secret/{path}"))
+                .header("X-Vault-Token", &token)
+                .json(&body)
+                .send()
+        };
+        send(
+            format!("metadata/{name}"),
+            serde_json::json!({ "custom_metadata": { "managed-by": "bench" } }),
+        )
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| e.to_string())?;
+        send(
                 format!("data/{name}"),
                 serde_json::json!({ "options": { "cas": 0 }, "data": { "value": v.as_str().unwrap_or_default() } }),
             )
@@ -517,7 +520,6 @@ async fn vault_target(addr: &str, token: &str) -> RatioTarget {
             .and_then(|r| r.error_for_status())
             .map(|_| ())
             .map_err(|e| e.to_string())
-        })
     });
     RatioTarget {
         label: "vault on OpenBao",
@@ -560,11 +562,7 @@ async fn ratio_rows(targets: &[RatioTarget], n: usize) {
                 reset_moto(ep).await;
             }
             let (b, counter) = layered(t.ours.clone(), unlimited(), c);
-            let fpr = Fingerprinter::new(
-                SecretValue::from("bench-fingerprint-key-0123456789"),
-                vec![],
-                "bench",
-            );
+            let fpr = fingerprinter();
             let start = Instant::now();
             let p = plan(
                 "bench",
@@ -653,9 +651,8 @@ async fn main() {
     let mut targets = Vec::new();
     match std::env::var("SECRETSYNC_TEST_AWS_ENDPOINT") {
         Ok(ep) => {
-            let aws = secretsync_aws::AwsOptions { region: Some("us-east-1".into()), endpoint: Some(ep.clone()), profile: None };
-            let opts = secretsync_aws::SmOptions { aws, replicas: vec![] };
-            let aws: Arc<dyn SecretBackend> = Arc::new(secretsync_aws::AwsSmBackend::new(&opts).await.expect("moto"));
+            let target = aws_target(&ep).await;
+            let aws = target.ours.clone();
             // Moto slows as it fills (the tests leave thousands of secrets): start empty.
             reset_moto(&ep).await;
             let fast = RateLimits { write: Rate::per_second(1000), ..RateLimits::default() };
@@ -663,7 +660,7 @@ async fn main() {
             engine("aws-sm on moto, writes ≤1000/s", b, c, moto_n, 16).await;
             let (b, c) = layered(aws, RateLimits::default(), 16);
             engine("aws-sm on moto, AWS quotas (50 writes/s)", b, c, moto_n / 4, 16).await;
-            targets.push(aws_target(&ep).await);
+            targets.push(target);
         }
         Err(_) => eprintln!("(no SECRETSYNC_TEST_AWS_ENDPOINT: the moto rows are skipped; scripts/bench.sh starts it)"),
     }
