@@ -79,19 +79,33 @@ up() {
   local moto_port
   moto_port=$(free_port)
   # moto behind one lock: its backends are not thread-safe (see scripts/moto_server.py).
-  "$venv/bin/python" "$root/scripts/moto_server.py" 127.0.0.1 "$moto_port" >"$EMU_DIR/moto.log" 2>&1 &
+  # Its recorder logs every request it is sent: the request counts are checked against it.
+  : >"$EMU_DIR/moto-requests.jsonl"
+  MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$EMU_DIR/moto-requests.jsonl" \
+    "$venv/bin/python" "$root/scripts/moto_server.py" 127.0.0.1 "$moto_port" >"$EMU_DIR/moto.log" 2>&1 &
   echo $! >"$EMU_DIR/moto.pid"
   wait_http "http://127.0.0.1:$moto_port/moto-api/" moto "$EMU_DIR/moto.pid"
   local bao_port
   bao_port=$(free_port)
+  # A file audit device logs every request (values HMAC'd); OpenBao enables audit devices from
+  # its configuration only.
+  : >"$EMU_DIR/openbao-audit.jsonl"
+  cat >"$EMU_DIR/openbao.hcl" <<HCL
+audit "file" "requests" {
+  options {
+    file_path = "$EMU_DIR/openbao-audit.jsonl"
+  }
+}
+HCL
   "$venv/bin/bao" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$bao_port" \
-    -dev-no-store-token >"$EMU_DIR/openbao.log" 2>&1 &
+    -dev-no-store-token -config="$EMU_DIR/openbao.hcl" >"$EMU_DIR/openbao.log" 2>&1 &
   echo $! >"$EMU_DIR/openbao.pid"
   wait_http "http://127.0.0.1:$bao_port/v1/sys/health" openbao "$EMU_DIR/openbao.pid"
   local sm_port kms_port
   sm_port=$(free_port)
   : >"$EMU_DIR/gcp-sm-creates.jsonl"
-  GCP_SM_REQUEST_LOG="$EMU_DIR/gcp-sm-creates.jsonl" \
+  : >"$EMU_DIR/gcp-sm-access.log"
+  GCP_SM_REQUEST_LOG="$EMU_DIR/gcp-sm-creates.jsonl" GCP_SM_ACCESS_LOG="$EMU_DIR/gcp-sm-access.log" \
     "$venv/bin/python" "$root/scripts/gcp_emulators.py" secretmanager "$sm_port" >"$EMU_DIR/gcp-sm.log" 2>&1 &
   echo $! >"$EMU_DIR/gcp-sm.pid"
   wait_http "http://127.0.0.1:$sm_port/v1/projects/health/secrets?pageSize=1" gcp-sm "$EMU_DIR/gcp-sm.pid"
@@ -115,6 +129,9 @@ export SECRETSYNC_TEST_VAULT_TOKEN=root
 export SECRETSYNC_TEST_GCP_SM_ENDPOINT=http://127.0.0.1:$sm_port
 export SECRETSYNC_TEST_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
 export SECRETSYNC_TEST_GCP_SM_CREATES=$EMU_DIR/gcp-sm-creates.jsonl
+export SECRETSYNC_TEST_AWS_REQUEST_LOG=$EMU_DIR/moto-requests.jsonl
+export SECRETSYNC_TEST_VAULT_REQUEST_LOG=$EMU_DIR/openbao-audit.jsonl
+export SECRETSYNC_TEST_GCP_SM_REQUEST_LOG=$EMU_DIR/gcp-sm-access.log
 export SECRETSYNC_TEST_WEBDRIVER=http://127.0.0.1:$wd_port
 export SECRETSYNC_TEST_SCHEMA_TOOLS=$EMU_DIR/tools-venv/bin
 ENV

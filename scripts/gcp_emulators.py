@@ -11,7 +11,9 @@ otherwise take `latest:access` as a version id).
 
 cloudbox keeps no replication (every secret reads back as automatic). With
 GCP_SM_REQUEST_LOG=PATH, the body of each secret create is appended to PATH as one JSON line, so
-the tests can check what was asked for where the emulator does not model it.
+the tests can check what was asked for where the emulator does not model it. With
+GCP_SM_ACCESS_LOG=PATH, uvicorn's access log (a line per request served) goes to PATH: the
+request counts secretsync reports are checked against it.
 
 drongo's handler writes headers and body in separate sends; without TCP_NODELAY every
 keep-alive request waits ~40 ms for the delayed ACK, so Nagle is turned off on its handler.
@@ -67,7 +69,28 @@ def secretmanager(port: int) -> None:
                     f.write(json.dumps(entry) + "\n")
             return await call_next(request)
 
-    uvicorn.run(sm.app, host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(sm.app, host="127.0.0.1", port=port, **_logging(os.environ.get("GCP_SM_ACCESS_LOG")))
+
+
+def _logging(access_log):
+    """uvicorn's settings: warnings only, and with a path, its access log (one line per request
+    served: `"METHOD PATH HTTP/1.1" STATUS`) written there."""
+    if not access_log:
+        return {"log_level": "warning"}
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    cfg = copy.deepcopy(LOGGING_CONFIG)
+    cfg["formatters"]["access"] = {
+        "()": "uvicorn.logging.AccessFormatter",
+        "fmt": '%(client_addr)s "%(request_line)s" %(status_code)s',
+        "use_colors": False,
+    }
+    cfg["handlers"]["access"] = {"class": "logging.FileHandler", "filename": access_log, "formatter": "access"}
+    cfg["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    cfg["loggers"]["uvicorn.access"]["level"] = "INFO"
+    return {"log_config": cfg, "access_log": True}
 
 
 def kms(port: int) -> None:

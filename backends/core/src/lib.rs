@@ -17,6 +17,8 @@ pub mod value;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod request_log;
 
 pub use backend::{get_all, list_all, SecretBackend};
 pub use error::{BackendError, ErrorKind, Op, OpClass};
