@@ -83,7 +83,8 @@ impl Scheme {
     }
 
     /// Default rate limits: the service's published quotas (AWS: writes 50/s, `ListSecrets`
-    /// 100/s, reads 10,000/s; GCP: 600/min, writes 200/min); unlimited for local ones.
+    /// 100/s, reads 10,000/s; GCP: 600 requests a minute of each class); unlimited for local
+    /// ones. Backends that speak HTTP apply them to each request they send.
     pub fn default_rates(self) -> RateLimits {
         let unlimited = RateLimits {
             list: Rate::per_second(100_000),
@@ -102,12 +103,12 @@ impl Scheme {
                 write: Rate::per_second(3),
             },
             // Secret Manager's quotas are per request: 600 reads and 600 writes a minute per
-            // project (access 90,000). A create is three write requests (create, add version,
-            // labels) and an update two, so puts are held to 200 a minute.
+            // project (access 90,000). The backend paces each HTTP request (a create is three
+            // write requests), so these are the quotas themselves.
             Scheme::GcpSm => RateLimits {
                 list: Rate::per_minute(600),
                 read: Rate::per_minute(600),
-                write: Rate::per_minute(200),
+                write: Rate::per_minute(600),
             },
             // Vault has no published quota; a server's own rate limit quotas answer 429.
             Scheme::Vault | Scheme::VaultHttp | Scheme::File | Scheme::Memory => unlimited,

@@ -121,6 +121,30 @@ pub struct ApiCall {
     pub count: u64,
 }
 
+/// HTTP requests made, by backend and request (a row of a report's `http_requests`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HttpRequests {
+    /// The backend scheme.
+    pub backend: String,
+    /// The request, as the service names it (`ListSecrets`, `LIST metadata`, …).
+    pub request: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// The requests the counter saw, as report rows (none for local backends).
+pub fn http_requests(counter: &CallCounter) -> Vec<HttpRequests> {
+    counter
+        .requests()
+        .into_iter()
+        .map(|(k, n)| HttpRequests {
+            backend: k.backend,
+            request: k.request.into_owned(),
+            count: n,
+        })
+        .collect()
+}
+
 /// The counter's figures, as report rows.
 pub fn api_calls(counter: &CallCounter) -> Vec<ApiCall> {
     counter

@@ -1,6 +1,6 @@
 //! Plan, apply and restore: the canonical values of environments against their backends.
 
-use super::backends::{self, ApiCall, EnvBackend};
+use super::backends::{self, ApiCall, EnvBackend, HttpRequests};
 use super::{Progress, Workspace};
 use crate::config::Config;
 use crate::declare::Declared;
@@ -35,6 +35,9 @@ pub struct EnvPlan {
     pub missing_declared: Vec<String>,
     /// Backend calls made to plan it.
     pub api_calls: Vec<ApiCall>,
+    /// The HTTP requests those calls made, by request (a call can make several).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http_requests: Vec<HttpRequests>,
     /// Things the user should know (no values).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -87,6 +90,9 @@ pub struct EnvApply {
     pub missing_declared: Vec<String>,
     /// Backend calls made.
     pub api_calls: Vec<ApiCall>,
+    /// The HTTP requests those calls made, by request (a call can make several).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http_requests: Vec<HttpRequests>,
     /// Things the user should know (no values).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -177,6 +183,7 @@ pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
             plan,
             missing_declared,
             api_calls: backends::api_calls(&target.counter),
+            http_requests: backends::http_requests(&target.counter),
             warnings: unignored_replica(&cfg, env).into_iter().collect(),
         });
     }
@@ -234,6 +241,7 @@ pub async fn apply(
             report,
             missing_declared,
             api_calls: backends::api_calls(&target.counter),
+            http_requests: backends::http_requests(&target.counter),
             warnings,
         });
     }

@@ -149,6 +149,12 @@ async fn a_thousand_secrets_apply_then_a_second_plan_only_lists_and_drift_shows(
     assert!(calls.iter().all(|c| c["op"] == "list"), "{calls:?}");
     let lists = common::ok_calls(&env["api_calls"], "list");
     assert_eq!(lists, 10, "1,000 secrets at 100 a page: {calls:?}");
+    // The HTTP requests behind those calls, by AWS's names: one ListSecrets each, nothing else.
+    let requests = env["http_requests"].as_array().unwrap();
+    let list_calls: u64 = calls.iter().map(|c| c["count"].as_u64().unwrap()).sum();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["request"], "ListSecrets");
+    assert_eq!(requests[0]["count"].as_u64(), Some(list_calls));
 
     // An independent client: the values and ownership tags are there; an out-of-band write is drift.
     let raw = raw_sm(&ep).await;

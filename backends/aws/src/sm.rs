@@ -128,6 +128,7 @@ pub struct AwsSmBackend {
     target: String,
     region: String,
     replicas: Vec<String>,
+    wire: layers::Wire,
 }
 
 fn config_err(msg: impl Into<String>) -> BackendError {
@@ -204,6 +205,7 @@ impl AwsSmBackend {
             target,
             region,
             replicas: opts.replicas.clone(),
+            wire: layers::Wire::per_api(),
         })
     }
 
@@ -211,10 +213,12 @@ impl AwsSmBackend {
     /// when it has none.
     async fn remove_replicas(&self, name: &str) -> Result<bool> {
         let d = self
-            .client
-            .describe_secret()
-            .secret_id(name)
-            .send()
+            .wire
+            .send(
+                OpClass::Read,
+                "DescribeSecret",
+                self.client.describe_secret().secret_id(name).send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
         let regions: Vec<String> = d
@@ -225,11 +229,16 @@ impl AwsSmBackend {
         if regions.is_empty() {
             return Ok(false);
         }
-        self.client
-            .remove_regions_from_replication()
-            .secret_id(name)
-            .set_remove_replica_regions(Some(regions))
-            .send()
+        self.wire
+            .send(
+                OpClass::Write,
+                "RemoveRegionsFromReplication",
+                self.client
+                    .remove_regions_from_replication()
+                    .secret_id(name)
+                    .set_remove_replica_regions(Some(regions))
+                    .send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
         Ok(true)
@@ -255,20 +264,25 @@ impl AwsSmBackend {
     ) -> Result<PutOutcome> {
         let (text, binary) = payload(value);
         let out = self
-            .client
-            .create_secret()
-            .name(name)
-            .set_client_request_token(opts.token.clone())
-            .set_secret_string(text)
-            .set_secret_binary(binary)
-            .set_tags(Some(tags(&opts.labels)))
-            .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
-                self.replicas
-                    .iter()
-                    .map(|r| ReplicaRegionType::builder().region(r).build())
-                    .collect()
-            }))
-            .send()
+            .wire
+            .send(
+                OpClass::Write,
+                "CreateSecret",
+                self.client
+                    .create_secret()
+                    .name(name)
+                    .set_client_request_token(opts.token.clone())
+                    .set_secret_string(text)
+                    .set_secret_binary(binary)
+                    .set_tags(Some(tags(&opts.labels)))
+                    .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
+                        self.replicas
+                            .iter()
+                            .map(|r| ReplicaRegionType::builder().region(r).build())
+                            .collect()
+                    }))
+                    .send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
         Ok(PutOutcome {
@@ -285,21 +299,31 @@ impl AwsSmBackend {
     ) -> Result<PutOutcome> {
         let (text, binary) = payload(value);
         let out = self
-            .client
-            .put_secret_value()
-            .secret_id(name)
-            .set_client_request_token(opts.token.clone())
-            .set_secret_string(text)
-            .set_secret_binary(binary)
-            .send()
+            .wire
+            .send(
+                OpClass::Write,
+                "PutSecretValue",
+                self.client
+                    .put_secret_value()
+                    .secret_id(name)
+                    .set_client_request_token(opts.token.clone())
+                    .set_secret_string(text)
+                    .set_secret_binary(binary)
+                    .send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
         if !opts.labels.is_empty() {
-            self.client
-                .tag_resource()
-                .secret_id(name)
-                .set_tags(Some(tags(&opts.labels)))
-                .send()
+            self.wire
+                .send(
+                    OpClass::Write,
+                    "TagResource",
+                    self.client
+                        .tag_resource()
+                        .secret_id(name)
+                        .set_tags(Some(tags(&opts.labels)))
+                        .send(),
+                )
                 .await
                 .map_err(|e| to_backend(Op::Put, name, e))?;
         }
@@ -311,7 +335,14 @@ impl AwsSmBackend {
 
     /// True when `name` exists but is scheduled for deletion (checked only on error paths).
     async fn is_pending_deletion(&self, name: &str) -> bool {
-        let d = self.client.describe_secret().secret_id(name).send().await;
+        let d = self
+            .wire
+            .send(
+                OpClass::Read,
+                "DescribeSecret",
+                self.client.describe_secret().secret_id(name).send(),
+            )
+            .await;
         d.is_ok_and(|d| d.deleted_date().is_some())
     }
 
@@ -349,6 +380,10 @@ impl SecretBackend for AwsSmBackend {
         }
     }
 
+    fn wire(&self) -> Option<&layers::Wire> {
+        Some(&self.wire)
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_batch_get: 20,
@@ -371,8 +406,9 @@ impl SecretBackend for AwsSmBackend {
                     .build(),
             );
         }
-        let out = req
-            .send()
+        let out = self
+            .wire
+            .send(OpClass::List, "ListSecrets", req.send())
             .await
             .map_err(|e| to_backend(Op::List, prefix, e))?;
         let items = out
@@ -403,7 +439,15 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
-        match self.client.describe_secret().secret_id(name).send().await {
+        match self
+            .wire
+            .send(
+                OpClass::Read,
+                "DescribeSecret",
+                self.client.describe_secret().secret_id(name).send(),
+            )
+            .await
+        {
             Ok(d) if d.deleted_date().is_some() => Ok(None),
             Ok(d) => Ok(Some(SecretMeta {
                 name: d.name().unwrap_or(name).to_string(),
@@ -422,7 +466,15 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret>> {
-        match self.client.get_secret_value().secret_id(name).send().await {
+        match self
+            .wire
+            .send(
+                OpClass::Read,
+                "GetSecretValue",
+                self.client.get_secret_value().secret_id(name).send(),
+            )
+            .await
+        {
             Ok(out) => {
                 let value = match (out.secret_string(), out.secret_binary()) {
                     (Some(s), _) => SecretValue::from(s),
@@ -449,10 +501,15 @@ impl SecretBackend for AwsSmBackend {
     async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
         let first = names.first().map(String::as_str).unwrap_or_default();
         let out = self
-            .client
-            .batch_get_secret_value()
-            .set_secret_id_list(Some(names.to_vec()))
-            .send()
+            .wire
+            .send(
+                OpClass::Read,
+                "BatchGetSecretValue",
+                self.client
+                    .batch_get_secret_value()
+                    .set_secret_id_list(Some(names.to_vec()))
+                    .send(),
+            )
             .await
             .map_err(|e| to_backend(Op::BatchGet, first, e))?;
         if let Some(e) = out
@@ -536,14 +593,22 @@ impl SecretBackend for AwsSmBackend {
             }
             DeleteMode::Force => req.force_delete_without_recovery(true),
         };
-        let e = match req.clone().send().await {
+        let e = match self
+            .wire
+            .send(OpClass::Write, "DeleteSecret", req.clone().send())
+            .await
+        {
             Ok(_) => return Ok(()),
             Err(e) => to_backend(Op::Delete, name, e),
         };
         // AWS deletes no secret that still has replicas (a refusal of the request): remove
         // them, then delete. A refusal for any other reason stands.
         let e = if e.kind == ErrorKind::InvalidInput && self.remove_replicas(name).await? {
-            match req.send().await {
+            match self
+                .wire
+                .send(OpClass::Write, "DeleteSecret", req.send())
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) => to_backend(Op::Delete, name, e),
             }
@@ -557,10 +622,12 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn restore(&self, name: &str) -> Result<()> {
-        self.client
-            .restore_secret()
-            .secret_id(name)
-            .send()
+        self.wire
+            .send(
+                OpClass::Write,
+                "RestoreSecret",
+                self.client.restore_secret().secret_id(name).send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Restore, name, e))?;
         Ok(())

@@ -153,6 +153,7 @@ pub struct AwsSsmBackend {
     client: Client,
     target: String,
     opts: SsmOptions,
+    wire: layers::Wire,
 }
 
 impl AwsSsmBackend {
@@ -179,6 +180,7 @@ impl AwsSsmBackend {
             client: Client::new(&conf),
             target,
             opts,
+            wire: layers::Wire::new(),
         })
     }
 
@@ -196,11 +198,16 @@ impl AwsSsmBackend {
             .build()
             .map_err(|e| BackendError::new(ErrorKind::InvalidInput, op, e.to_string()))?;
         let out = self
-            .client
-            .describe_parameters()
-            .parameter_filters(filter)
-            .max_results(PAGE)
-            .send()
+            .wire
+            .send(
+                OpClass::List,
+                "DescribeParameters",
+                self.client
+                    .describe_parameters()
+                    .parameter_filters(filter)
+                    .max_results(PAGE)
+                    .send(),
+            )
             .await
             .map_err(|e| to_backend(op, first, e))?;
         Ok(out
@@ -227,6 +234,10 @@ impl SecretBackend for AwsSsmBackend {
             scheme: "aws-ssm".into(),
             target: self.target.clone(),
         }
+    }
+
+    fn wire(&self) -> Option<&layers::Wire> {
+        Some(&self.wire)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -285,8 +296,9 @@ impl SecretBackend for AwsSsmBackend {
                     })?,
             );
         }
-        let out = req
-            .send()
+        let out = self
+            .wire
+            .send(OpClass::List, "DescribeParameters", req.send())
             .await
             .map_err(|e| to_backend(Op::List, prefix, e))?;
         Ok(Page {
@@ -314,11 +326,16 @@ impl SecretBackend for AwsSsmBackend {
     async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
         let first = names.first().map(String::as_str).unwrap_or_default();
         let out = self
-            .client
-            .get_parameters()
-            .set_names(Some(names.to_vec()))
-            .with_decryption(true)
-            .send()
+            .wire
+            .send(
+                OpClass::Read,
+                "GetParameters",
+                self.client
+                    .get_parameters()
+                    .set_names(Some(names.to_vec()))
+                    .with_decryption(true)
+                    .send(),
+            )
             .await
             .map_err(|e| to_backend(Op::BatchGet, first, e))?;
         let mut by_name: std::collections::HashMap<String, (String, i64)> = out
@@ -418,14 +435,23 @@ impl SecretBackend for AwsSsmBackend {
             None => req.overwrite(false).set_tags(Some(tags(&opts.labels))),
             Some(_) => req.overwrite(true),
         };
-        let out = req.send().await.map_err(|e| to_backend(Op::Put, name, e))?;
+        let out = self
+            .wire
+            .send(OpClass::Write, "PutParameter", req.send())
+            .await
+            .map_err(|e| to_backend(Op::Put, name, e))?;
         if current.is_some() && !opts.labels.is_empty() {
-            self.client
-                .add_tags_to_resource()
-                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-                .resource_id(name)
-                .set_tags(Some(tags(&opts.labels)))
-                .send()
+            self.wire
+                .send(
+                    OpClass::Write,
+                    "AddTagsToResource",
+                    self.client
+                        .add_tags_to_resource()
+                        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                        .resource_id(name)
+                        .set_tags(Some(tags(&opts.labels)))
+                        .send(),
+                )
                 .await
                 .map_err(|e| to_backend(Op::Put, name, e))?;
         }
@@ -449,10 +475,12 @@ impl SecretBackend for AwsSsmBackend {
             )
             .name(name));
         }
-        self.client
-            .delete_parameter()
-            .name(name)
-            .send()
+        self.wire
+            .send(
+                OpClass::Write,
+                "DeleteParameter",
+                self.client.delete_parameter().name(name).send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
         Ok(())

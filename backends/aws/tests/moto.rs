@@ -4,6 +4,7 @@
 use aws_sdk_secretsmanager::Client;
 use secretsync_aws::{AwsKmsRecipient, AwsOptions, AwsSmBackend, SmOptions};
 use secretsync_core::conformance::{self, emulator_endpoint};
+use secretsync_core::request_log;
 use secretsync_core::*;
 use std::sync::Arc;
 
@@ -408,4 +409,28 @@ async fn aws_ssm_writes_secure_strings_with_tags_and_refuses_what_does_not_fit()
     )
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn every_request_is_counted_as_moto_logs_it() {
+    let (Some(ep), Some(log)) = (
+        emulator_endpoint(ENDPOINT),
+        emulator_endpoint("SECRETSYNC_TEST_AWS_REQUEST_LOG"),
+    ) else {
+        return;
+    };
+    let sm = AwsSmBackend::new(&opts(ep.clone())).await.unwrap();
+    let ssm = secretsync_aws::AwsSsmBackend::new(secretsync_aws::SsmOptions {
+        aws: opts(ep).aws,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let backends: [(Arc<dyn SecretBackend>, &str); 2] =
+        [(Arc::new(sm), "awsreq"), (Arc::new(ssm), "ssmreq")];
+    for (b, tag) in backends {
+        let mark = request_log::Mark::now(request_log::Emulator::Moto, &log).unwrap();
+        let prefix = conformance::random_prefix(tag);
+        conformance::requests_match_the_log(b, &prefix, mark, &prefix).await;
+    }
 }

@@ -18,6 +18,12 @@ pub trait SecretBackend: Send + Sync + Debug {
     /// What this backend can do.
     fn capabilities(&self) -> Capabilities;
 
+    /// Where its HTTP requests are counted and paced one by one, for a backend that makes
+    /// them (see [`crate::layers::Wire`]); `None` for local ones, which are paced per call.
+    fn wire(&self) -> Option<&crate::layers::Wire> {
+        None
+    }
+
     /// One page of metadata of the secrets whose names start with `prefix`. Never reads values.
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>>;
 

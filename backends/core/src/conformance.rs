@@ -610,6 +610,82 @@ async fn cleanup(b: &dyn SecretBackend, p: &str) {
     );
 }
 
+/// Runs a little of everything (creates, an update, head, get, batch get, a listing, a delete)
+/// through the usual layers, then checks that the HTTP requests the backend counted, by name,
+/// are exactly those the emulator logged after `log` in entries containing `filter`: every
+/// request is counted where it is sent, none twice, none missed.
+pub async fn requests_match_the_log(
+    b: Arc<dyn SecretBackend>,
+    prefix: &str,
+    log: crate::request_log::Mark,
+    filter: &str,
+) {
+    use crate::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
+    let counter = CallCounter::new();
+    let fast = Rate::per_second(100_000);
+    let cfg = StackConfig {
+        retry: RetryPolicy::default(),
+        rates: RateLimits {
+            list: fast,
+            read: fast,
+            write: fast,
+        },
+        concurrency: 4,
+        counter: counter.clone(),
+    };
+    let scheme = b.info().scheme;
+    let s = stack(b, &cfg);
+    let (a, other) = (format!("{prefix}A"), format!("{prefix}B"));
+    let mut labels = Labels::new();
+    labels.insert("managed-by".into(), "secretsync".into());
+    let create = PutOptions {
+        mode: PutMode::CreateOnly,
+        labels: labels.clone(),
+        ..Default::default()
+    };
+    let case = "requests match the emulator's log";
+    s.put(&a, &v("one"), &create).await.expect(case);
+    s.put(&other, &v("two"), &create).await.expect(case);
+    let update = PutOptions {
+        labels,
+        ..Default::default()
+    };
+    s.put(&a, &v("three"), &update).await.expect(case);
+    assert!(s.head(&a).await.expect(case).is_some());
+    assert!(s
+        .head(&format!("{prefix}none"))
+        .await
+        .expect(case)
+        .is_none());
+    assert_eq!(s.get(&a).await.expect(case).expect(case).value, v("three"));
+    let both = s.get_many(&[a.clone(), other.clone()]).await.expect(case);
+    assert!(both.iter().all(Option::is_some), "{case}");
+    assert_eq!(list_all(s.as_ref(), prefix).await.expect(case).len(), 2);
+    for n in [&a, &other] {
+        let force = DeleteOptions {
+            mode: DeleteMode::Force,
+        };
+        s.delete(n, &force).await.expect(case);
+    }
+    let counted: BTreeMap<String, u64> = counter
+        .requests()
+        .into_iter()
+        .filter(|(k, _)| k.backend == scheme)
+        .map(|(k, n)| (k.request.into_owned(), n))
+        .collect();
+    let logged = log
+        .requests_since(filter)
+        .expect("the emulator's request log");
+    assert!(
+        counted.values().sum::<u64>() >= 10,
+        "{case}: too few requests counted: {counted:?}"
+    );
+    assert_eq!(
+        counted, logged,
+        "{case}: counted (left) against logged (right)"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ pub struct GcpSmBackend {
     project: String,
     target: String,
     locations: Vec<String>,
+    wire: layers::Wire,
 }
 
 /// What a `gcp-sm://PROJECT` URL asks for.
@@ -207,6 +208,7 @@ impl GcpSmBackend {
             project: project.into(),
             target,
             locations: Vec::new(),
+            wire: layers::Wire::new(),
         })
     }
 
@@ -215,13 +217,8 @@ impl GcpSmBackend {
     }
 
     async fn secret(&self, name: &str, op: Op) -> Result<Option<GSecret>> {
-        match self
-            .client
-            .get_secret()
-            .set_name(self.path(name))
-            .send()
-            .await
-        {
+        let req = self.client.get_secret().set_name(self.path(name));
+        match self.wire.send(OpClass::Read, "GetSecret", req.send()).await {
             Ok(s) => Ok(Some(s)),
             Err(e) => match to_backend(op, name, e) {
                 e if e.kind == ErrorKind::NotFound => Ok(None),
@@ -241,13 +238,15 @@ impl GcpSmBackend {
                     .filter(|(k, _)| k.as_str() != secretsync_core::FP_LABEL)
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
-        let r = self
+        let req = self
             .client
             .create_secret()
             .set_parent(format!("projects/{}", self.project))
             .set_secret_id(name)
-            .set_secret(secret)
-            .send()
+            .set_secret(secret);
+        let r = self
+            .wire
+            .send(OpClass::Write, "CreateSecret", req.send())
             .await;
         match r.map_err(|e| to_backend(Op::Put, name, e)) {
             Ok(_) => Ok(true),
@@ -262,7 +261,11 @@ impl GcpSmBackend {
             .client
             .access_secret_version()
             .set_name(format!("{}/versions/latest", self.path(name)));
-        match req.send().await {
+        let r = self
+            .wire
+            .send(OpClass::Read, "AccessSecretVersion", req.send())
+            .await;
+        match r {
             Ok(r) => {
                 let n = version_number(&r.name).unwrap_or(0);
                 Ok(Some((
@@ -282,7 +285,11 @@ impl GcpSmBackend {
             .client
             .get_secret_version()
             .set_name(format!("{}/versions/latest", self.path(name)));
-        match req.send().await {
+        let r = self
+            .wire
+            .send(OpClass::Read, "GetSecretVersion", req.send())
+            .await;
+        match r {
             Ok(v) => Ok(version_number(&v.name)),
             Err(e) => match to_backend(op, name, e) {
                 e if e.kind == ErrorKind::NotFound => Ok(None),
@@ -298,11 +305,13 @@ impl GcpSmBackend {
     ) -> Result<()> {
         let secret = GSecret::new().set_name(self.path(name)).set_labels(labels);
         let mask = google_cloud_wkt::FieldMask::default().set_paths(["labels"]);
-        self.client
+        let req = self
+            .client
             .update_secret()
             .set_secret(secret)
-            .set_update_mask(mask)
-            .send()
+            .set_update_mask(mask);
+        self.wire
+            .send(OpClass::Write, "UpdateSecret", req.send())
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
         Ok(())
@@ -316,6 +325,10 @@ impl SecretBackend for GcpSmBackend {
             scheme: "gcp-sm".into(),
             target: self.target.clone(),
         }
+    }
+
+    fn wire(&self) -> Option<&layers::Wire> {
+        Some(&self.wire)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -340,13 +353,15 @@ impl SecretBackend for GcpSmBackend {
     }
 
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
-        let out = self
+        let req = self
             .client
             .list_secrets()
             .set_parent(format!("projects/{}", self.project))
             .set_page_size(PAGE)
-            .set_page_token(page.unwrap_or_default())
-            .send()
+            .set_page_token(page.unwrap_or_default());
+        let out = self
+            .wire
+            .send(OpClass::List, "ListSecrets", req.send())
             .await
             .map_err(|e| to_backend(Op::List, prefix, e))?;
         let items = out
@@ -463,12 +478,14 @@ impl SecretBackend for GcpSmBackend {
                 let payload = SecretPayload::new()
                     .set_data(value.expose().to_vec())
                     .set_data_crc32c(i64::from(crc32c::crc32c(value.expose())));
-                let v = self
+                let req = self
                     .client
                     .add_secret_version()
                     .set_parent(self.path(name))
-                    .set_payload(payload)
-                    .send()
+                    .set_payload(payload);
+                let v = self
+                    .wire
+                    .send(OpClass::Write, "AddSecretVersion", req.send())
                     .await
                     .map_err(|e| to_backend(Op::Put, name, e))?;
                 version_number(&v.name).ok_or_else(|| {
@@ -508,10 +525,9 @@ impl SecretBackend for GcpSmBackend {
             )
             .name(name));
         }
-        self.client
-            .delete_secret()
-            .set_name(self.path(name))
-            .send()
+        let req = self.client.delete_secret().set_name(self.path(name));
+        self.wire
+            .send(OpClass::Write, "DeleteSecret", req.send())
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
         Ok(())

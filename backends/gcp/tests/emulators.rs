@@ -4,6 +4,7 @@
 use google_cloud_kms_v1::client::KeyManagementService;
 use google_cloud_kms_v1::model::{crypto_key::CryptoKeyPurpose, CryptoKey, KeyRing};
 use secretsync_core::conformance::{self, emulator_endpoint};
+use secretsync_core::request_log;
 use secretsync_core::*;
 use secretsync_gcp::{GcpKmsRecipient, GcpOptions, GcpSmBackend};
 use std::sync::Arc;
@@ -245,4 +246,20 @@ async fn cloud_kms_wraps_and_unwraps_bound_to_the_store_id() {
             .contains("gcp-kms:projects/P/locations/L/keyRings/R/cryptoKeys/K"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn every_request_is_counted_as_the_emulator_logs_it() {
+    let (Some(ep), Some(log)) = (
+        emulator_endpoint("SECRETSYNC_TEST_GCP_SM_ENDPOINT"),
+        emulator_endpoint("SECRETSYNC_TEST_GCP_SM_REQUEST_LOG"),
+    ) else {
+        return;
+    };
+    let mark = request_log::Mark::now(request_log::Emulator::GcpSecretManager, log).unwrap();
+    // A project of its own: a listing's request names the project, not the prefix.
+    let project = conformance::random_prefix("req").replace('_', "-");
+    let b = GcpSmBackend::new(&project, &opts(ep)).await.unwrap();
+    let filter = format!("/projects/{project}/");
+    conformance::requests_match_the_log(Arc::new(b), "s_", mark, &filter).await;
 }

@@ -18,6 +18,7 @@ pub struct VaultBackend {
     http: reqwest::Client,
     opts: VaultOptions,
     token: String,
+    wire: layers::Wire,
 }
 
 impl std::fmt::Debug for VaultBackend {
@@ -48,6 +49,7 @@ impl VaultBackend {
             http,
             opts,
             token: String::new(),
+            wire: layers::Wire::new(),
         };
         b.token = match b.opts.auth.login_request()? {
             None => match &b.opts.auth {
@@ -123,6 +125,14 @@ impl VaultBackend {
             && segs.last() == Some(&"metadata")
             && rel.is_some_and(|r| r.is_empty() || r.ends_with('/'));
         let url = self.url(segs, rel, list)?;
+        // Counted as `LIST metadata`, `GET data`, `POST metadata`, … (the verb and the KV
+        // endpoint; names stay out of the counter).
+        let (class, verb) = match method {
+            _ if list => (OpClass::List, "LIST"),
+            Method::GET => (OpClass::Read, "GET"),
+            _ => (OpClass::Write, method.as_str()),
+        };
+        let request = format!("{verb} {}", segs.last().unwrap_or(&""));
         let patch = method == Method::PATCH;
         let mut req = self.http.request(method, url);
         if !self.token.is_empty() {
@@ -141,14 +151,18 @@ impl VaultBackend {
             };
         }
         let err = |kind, msg: String| BackendError::new(kind, op, msg).name(name);
-        let resp = req.send().await.map_err(|e| {
-            let kind = if e.is_builder() {
-                ErrorKind::Config
-            } else {
-                ErrorKind::Transient
-            };
-            err(kind, format!("cannot reach {}: {e}", self.opts.addr))
-        })?;
+        let resp = self
+            .wire
+            .send(class, request, req.send())
+            .await
+            .map_err(|e| {
+                let kind = if e.is_builder() {
+                    ErrorKind::Config
+                } else {
+                    ErrorKind::Transient
+                };
+                err(kind, format!("cannot reach {}: {e}", self.opts.addr))
+            })?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -337,6 +351,10 @@ impl SecretBackend for VaultBackend {
             scheme: scheme.into(),
             target: format!("{host}/{}/{}", self.opts.mount, self.opts.path),
         }
+    }
+
+    fn wire(&self) -> Option<&layers::Wire> {
+        Some(&self.wire)
     }
 
     fn capabilities(&self) -> Capabilities {

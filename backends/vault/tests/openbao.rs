@@ -2,6 +2,7 @@
 //! (`scripts/emulators.sh up`); skips loudly without them, fails under CI=true.
 
 use secretsync_core::conformance::{self, emulator_endpoint};
+use secretsync_core::request_log;
 use secretsync_core::*;
 use secretsync_vault::{Auth, VaultBackend, VaultOptions};
 use std::sync::Arc;
@@ -335,4 +336,18 @@ async fn a_listing_reads_each_folder_once_whatever_its_size() {
         .await
         .unwrap_err();
     assert_eq!(bad.kind, ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn every_request_is_counted_as_the_audit_device_logs_it() {
+    let Some(log) = emulator_endpoint("SECRETSYNC_TEST_VAULT_REQUEST_LOG") else {
+        return;
+    };
+    // A folder of its own: a listing's request names the folder, not the name prefix.
+    let folder = conformance::random_prefix("req");
+    let Some((b, _)) = backend(&folder).await else {
+        return;
+    };
+    let mark = request_log::Mark::now(request_log::Emulator::OpenBao, log).unwrap();
+    conformance::requests_match_the_log(Arc::new(b), "s_", mark, &format!("{folder}/")).await;
 }

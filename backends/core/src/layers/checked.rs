@@ -57,6 +57,10 @@ impl SecretBackend for Checked {
         self.inner.capabilities()
     }
 
+    fn wire(&self) -> Option<&super::Wire> {
+        self.inner.wire()
+    }
+
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
         self.inner
             .list(prefix, page)

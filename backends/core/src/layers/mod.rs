@@ -4,7 +4,9 @@
 //! [`stack`] builds the usual order, outermost first: checks and error context → concurrency
 //! limit → retry → rate limit → call counter → backend. So a call the backend cannot take is
 //! refused before it costs anything, every attempt (retries included) waits for the rate limiter
-//! and is counted, and a retrying call keeps its concurrency slot.
+//! and is counted, and a retrying call keeps its concurrency slot. A backend that speaks HTTP
+//! has a [`Wire`]: there the rate limit moves onto each request it sends, and each request is
+//! counted by name, because cloud quotas count requests and one call can make several.
 
 #[cfg(any(test, feature = "chaos"))]
 mod chaos;
@@ -13,14 +15,16 @@ mod concurrency;
 mod counter;
 mod rate;
 mod retry;
+mod wire;
 
 #[cfg(any(test, feature = "chaos"))]
 pub use chaos::{Chaos, Faults};
 pub use checked::Checked;
 pub use concurrency::ConcurrencyLimit;
-pub use counter::{CallCounter, CallKey, Counted};
+pub use counter::{CallCounter, CallKey, Counted, RequestKey};
 pub use rate::{Rate, RateLimit, RateLimits};
 pub use retry::{Retry, RetryPolicy};
+pub use wire::Wire;
 
 use crate::backend::SecretBackend;
 use crate::error::{Op, Result};
@@ -65,6 +69,10 @@ impl<L: Around + 'static> SecretBackend for Layered<L> {
 
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+
+    fn wire(&self) -> Option<&Wire> {
+        self.inner.wire()
     }
 
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
@@ -125,8 +133,13 @@ pub fn stack(backend: Arc<dyn SecretBackend>, cfg: &StackConfig) -> Arc<dyn Secr
         backend.clone(),
         Counted::new(backend.info().scheme, cfg.counter.clone()),
     ));
-    let limited: Arc<dyn SecretBackend> =
-        Arc::new(Layered::new(counted, RateLimit::new(&cfg.rates)));
+    let limited: Arc<dyn SecretBackend> = match backend.wire() {
+        Some(wire) => {
+            wire.attach(&backend.info().scheme, cfg.counter.clone(), &cfg.rates);
+            counted
+        }
+        None => Arc::new(Layered::new(counted, Arc::new(RateLimit::new(&cfg.rates)))),
+    };
     let retried: Arc<dyn SecretBackend> =
         Arc::new(Layered::new(limited, Retry::new(cfg.retry.clone())));
     let limited: Arc<dyn SecretBackend> = Arc::new(Layered::new(
@@ -233,7 +246,7 @@ mod tests {
             write: Rate::per_second(20),
             ..RateLimits::default()
         };
-        let b = Layered::new(Arc::new(mem), RateLimit::new(&limits));
+        let b = Layered::new(Arc::new(mem), Arc::new(RateLimit::new(&limits)));
         let start = Instant::now();
         for i in 0..30 {
             b.put(&format!("s{i}"), &"v".into(), &PutOptions::default())

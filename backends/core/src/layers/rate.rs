@@ -6,6 +6,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Jitter, Quota, RateLimiter};
 use std::future::Future;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// `calls` per `per`, e.g. 50 per second.
@@ -101,8 +102,8 @@ impl RateLimit {
         }
     }
 
-    fn bucket(&self, op: Op) -> &Bucket {
-        match op.class() {
+    fn bucket(&self, class: OpClass) -> &Bucket {
+        match class {
             OpClass::List => &self.list,
             OpClass::Read => &self.read,
             OpClass::Write => &self.write,
@@ -112,12 +113,17 @@ impl RateLimit {
     /// Takes a token for `op` if one is there now, without waiting: a server's quota, as a
     /// test or benchmark models one.
     pub fn admit(&self, op: Op) -> bool {
-        self.bucket(op).check().is_ok()
+        self.bucket(op.class()).check().is_ok()
     }
 
     /// Waits for a token for `op`.
     pub async fn until_ready(&self, op: Op) {
-        let bucket = self.bucket(op);
+        self.until_class_ready(op.class()).await;
+    }
+
+    /// Waits for a token of `class` (one HTTP request, as [`Wire`](super::Wire) paces them).
+    pub async fn until_class_ready(&self, class: OpClass) {
+        let bucket = self.bucket(class);
         while let Err(not_until) = bucket.check() {
             let wait = not_until.wait_time_from(TokioClock.now());
             tokio::time::sleep(Jitter::up_to(Duration::from_millis(5)) + wait).await;
@@ -125,7 +131,7 @@ impl RateLimit {
     }
 }
 
-impl Around for RateLimit {
+impl Around for Arc<RateLimit> {
     async fn around<T, F, Fut>(&self, op: Op, mut f: F) -> Result<T>
     where
         T: Send,

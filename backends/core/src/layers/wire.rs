@@ -1,0 +1,146 @@
+//! The wire: where a backend's own HTTP requests are counted and paced, one by one. A backend
+//! call can make several requests (a GCP create is three); cloud quotas count requests, so the
+//! rate limit and the request counter sit on each request, not on the call.
+
+use super::{CallCounter, RateLimit, RateLimits};
+use crate::error::OpClass;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// What [`stack`](super::stack) attaches to a backend's wire.
+#[derive(Debug)]
+struct Hooks {
+    backend: String,
+    counter: Arc<CallCounter>,
+    rates: RateLimits,
+    /// One limiter for all requests, or (per-API quotas) one per request name.
+    shared: Arc<RateLimit>,
+    per_api: Option<Mutex<HashMap<Cow<'static, str>, Arc<RateLimit>>>>,
+}
+
+impl Hooks {
+    fn limiter(&self, request: &str) -> Arc<RateLimit> {
+        let Some(per_api) = &self.per_api else {
+            return self.shared.clone();
+        };
+        let mut map = per_api.lock().expect("wire lock");
+        if let Some(l) = map.get(request) {
+            return l.clone();
+        }
+        let l = Arc::new(RateLimit::new(&self.rates));
+        map.insert(Cow::Owned(request.to_string()), l.clone());
+        l
+    }
+}
+
+/// A backend's outlet for HTTP requests: every request it sends goes through [`Wire::send`],
+/// which waits for a token of the request's quota class and counts it by the API's own name.
+/// Until a layer stack attaches a counter and limiter, requests pass untouched.
+#[derive(Debug, Clone, Default)]
+pub struct Wire {
+    hooks: Arc<RwLock<Option<Arc<Hooks>>>>,
+    per_api: bool,
+}
+
+impl Wire {
+    /// A wire whose service has one quota per class of request (GCP: 600 writes a minute).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A wire whose service gives each API its own quota of its class's rate (AWS:
+    /// `CreateSecret`, `PutSecretValue` and `TagResource` 50/s each).
+    pub fn per_api() -> Self {
+        Self {
+            per_api: true,
+            ..Self::default()
+        }
+    }
+
+    /// From now on, counts requests into `counter` (under `backend`) and paces them at
+    /// `rates`; replaces what was attached before.
+    pub fn attach(&self, backend: &str, counter: Arc<CallCounter>, rates: &RateLimits) {
+        *self.hooks.write().expect("wire lock") = Some(Arc::new(Hooks {
+            backend: backend.to_string(),
+            counter,
+            rates: *rates,
+            shared: Arc::new(RateLimit::new(rates)),
+            per_api: self.per_api.then(Default::default),
+        }));
+    }
+
+    /// Sends one request: waits for a `class` token, counts `request` (the API's name for it,
+    /// such as `CreateSecret`), then awaits `send`.
+    pub async fn send<T>(
+        &self,
+        class: OpClass,
+        request: impl Into<Cow<'static, str>>,
+        send: impl Future<Output = T>,
+    ) -> T {
+        let hooks = self.hooks.read().expect("wire lock").clone();
+        if let Some(h) = hooks {
+            let request = request.into();
+            h.limiter(&request).until_class_ready(class).await;
+            h.counter.record_request(&h.backend, request);
+        }
+        send.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{Rate, RateLimits};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn counts_each_request_by_name_and_paces_it_by_class() {
+        let wire = Wire::new();
+        assert_eq!(
+            wire.send(OpClass::Write, "Unattached", async { 1 }).await,
+            1
+        );
+        let counter = CallCounter::new();
+        let limits = RateLimits {
+            write: Rate::per_second(10),
+            ..RateLimits::default()
+        };
+        wire.attach("test", counter.clone(), &limits);
+        let start = std::time::Instant::now();
+        for _ in 0..15 {
+            wire.send(OpClass::Write, "CreateSecret", async {}).await;
+        }
+        wire.send(OpClass::Read, "GetSecretValue", async {}).await;
+        // A burst of 10 writes, then 5 more at 10/s: at least 0.45 s (a lower bound only).
+        assert!(start.elapsed() >= Duration::from_millis(450));
+        assert_eq!(counter.requests_named("CreateSecret"), 15);
+        assert_eq!(counter.requests_named("GetSecretValue"), 1);
+        assert_eq!(counter.requests_named("Unattached"), 0);
+        assert_eq!(counter.total_requests(), 16);
+    }
+
+    #[tokio::test]
+    async fn a_per_api_wire_gives_each_request_name_its_own_quota() {
+        let wire = Wire::per_api();
+        let limits = RateLimits {
+            write: Rate::per_second(10),
+            ..RateLimits::default()
+        };
+        wire.attach("test", CallCounter::new(), &limits);
+        let start = std::time::Instant::now();
+        for _ in 0..10 {
+            wire.send(OpClass::Write, "PutSecretValue", async {}).await;
+            wire.send(OpClass::Write, "TagResource", async {}).await;
+        }
+        // 10 of each fit each one's burst of 10: no wait. (Shared, 20 would take 1 s.)
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            start.elapsed()
+        );
+        wire.send(OpClass::Write, "PutSecretValue", async {}).await;
+        assert!(start.elapsed() >= Duration::from_millis(50));
+    }
+}
