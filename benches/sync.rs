@@ -13,6 +13,7 @@ use secretsync_core::layers::{
     stack, CallCounter, Rate, RateLimit, RateLimits, RetryPolicy, StackConfig,
 };
 use secretsync_core::memory::MemoryBackend;
+use secretsync_core::request_log::{Emulator, Mark};
 use secretsync_core::{
     BackendError, BackendInfo, Capabilities, DeleteOptions, ErrorKind, Identity, Op, Page,
     PutOptions, PutOutcome, Secret, SecretBackend, SecretMeta, SecretValue,
@@ -362,13 +363,45 @@ struct RatioTarget {
     /// The official client (or plain HTTP for Vault) creating one secret with its value and one
     /// ownership label, in as few requests as the service allows.
     raw: RawCreate,
-    /// HTTP requests per create: the raw loop's and the engine's (as each backend's `put`
-    /// makes them; the call counter counts a `put`, not its requests).
-    requests: (usize, usize),
+    /// The emulator's own request log (from `scripts/emulators.sh`), when it keeps one.
+    log: Option<(Emulator, String)>,
+    /// What a listing's logged request names, when not the name prefix (GCP: the project).
+    list_filter: Option<String>,
     /// A name prefix the service accepts, made unique per run.
     prefix: fn(&str, usize) -> String,
     /// Moto's endpoint: emptied before each side (moto slows as it fills).
     reset: Option<String>,
+}
+
+impl RatioTarget {
+    /// A mark at the end of the emulator's log, if it keeps one.
+    fn mark(&self) -> Option<Mark> {
+        let (emulator, path) = self.log.as_ref()?;
+        Some(Mark::now(*emulator, path).expect("the emulator's request log"))
+    }
+}
+
+/// The emulator's log variable for `var`'s emulator, if set.
+fn log_of(emulator: Emulator, var: &str) -> Option<(Emulator, String)> {
+    std::env::var(var).ok().map(|p| (emulator, p))
+}
+
+/// Requests logged since `mark` containing `filter`, all names together.
+fn logged_total(mark: &Option<Mark>, filter: &str) -> Option<u64> {
+    let m = mark.as_ref()?;
+    Some(
+        m.requests_since(filter)
+            .expect("the emulator's log")
+            .values()
+            .sum(),
+    )
+}
+
+/// A per-secret request figure, or "–" when the emulator keeps no log.
+fn per_secret(total: Option<u64>, n: usize) -> String {
+    total.map_or("–".into(), |t| {
+        format!("{:.2}", t as f64 / n.max(1) as f64)
+    })
 }
 
 type RawCreate = Arc<
@@ -431,7 +464,8 @@ async fn aws_target(ep: &str) -> RatioTarget {
         label: "aws-sm on moto",
         ours: Arc::new(ours),
         raw,
-        requests: (1, 1),
+        log: log_of(Emulator::Moto, "SECRETSYNC_TEST_AWS_REQUEST_LOG"),
+        list_filter: None,
         prefix: slash_prefix,
         reset: Some(ep.to_string()),
     }
@@ -480,7 +514,11 @@ async fn gcp_target(ep: &str) -> RatioTarget {
         label: "gcp-sm on the emulator",
         ours: Arc::new(ours),
         raw,
-        requests: (2, 3),
+        log: log_of(
+            Emulator::GcpSecretManager,
+            "SECRETSYNC_TEST_GCP_SM_REQUEST_LOG",
+        ),
+        list_filter: Some("/projects/bench/".into()),
         prefix: flat_prefix,
         reset: None,
     }
@@ -525,7 +563,8 @@ async fn vault_target(addr: &str, token: &str) -> RatioTarget {
         label: "vault on OpenBao",
         ours: Arc::new(ours),
         raw,
-        requests: (2, 5),
+        log: log_of(Emulator::OpenBao, "SECRETSYNC_TEST_VAULT_REQUEST_LOG"),
+        list_filter: None,
         prefix: slash_prefix,
         reset: None,
     }
@@ -533,14 +572,17 @@ async fn vault_target(addr: &str, token: &str) -> RatioTarget {
 
 /// A first sync of `n` secrets through the engine (plan + apply, rate limits out of the way)
 /// against a raw loop making the same creates at the same concurrency with no engine; prints
-/// each side and the ratio (raw time / engine time). Run it against emulators nothing else is
-/// using.
+/// each side, the ratio (raw time / engine time) and the HTTP requests per secret each side
+/// sent, as the emulator logged them. Then a no-change plan of what the engine wrote: its calls,
+/// its HTTP requests as the backend counted them and as the emulator logged them (which must
+/// agree), against the targets. Run it against emulators nothing else is using.
 async fn ratio_rows(targets: &[RatioTarget], n: usize) {
     use futures::StreamExt;
     println!();
-    println!("| first sync | secrets | concurrency | raw loop s | engine s | raw / engine | HTTP requests per create, raw / engine | engine calls |");
+    println!("| first sync | secrets | concurrency | raw loop s | engine s | raw / engine | HTTP requests per secret (emulator's log), raw / engine | engine calls |");
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
     static RUN: AtomicUsize = AtomicUsize::new(0);
+    let mut no_change = Vec::new();
     for t in targets {
         for c in [1, 8, 32] {
             let k = RUN.fetch_add(1, Ordering::SeqCst);
@@ -548,6 +590,7 @@ async fn ratio_rows(targets: &[RatioTarget], n: usize) {
                 reset_moto(ep).await;
             }
             let raw_prefix = (t.prefix)("raw", k);
+            let mark = t.mark();
             let start = Instant::now();
             let results: Vec<_> = futures::stream::iter(desired(n))
                 .map(|(name, v)| (t.raw)(format!("{raw_prefix}{name}"), v))
@@ -558,16 +601,19 @@ async fn ratio_rows(targets: &[RatioTarget], n: usize) {
             if let Some(e) = results.into_iter().find_map(Result::err) {
                 panic!("{}: a raw create failed: {e}", t.label);
             }
+            let raw_requests = logged_total(&mark, &raw_prefix);
             if let Some(ep) = &t.reset {
                 reset_moto(ep).await;
             }
             let (b, counter) = layered(t.ours.clone(), unlimited(), c);
             let fpr = fingerprinter();
+            let eng_prefix = (t.prefix)("eng", k);
+            let mark = t.mark();
             let start = Instant::now();
             let p = plan(
                 "bench",
                 b.as_ref(),
-                &(t.prefix)("eng", k),
+                &eng_prefix,
                 desired(n),
                 &fpr,
                 &PlanOptions::default(),
@@ -588,13 +634,96 @@ async fn ratio_rows(targets: &[RatioTarget], n: usize) {
                 raw_took.as_secs_f64(),
                 took.as_secs_f64(),
                 raw_took.as_secs_f64() / took.as_secs_f64(),
-                t.requests.0,
-                t.requests.1,
+                per_secret(raw_requests, n),
+                per_secret(logged_total(&mark, &eng_prefix), n),
                 counter.calls(Op::List),
                 counter.calls(Op::Put)
             );
+            if c == 32 {
+                no_change.push(no_change_row(t, b.as_ref(), &counter, &eng_prefix, n).await);
+            }
         }
     }
+    println!();
+    println!("| no-change plan | secrets | engine calls | HTTP requests, counted by the backend | the same in the emulator's own log | value reads |");
+    println!("|---|---:|---|---|---|---:|");
+    for r in no_change {
+        println!("{r}");
+    }
+}
+
+/// A no-change plan of the `n` secrets under `prefix`: its calls and requests, checked against
+/// the emulator's log; panics if they disagree or a value is read.
+async fn no_change_row(
+    t: &RatioTarget,
+    b: &dyn SecretBackend,
+    counter: &CallCounter,
+    prefix: &str,
+    n: usize,
+) -> String {
+    let mark = t.mark();
+    counter.reset();
+    let p = plan(
+        "bench",
+        b,
+        prefix,
+        desired(n),
+        &fingerprinter(),
+        &PlanOptions::default(),
+    )
+    .await
+    .expect("plan");
+    assert!(!p.has_changes(), "{}: nothing to change", t.label);
+    let show = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let counted: std::collections::BTreeMap<String, u64> = counter
+        .requests()
+        .into_iter()
+        .map(|(k, v)| (k.request.into_owned(), v))
+        .collect();
+    let logged = mark.map(|m| {
+        m.requests_since(t.list_filter.as_deref().unwrap_or(prefix))
+            .expect("the emulator's log")
+    });
+    if let Some(logged) = &logged {
+        assert_eq!(
+            &counted, logged,
+            "{}: the requests counted (left) are not those the emulator logged (right)",
+            t.label
+        );
+    }
+    let value_reads: u64 = [
+        "GetSecretValue",
+        "BatchGetSecretValue",
+        "AccessSecretVersion",
+        "GET data",
+    ]
+    .iter()
+    .map(|r| counted.get(*r).copied().unwrap_or(0))
+    .sum();
+    assert_eq!(
+        value_reads, 0,
+        "{}: a no-change plan reads no value",
+        t.label
+    );
+    let calls: Vec<String> = [Op::List, Op::Head, Op::Get, Op::BatchGet]
+        .into_iter()
+        .filter_map(|op| match counter.calls(op) {
+            0 => None,
+            c => Some(format!("{}={c}", op.as_str())),
+        })
+        .collect();
+    format!(
+        "| {} | {n} | {} | {} | {} | {value_reads} |",
+        t.label,
+        calls.join(" "),
+        show(&counted),
+        logged.as_ref().map_or("(no log)".into(), show),
+    )
 }
 
 fn quota_rows(n: usize) {
