@@ -825,3 +825,63 @@ async fn format_1_stores_still_merge_as_format_1() {
         assert_eq!(text(get(&f, n, Target::Type(Production)).await.unwrap()), v);
     }
 }
+
+#[tokio::test]
+async fn a_large_store_resolves_on_every_core_in_name_order_and_a_bad_value_still_fails() {
+    // Above the size where values are opened on several threads.
+    let f = fixture().await;
+    let n = 2_500;
+    let mut w = Store::open_for_write(&f.path, envs(), &f.ids)
+        .await
+        .unwrap();
+    for i in 0..n {
+        let s = format!("S{i:05}");
+        w.set(
+            &name(&s),
+            &sel("prod"),
+            format!("p{i}").as_str().into(),
+            None,
+        )
+        .unwrap();
+        if i % 7 == 0 {
+            w.set(
+                &name(&s),
+                &sel("env:prod-eu"),
+                format!("eu{i}").as_str().into(),
+                None,
+            )
+            .unwrap();
+        }
+    }
+    w.set(&name("DevOnly"), &sel("dev"), "d".into(), None)
+        .unwrap();
+    w.commit().unwrap();
+    let eu = EnvRef::Declared("prod-eu".parse().unwrap(), Production);
+    let u = Store::load(&f.path).unwrap().unlock(&f.ids).await.unwrap();
+    let all = u.resolve_all(&eu).unwrap();
+    assert_eq!(all.len(), n, "every prod value, not the dev-only one");
+    for (i, (k, v)) in all.iter().enumerate() {
+        assert_eq!(k.as_str(), format!("S{i:05}"));
+        let want = if i % 7 == 0 {
+            format!("eu{i}")
+        } else {
+            format!("p{i}")
+        };
+        assert_eq!(v.as_str(), Some(want.as_str()), "{k}");
+    }
+    // A flipped byte in a value near the end (the second thread's part) fails the whole read.
+    let raw = std::fs::read_to_string(&f.path).unwrap();
+    let ct = sealed_of(&raw, "S02400", "production", "production");
+    let mut bad = ct.clone().into_bytes();
+    bad[60] = if bad[60] == b'A' { b'B' } else { b'A' };
+    std::fs::write(
+        &f.path,
+        raw.replace(&ct, std::str::from_utf8(&bad).unwrap()),
+    )
+    .unwrap();
+    let u = Store::load(&f.path).unwrap().unlock(&f.ids).await.unwrap();
+    assert!(matches!(
+        u.resolve_all(&eu),
+        Err(StoreError::Tampered { .. })
+    ));
+}

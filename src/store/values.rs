@@ -8,7 +8,7 @@
 
 use super::file::{now, Store, Unlocked};
 use super::format::{HistoryEntry, SealedMap, ValueEntry, FORMAT_V1, LEGACY_SCOPE};
-use super::info::{DeleteReport, SetReport, VersionInfo};
+use super::info::{DeleteReport, SecretInfo, SetReport, VersionInfo};
 use super::{crypto, Result, StoreError, Target, HISTORY_LIMIT};
 use crate::model::{plan_set, EnvRef, EnvType, SecretName, Selector};
 use chrono::{DateTime, Utc};
@@ -86,6 +86,9 @@ impl Store {
         Ok(self.layout().parts(sel, env_type))
     }
 }
+
+/// Stores of at least this many secrets open their values on every core.
+const PARALLEL_FROM: usize = 2_000;
 
 impl Unlocked {
     fn v1(&self) -> bool {
@@ -549,14 +552,39 @@ impl Unlocked {
     /// Every secret's value for `env` (its override, else its type's), sorted by name. Needs
     /// the scope of `env`'s type.
     pub fn resolve_all(&self, env: &EnvRef) -> Result<Vec<(SecretName, SecretValue)>> {
-        let mut out = Vec::new();
-        for info in self.secrets() {
-            if let Some(v) = info.resolve(env) {
-                let e = self.entry(&info.name, &v.selector)?;
-                let value =
-                    self.open_current(info.name.as_str(), &v.selector, env.env_type(), e)?;
-                out.push((info.name.clone(), value));
+        let infos = self.secrets();
+        let open = |infos: &[SecretInfo]| -> Result<Vec<(SecretName, SecretValue)>> {
+            let mut out = Vec::with_capacity(infos.len());
+            for info in infos {
+                if let Some(v) = info.resolve(env) {
+                    let e = self.entry(&info.name, &v.selector)?;
+                    let value =
+                        self.open_current(info.name.as_str(), &v.selector, env.env_type(), e)?;
+                    out.push((info.name.clone(), value));
+                }
             }
+            Ok(out)
+        };
+        // Opening is the cost here (a decryption each): a large store opens on every core.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if infos.len() < PARALLEL_FROM || threads < 2 {
+            return open(&infos);
+        }
+        let chunk = infos.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<_>>> = std::thread::scope(|s| {
+            let open = &open;
+            let handles: Vec<_> = infos
+                .chunks(chunk)
+                .map(|c| s.spawn(move || open(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a value-opening thread panicked"))
+                .collect()
+        });
+        let mut out = Vec::with_capacity(infos.len());
+        for part in parts {
+            out.extend(part?);
         }
         Ok(out)
     }
