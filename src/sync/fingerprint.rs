@@ -60,7 +60,8 @@ pub enum Owner {
 #[derive(Clone)]
 pub struct FpKey {
     id: String,
-    key: SecretValue,
+    /// The HMAC keyed once (a plan makes a few MACs per secret; each clones this).
+    keyed: Hmac<Sha256>,
 }
 
 impl FpKey {
@@ -68,7 +69,8 @@ impl FpKey {
     pub fn new(key: SecretValue) -> Self {
         Self {
             id: crate::store::crypto::fingerprint_key_id(&key),
-            key,
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(key.expose())
+                .expect("HMAC takes any key length"),
         }
     }
 
@@ -78,8 +80,7 @@ impl FpKey {
     }
 
     fn mac(&self, parts: &[&[u8]]) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.expose())
-            .expect("HMAC takes any key length");
+        let mut mac = self.keyed.clone();
         for p in parts {
             mac.update(p);
             mac.update(b"\0");
