@@ -145,9 +145,10 @@ pub async fn plan_env(
         .into_iter()
         .map(|(n, v)| (n.to_string(), v))
         .collect();
+    let have: std::collections::HashSet<&str> = desired.iter().map(|(n, _)| n.as_str()).collect();
     let missing: Vec<String> = declared
         .iter()
-        .filter(|d| !desired.iter().any(|(n, _)| n == d.name.as_str()))
+        .filter(|d| !have.contains(d.name.as_str()))
         .map(|d| d.name.to_string())
         .collect();
     let plan = sync::plan(
