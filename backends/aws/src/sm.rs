@@ -209,16 +209,27 @@ impl AwsSmBackend {
         })
     }
 
+    /// `DescribeSecret` of `name`, through the wire.
+    async fn describe(
+        &self,
+        name: &str,
+    ) -> std::result::Result<
+        aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput,
+        aws_sdk_secretsmanager::error::SdkError<
+            aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError,
+        >,
+    > {
+        let req = self.client.describe_secret().secret_id(name);
+        self.wire
+            .send(OpClass::Read, "DescribeSecret", req.send())
+            .await
+    }
+
     /// Removes every replica of `name` (AWS refuses to delete a secret that has some); false
     /// when it has none.
     async fn remove_replicas(&self, name: &str) -> Result<bool> {
         let d = self
-            .wire
-            .send(
-                OpClass::Read,
-                "DescribeSecret",
-                self.client.describe_secret().secret_id(name).send(),
-            )
+            .describe(name)
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
         let regions: Vec<String> = d
@@ -335,14 +346,7 @@ impl AwsSmBackend {
 
     /// True when `name` exists but is scheduled for deletion (checked only on error paths).
     async fn is_pending_deletion(&self, name: &str) -> bool {
-        let d = self
-            .wire
-            .send(
-                OpClass::Read,
-                "DescribeSecret",
-                self.client.describe_secret().secret_id(name).send(),
-            )
-            .await;
+        let d = self.describe(name).await;
         d.is_ok_and(|d| d.deleted_date().is_some())
     }
 
@@ -439,15 +443,7 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
-        match self
-            .wire
-            .send(
-                OpClass::Read,
-                "DescribeSecret",
-                self.client.describe_secret().secret_id(name).send(),
-            )
-            .await
-        {
+        match self.describe(name).await {
             Ok(d) if d.deleted_date().is_some() => Ok(None),
             Ok(d) => Ok(Some(SecretMeta {
                 name: d.name().unwrap_or(name).to_string(),
