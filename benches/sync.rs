@@ -41,27 +41,32 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn row(name: &str, n: usize, took: Duration, counter: &CallCounter) {
-    let calls: Vec<String> = [
-        Op::List,
-        Op::Get,
-        Op::BatchGet,
-        Op::Put,
-        Op::Head,
-        Op::Delete,
-    ]
-    .into_iter()
-    .filter_map(|op| match counter.calls(op) {
-        0 => None,
-        c => Some(format!("{}={c}", op.as_str())),
-    })
-    .collect();
     println!(
         "| {name} | {n} | {:.3} | {:.0} | {} | {:.0} |",
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64(),
-        calls.join(" "),
+        calls_made(counter),
         peak_rss_mib()
     );
+}
+
+/// The calls counted, as `op=count` for each operation made.
+fn calls_made(counter: &CallCounter) -> String {
+    let ops = [
+        Op::List,
+        Op::Head,
+        Op::Get,
+        Op::BatchGet,
+        Op::Put,
+        Op::Delete,
+    ];
+    ops.into_iter()
+        .filter_map(|op| match counter.calls(op) {
+            0 => None,
+            c => Some(format!("{}={c}", op.as_str())),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn layered(
@@ -710,17 +715,10 @@ async fn no_change_row(
         "{}: a no-change plan reads no value",
         t.label
     );
-    let calls: Vec<String> = [Op::List, Op::Head, Op::Get, Op::BatchGet]
-        .into_iter()
-        .filter_map(|op| match counter.calls(op) {
-            0 => None,
-            c => Some(format!("{}={c}", op.as_str())),
-        })
-        .collect();
     format!(
         "| {} | {n} | {} | {} | {} | {value_reads} |",
         t.label,
-        calls.join(" "),
+        calls_made(counter),
         show(&counted),
         logged.as_ref().map_or("(no log)".into(), show),
     )
