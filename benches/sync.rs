@@ -87,14 +87,6 @@ fn layered(
     (stack(b, &cfg), counter)
 }
 
-fn unlimited() -> RateLimits {
-    RateLimits {
-        list: Rate::per_second(1_000_000),
-        read: Rate::per_second(1_000_000),
-        write: Rate::per_second(1_000_000),
-    }
-}
-
 /// The fingerprint key every scenario uses.
 fn fingerprinter() -> Fingerprinter {
     Fingerprinter::new(
@@ -610,7 +602,7 @@ async fn ratio_rows(targets: &[RatioTarget], n: usize) {
             if let Some(ep) = &t.reset {
                 reset_moto(ep).await;
             }
-            let (b, counter) = layered(t.ours.clone(), unlimited(), c);
+            let (b, counter) = layered(t.ours.clone(), RateLimits::unlimited(), c);
             let fpr = fingerprinter();
             let eng_prefix = (t.prefix)("eng", k);
             let mark = t.mark();
@@ -757,7 +749,7 @@ async fn main() {
     store_rows(n).await;
 
     let mem = Arc::new(MemoryBackend::new());
-    let (b, c) = layered(mem, unlimited(), 32);
+    let (b, c) = layered(mem, RateLimits::unlimited(), 32);
     engine("memory", b, c, n, 32).await;
 
     let flaky = secretsync_core::layers::Chaos::new(Arc::new(MemoryBackend::new()));
@@ -765,7 +757,7 @@ async fn main() {
         f.throttle_every = 20;
         f.lose_every = 25;
     });
-    let (b, c) = layered(Arc::new(flaky), unlimited(), 32);
+    let (b, c) = layered(Arc::new(flaky), RateLimits::unlimited(), 32);
     engine(
         "memory, 5% throttled + 4% of writes lose their response",
         b,

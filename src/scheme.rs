@@ -86,11 +86,6 @@ impl Scheme {
     /// 100/s, reads 10,000/s; GCP: 600 requests a minute of each class); unlimited for local
     /// ones. Backends that speak HTTP apply them to each request they send.
     pub fn default_rates(self) -> RateLimits {
-        let unlimited = RateLimits {
-            list: Rate::per_second(100_000),
-            read: Rate::per_second(100_000),
-            write: Rate::per_second(100_000),
-        };
         match self {
             Scheme::AwsSm => RateLimits::default(),
             // Parameter Store's standard throughput is 40/s shared by GetParameter(s) (AWS's
@@ -111,7 +106,9 @@ impl Scheme {
                 write: Rate::per_minute(600),
             },
             // Vault has no published quota; a server's own rate limit quotas answer 429.
-            Scheme::Vault | Scheme::VaultHttp | Scheme::File | Scheme::Memory => unlimited,
+            Scheme::Vault | Scheme::VaultHttp | Scheme::File | Scheme::Memory => {
+                RateLimits::unlimited()
+            }
         }
     }
 

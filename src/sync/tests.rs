@@ -1,9 +1,7 @@
 //! Engine tests on the in-memory backend, with injected faults.
 
 use super::*;
-use secretsync_core::layers::{
-    stack, CallCounter, Chaos, Rate, RateLimits, RetryPolicy, StackConfig,
-};
+use secretsync_core::layers::{stack, CallCounter, Chaos, RateLimits, RetryPolicy, StackConfig};
 use secretsync_core::memory::MemoryBackend;
 use secretsync_core::{Capabilities, Op, PutOptions, SecretBackend, SecretValue};
 use std::sync::Arc;
@@ -42,11 +40,7 @@ fn rig(mem: MemoryBackend) -> Rig {
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(10),
         },
-        rates: RateLimits {
-            write: Rate::per_second(100_000),
-            list: Rate::per_second(100_000),
-            read: Rate::per_second(100_000),
-        },
+        rates: RateLimits::unlimited(),
         concurrency: 8,
         counter: counter.clone(),
     };

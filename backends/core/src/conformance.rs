@@ -620,16 +620,11 @@ pub async fn requests_match_the_log(
     log: crate::request_log::Mark,
     filter: &str,
 ) {
-    use crate::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
+    use crate::layers::{stack, CallCounter, RateLimits, RetryPolicy, StackConfig};
     let counter = CallCounter::new();
-    let fast = Rate::per_second(100_000);
     let cfg = StackConfig {
         retry: RetryPolicy::default(),
-        rates: RateLimits {
-            list: fast,
-            read: fast,
-            write: fast,
-        },
+        rates: RateLimits::unlimited(),
         concurrency: 4,
         counter: counter.clone(),
     };

@@ -319,11 +319,7 @@ async fn a_listing_reads_each_folder_once_whatever_its_size() {
     let counter = layers::CallCounter::new();
     let cfg = layers::StackConfig {
         retry: layers::RetryPolicy::default(),
-        rates: layers::RateLimits {
-            list: layers::Rate::per_second(100_000),
-            read: layers::Rate::per_second(100_000),
-            write: layers::Rate::per_second(100_000),
-        },
+        rates: layers::RateLimits::unlimited(),
         concurrency: 16,
         counter: counter.clone(),
     };
