@@ -95,7 +95,15 @@ mod tests {
     use crate::layers::{Rate, RateLimits};
     use std::time::Duration;
 
-    #[tokio::test]
+    fn ten_writes_a_second() -> RateLimits {
+        RateLimits {
+            write: Rate::per_second(10),
+            ..RateLimits::default()
+        }
+    }
+
+    // The limiter runs on tokio's clock: paused, the waits are virtual and exact.
+    #[tokio::test(start_paused = true)]
     async fn counts_each_request_by_name_and_paces_it_by_class() {
         let wire = Wire::new();
         assert_eq!(
@@ -103,44 +111,48 @@ mod tests {
             1
         );
         let counter = CallCounter::new();
-        let limits = RateLimits {
-            write: Rate::per_second(10),
-            ..RateLimits::default()
-        };
-        wire.attach("test", counter.clone(), &limits);
-        let start = std::time::Instant::now();
+        wire.attach("test", counter.clone(), &ten_writes_a_second());
+        let start = tokio::time::Instant::now();
         for _ in 0..15 {
             wire.send(OpClass::Write, "CreateSecret", async {}).await;
         }
         wire.send(OpClass::Read, "GetSecretValue", async {}).await;
-        // A burst of 10 writes, then 5 more at 10/s: at least 0.45 s (a lower bound only).
-        assert!(start.elapsed() >= Duration::from_millis(450));
+        // A burst of 10 writes, then 5 more at 10/s (each wait has up to 5 ms of jitter).
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(450) && took < Duration::from_millis(600),
+            "{took:?}"
+        );
         assert_eq!(counter.requests_named("CreateSecret"), 15);
         assert_eq!(counter.requests_named("GetSecretValue"), 1);
         assert_eq!(counter.requests_named("Unattached"), 0);
         assert_eq!(counter.total_requests(), 16);
     }
 
-    #[tokio::test]
-    async fn a_per_api_wire_gives_each_request_name_its_own_quota() {
-        let wire = Wire::per_api();
-        let limits = RateLimits {
-            write: Rate::per_second(10),
-            ..RateLimits::default()
-        };
-        wire.attach("test", CallCounter::new(), &limits);
-        let start = std::time::Instant::now();
+    /// Virtual time 10 `PutSecretValue` and 10 `TagResource` take through `wire`.
+    async fn ten_of_each(wire: &Wire) -> Duration {
+        wire.attach("test", CallCounter::new(), &ten_writes_a_second());
+        let start = tokio::time::Instant::now();
         for _ in 0..10 {
             wire.send(OpClass::Write, "PutSecretValue", async {}).await;
             wire.send(OpClass::Write, "TagResource", async {}).await;
         }
-        // 10 of each fit each one's burst of 10: no wait. (Shared, 20 would take 1 s.)
-        assert!(
-            start.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            start.elapsed()
-        );
-        wire.send(OpClass::Write, "PutSecretValue", async {}).await;
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_per_api_wire_gives_each_request_name_its_own_quota() {
+        // Each API's burst of 10 holds its 10: no wait at all.
+        let per_api = Wire::per_api();
+        assert_eq!(ten_of_each(&per_api).await, Duration::ZERO);
+        // One more of either waits for its own API's next token.
+        let start = tokio::time::Instant::now();
+        per_api
+            .send(OpClass::Write, "PutSecretValue", async {})
+            .await;
         assert!(start.elapsed() >= Duration::from_millis(50));
+        // Shared by class, the same 20 share one burst of 10 and then go at 10/s.
+        let shared = ten_of_each(&Wire::new()).await;
+        assert!(shared >= Duration::from_millis(950), "{shared:?}");
     }
 }
