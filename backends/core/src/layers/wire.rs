@@ -14,24 +14,33 @@ use std::sync::{Arc, Mutex, RwLock};
 struct Hooks {
     backend: String,
     counter: Arc<CallCounter>,
-    rates: RateLimits,
-    /// One limiter for all requests, or (per-API quotas) one per request name.
-    shared: Arc<RateLimit>,
-    per_api: Option<Mutex<HashMap<Cow<'static, str>, Arc<RateLimit>>>>,
+    limits: Limits,
 }
 
-impl Hooks {
-    fn limiter(&self, request: &str) -> Arc<RateLimit> {
-        let Some(per_api) = &self.per_api else {
-            return self.shared.clone();
-        };
-        let mut map = per_api.lock().expect("wire lock");
-        if let Some(l) = map.get(request) {
-            return l.clone();
+/// One limiter for every request, or (per-API quotas) one per request name, each at `rates`.
+#[derive(Debug)]
+enum Limits {
+    Shared(Arc<RateLimit>),
+    PerApi {
+        rates: RateLimits,
+        by_name: Mutex<HashMap<String, Arc<RateLimit>>>,
+    },
+}
+
+impl Limits {
+    fn of(&self, request: &str) -> Arc<RateLimit> {
+        match self {
+            Limits::Shared(l) => l.clone(),
+            Limits::PerApi { rates, by_name } => {
+                let mut map = by_name.lock().expect("wire lock");
+                if let Some(l) = map.get(request) {
+                    return l.clone();
+                }
+                let l = Arc::new(RateLimit::new(rates));
+                map.insert(request.to_string(), l.clone());
+                l
+            }
         }
-        let l = Arc::new(RateLimit::new(&self.rates));
-        map.insert(Cow::Owned(request.to_string()), l.clone());
-        l
     }
 }
 
@@ -65,9 +74,14 @@ impl Wire {
         *self.hooks.write().expect("wire lock") = Some(Arc::new(Hooks {
             backend: backend.to_string(),
             counter,
-            rates: *rates,
-            shared: Arc::new(RateLimit::new(rates)),
-            per_api: self.per_api.then(Default::default),
+            limits: if self.per_api {
+                Limits::PerApi {
+                    rates: *rates,
+                    by_name: Mutex::default(),
+                }
+            } else {
+                Limits::Shared(Arc::new(RateLimit::new(rates)))
+            },
         }));
     }
 
@@ -82,7 +96,7 @@ impl Wire {
         let hooks = self.hooks.read().expect("wire lock").clone();
         if let Some(h) = hooks {
             let request = request.into();
-            h.limiter(&request).until_class_ready(class).await;
+            h.limits.of(&request).until_class_ready(class).await;
             h.counter.record_request(&h.backend, request);
         }
         send.await
