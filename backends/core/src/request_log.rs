@@ -104,12 +104,12 @@ fn openbao(line: &str, filter: &str) -> Option<String> {
         other => other,
     };
     // `MOUNT/ENDPOINT/…`, or `auth/METHOD/login`.
-    let endpoint = path.split('/').nth(1).unwrap_or_default();
     let endpoint = if path.starts_with("auth/") {
-        path.rsplit('/').next().unwrap_or_default()
+        path.rsplit('/').next()
     } else {
-        endpoint
-    };
+        path.split('/').nth(1)
+    }
+    .unwrap_or_default();
     Some(format!("{verb} {endpoint}"))
 }
 
@@ -158,6 +158,9 @@ mod tests {
         );
         let b = r#"{"type":"request","request":{"operation":"update","path":"secret/data/p/A"}}"#;
         assert_eq!(openbao(b, "p/").as_deref(), Some("POST data"));
+        let b =
+            r#"{"type":"request","request":{"operation":"update","path":"auth/approle/login"}}"#;
+        assert_eq!(openbao(b, "approle").as_deref(), Some("POST login"));
         for (line, want) in [
             (
                 r#"1 "GET /v1/projects/pj/secrets?pageSize=9 HTTP/1.1" 200 OK"#,
