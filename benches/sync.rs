@@ -13,7 +13,7 @@ use secretsync_core::layers::{
     stack, CallCounter, Rate, RateLimit, RateLimits, RetryPolicy, StackConfig,
 };
 use secretsync_core::memory::MemoryBackend;
-use secretsync_core::request_log::{Emulator, Mark};
+use secretsync_core::request_log::{self, Emulator, Mark};
 use secretsync_core::{
     BackendError, BackendInfo, Capabilities, DeleteOptions, ErrorKind, Identity, Op, Page,
     PutOptions, PutOutcome, Secret, SecretBackend, SecretMeta, SecretValue,
@@ -796,5 +796,14 @@ async fn main() {
             eprintln!("(no SECRETSYNC_TEST_VAULT_ADDR/_TOKEN: the OpenBao ratio rows are skipped)")
         }
     }
+    // Moto records requests only while asked to (its recorder writes every body to disk).
+    let moto = std::env::var("SECRETSYNC_TEST_AWS_ENDPOINT").ok();
+    let record = |on| {
+        if let Some(ep) = &moto {
+            request_log::moto_recording(ep, on).expect("moto's recorder");
+        }
+    };
+    record(true);
     ratio_rows(&targets, arg("--ratio-secrets", 1_000)).await;
+    record(false);
 }

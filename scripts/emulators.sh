@@ -79,9 +79,10 @@ up() {
   local moto_port
   moto_port=$(free_port)
   # moto behind one lock: its backends are not thread-safe (see scripts/moto_server.py).
-  # Its recorder logs every request it is sent: the request counts are checked against it.
+  # Its recorder logs the requests it is sent while a test or the bench has it on (moto's
+  # /moto-api/recorder/): the request counts are checked against it.
   : >"$EMU_DIR/moto-requests.jsonl"
-  MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$EMU_DIR/moto-requests.jsonl" \
+  MOTO_RECORDER_FILEPATH="$EMU_DIR/moto-requests.jsonl" \
     "$venv/bin/python" "$root/scripts/moto_server.py" 127.0.0.1 "$moto_port" >"$EMU_DIR/moto.log" 2>&1 &
   echo $! >"$EMU_DIR/moto.pid"
   wait_http "http://127.0.0.1:$moto_port/moto-api/" moto "$EMU_DIR/moto.pid"

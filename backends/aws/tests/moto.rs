@@ -421,16 +421,18 @@ async fn every_request_is_counted_as_moto_logs_it() {
     };
     let sm = AwsSmBackend::new(&opts(ep.clone())).await.unwrap();
     let ssm = secretsync_aws::AwsSsmBackend::new(secretsync_aws::SsmOptions {
-        aws: opts(ep).aws,
+        aws: opts(ep.clone()).aws,
         ..Default::default()
     })
     .await
     .unwrap();
     let backends: [(Arc<dyn SecretBackend>, &str); 2] =
         [(Arc::new(sm), "awsreq"), (Arc::new(ssm), "ssmreq")];
+    request_log::moto_recording(&ep, true).unwrap();
     for (b, tag) in backends {
         let mark = request_log::Mark::now(request_log::Emulator::Moto, &log).unwrap();
         let prefix = conformance::random_prefix(tag);
         conformance::requests_match_the_log(b, &prefix, mark, &prefix).await;
     }
+    request_log::moto_recording(&ep, false).unwrap();
 }

@@ -2,8 +2,9 @@
 //! request counts a backend reports (tests and benchmarks). Each log names a request the way
 //! the service does, as [`crate::layers::Wire`] counters do, so the two can be compared as maps.
 //!
-//! - moto: its recorder (`MOTO_ENABLE_RECORDING`), one JSON line per request, named by the
-//!   `X-Amz-Target` header.
+//! - moto: its recorder, one JSON line per request, named by the `X-Amz-Target` header. It
+//!   records only between [`moto_recording`]`(…, true)` and `(…, false)`: it would otherwise
+//!   write every request body (values included) of every test to disk.
 //! - OpenBao: a file audit device, one JSON `request` entry per request, named by the HTTP verb
 //!   its operation comes from and the KV endpoint (`LIST metadata`, `POST data`, …).
 //! - The GCP Secret Manager emulator: uvicorn's access log, one line per request served, named
@@ -66,6 +67,35 @@ impl Mark {
             Emulator::OpenBao => openbao(line, filter),
             Emulator::GcpSecretManager => gcp(line, filter),
         }
+    }
+}
+
+/// Starts (`on`) or stops moto's recorder at `endpoint` (`http://HOST:PORT`), through its own
+/// API, with a plain HTTP/1.1 request.
+pub fn moto_recording(endpoint: &str, on: bool) -> std::io::Result<()> {
+    use std::io::{Error, Write};
+    let host = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| Error::other(format!("{endpoint} is not an http:// endpoint")))?
+        .trim_end_matches('/');
+    let path = if on {
+        "start-recording"
+    } else {
+        "stop-recording"
+    };
+    let mut s = std::net::TcpStream::connect(host)?;
+    write!(
+        s,
+        "POST /moto-api/recorder/{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)?;
+    match answer.split(' ').nth(1) {
+        Some(status) if status.starts_with('2') => Ok(()),
+        _ => Err(Error::other(format!(
+            "moto refused {path}: {}",
+            answer.lines().next().unwrap_or_default()
+        ))),
     }
 }
 
