@@ -384,8 +384,8 @@ fn log_of(emulator: Emulator, var: &str) -> Option<(Emulator, String)> {
 }
 
 /// Requests logged since `mark` containing `filter`, all names together.
-fn logged_total(mark: &Option<Mark>, filter: &str) -> Option<u64> {
-    let m = mark.as_ref()?;
+fn logged_total(mark: Option<&Mark>, filter: &str) -> Option<u64> {
+    let m = mark?;
     Some(
         m.requests_since(filter)
             .expect("the emulator's log")
@@ -598,7 +598,7 @@ async fn ratio_rows(targets: &[RatioTarget], n: usize) {
             if let Some(e) = results.into_iter().find_map(Result::err) {
                 panic!("{}: a raw create failed: {e}", t.label);
             }
-            let raw_requests = logged_total(&mark, &raw_prefix);
+            let raw_requests = logged_total(mark.as_ref(), &raw_prefix);
             if let Some(ep) = &t.reset {
                 reset_moto(ep).await;
             }
@@ -632,7 +632,7 @@ async fn ratio_rows(targets: &[RatioTarget], n: usize) {
                 took.as_secs_f64(),
                 raw_took.as_secs_f64() / took.as_secs_f64(),
                 per_secret(raw_requests, n),
-                per_secret(logged_total(&mark, &eng_prefix), n),
+                per_secret(logged_total(mark.as_ref(), &eng_prefix), n),
                 counter.calls(Op::List),
                 counter.calls(Op::Put)
             );
