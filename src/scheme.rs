@@ -83,8 +83,9 @@ impl Scheme {
     }
 
     /// Default rate limits: the service's published quotas (AWS: writes 50/s, `ListSecrets`
-    /// 100/s, reads 10,000/s; GCP: 600 requests a minute of each class); unlimited for local
-    /// ones. Backends that speak HTTP apply them to each request they send.
+    /// 100/s, reads 10,000/s; GCP: 600 requests a minute of each class, value reads apart at
+    /// 90,000); unlimited for local ones. Backends that speak HTTP apply them to each request
+    /// they send.
     pub fn default_rates(self) -> RateLimits {
         match self {
             Scheme::AwsSm => RateLimits::default(),
@@ -98,8 +99,9 @@ impl Scheme {
                 write: Rate::per_second(3),
             },
             // Secret Manager's quotas are per request: 600 reads and 600 writes a minute per
-            // project (access 90,000). The backend paces each HTTP request (a create is three
-            // write requests), so these are the quotas themselves.
+            // project. The backend paces each HTTP request (a create is three write requests),
+            // so these are the quotas themselves. Value reads (`AccessSecretVersion`) have a
+            // quota of their own, 90,000 a minute, which the backend's wire keeps.
             Scheme::GcpSm => RateLimits {
                 list: Rate::per_minute(600),
                 read: Rate::per_minute(600),

@@ -35,6 +35,8 @@ pub trait SecretBackend: Send + Sync + Debug {
 
     /// The values of several secrets, in the order asked (`None` for absent ones). At most
     /// `capabilities().max_batch_get` names a call; backends with a batch API override this.
+    /// Callers read values (plans, exports, migrations), so a backend whose version costs a
+    /// request apart from the value's may leave `version` out here; [`get`](Self::get) has it.
     async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
         let mut out = Vec::with_capacity(names.len());
         for n in names {

@@ -33,6 +33,9 @@ const TOKEN_VERSION_LABEL: &str = "secretsync-token-version";
 /// Secrets a list page asks for: the most `ListSecrets` gives (its documented maximum), so a
 /// no-change plan of 25,000 secrets is one request. It was 500.
 const PAGE: i32 = 25_000;
+/// GCP's quota for `AccessSecretVersion`, apart from the other reads' (Secret Manager quotas
+/// page: 90,000 access requests a minute per project).
+const ACCESS_QUOTA: layers::Rate = layers::Rate::per_minute(90_000);
 
 /// The Secret Manager backend of one project.
 #[derive(Debug, Clone)]
@@ -208,7 +211,8 @@ impl GcpSmBackend {
             project: project.into(),
             target,
             locations: Vec::new(),
-            wire: layers::Wire::new(),
+            // Value reads have a quota of their own, apart from the other reads' 600 a minute.
+            wire: layers::Wire::new().own_quota("AccessSecretVersion", ACCESS_QUOTA),
         })
     }
 
@@ -420,6 +424,25 @@ impl SecretBackend for GcpSmBackend {
             value: SecretValue::new(data),
             version: Some(reported(&labels, n)),
         }))
+    }
+
+    /// Values only: the version secretsync reports comes from the labels, a `GetSecret` more
+    /// per secret, and that read has GCP's 600-a-minute quota while value reads have 90,000.
+    /// An export of 300 secrets took 30 s with it.
+    async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            out.push(
+                self.latest(name, Op::BatchGet)
+                    .await?
+                    .map(|(_, data)| Secret {
+                        name: name.clone(),
+                        value: SecretValue::new(data),
+                        version: None,
+                    }),
+            );
+        }
+        Ok(out)
     }
 
     async fn put(&self, name: &str, value: &SecretValue, opts: &PutOptions) -> Result<PutOutcome> {

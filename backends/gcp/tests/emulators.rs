@@ -263,3 +263,56 @@ async fn every_request_is_counted_as_the_emulator_logs_it() {
     let filter = format!("/projects/{project}/");
     conformance::requests_match_the_log(Arc::new(b), "s_", mark, &filter).await;
 }
+
+/// Exports, `--verify` and migrations read values in batches: each costs one
+/// `AccessSecretVersion`, paced by GCP's access quota (90,000 a minute), not a `GetSecret` more
+/// under the 600-a-minute read quota (an export of 300 secrets took 30 s that way).
+#[tokio::test]
+async fn batch_reads_are_one_access_request_each_outside_the_read_quota() {
+    use secretsync_core::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_GCP_SM_ENDPOINT") else {
+        return;
+    };
+    let project = conformance::random_prefix("reads").replace('_', "-");
+    let b = GcpSmBackend::new(&project, &opts(ep)).await.unwrap();
+    let names: Vec<String> = (0..20).map(|k| format!("v{k}")).collect();
+    for n in &names {
+        b.put(
+            n,
+            &format!("value of {n}").as_str().into(),
+            &PutOptions::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let counter = CallCounter::new();
+    let s = stack(
+        Arc::new(b),
+        &StackConfig {
+            retry: RetryPolicy::default(),
+            // One other read a minute: a batch read that took a read token would wait minutes.
+            rates: RateLimits {
+                read: Rate::per_minute(1),
+                ..RateLimits::default()
+            },
+            concurrency: 4,
+            counter: counter.clone(),
+        },
+    );
+    let mut ask = names.clone();
+    ask.push("absent".into());
+    let got = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        secretsync_core::get_all(s.as_ref(), &ask, 4),
+    )
+    .await
+    .expect("value reads waited for read-quota tokens")
+    .unwrap();
+    for (n, g) in names.iter().zip(&got) {
+        let g = g.as_ref().expect("present");
+        assert_eq!(g.value.expose(), format!("value of {n}").as_bytes());
+    }
+    assert!(got[20].is_none());
+    assert_eq!(counter.requests_named("AccessSecretVersion"), 21);
+    assert_eq!(counter.total_requests(), 21, "{:?}", counter.requests());
+}
