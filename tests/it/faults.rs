@@ -528,48 +528,49 @@ fn the_gcp_emulator_behind_a_faulty_network() {
 mod reqwest {
     pub use ::reqwest::*;
 
-    /// A blocking-style client for the checks (a runtime of its own on a thread).
+    /// A blocking-style client for the checks: one runtime and one connection pool for all of
+    /// them (a runtime and a client per request cost about 40 ms each: 15 s for 300 checks).
     pub fn blocking_client() -> Blocking {
-        Blocking
+        Blocking {
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            client: ::reqwest::Client::new(),
+        }
     }
 
-    pub struct Blocking;
+    pub struct Blocking {
+        rt: tokio::runtime::Runtime,
+        client: ::reqwest::Client,
+    }
 
-    pub struct Req(::reqwest::Method, String, Vec<(String, String)>);
+    pub struct Req<'a>(&'a Blocking, ::reqwest::RequestBuilder);
 
     pub struct Resp(Vec<u8>);
 
     impl Blocking {
-        pub fn get(&self, url: String) -> Req {
-            Req(::reqwest::Method::GET, url, Vec::new())
+        pub fn get(&self, url: String) -> Req<'_> {
+            Req(self, self.client.get(url))
         }
     }
 
-    impl Req {
-        pub fn header(mut self, k: &str, v: &str) -> Req {
-            self.2.push((k.into(), v.into()));
-            self
+    impl Req<'_> {
+        pub fn header(self, k: &str, v: &str) -> Self {
+            Req(self.0, self.1.header(k, v))
         }
         pub fn send(self) -> std::result::Result<Resp, String> {
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Runtime::new().unwrap();
-                rt.block_on(async move {
-                    let mut r = ::reqwest::Client::new().request(self.0, self.1);
-                    for (k, v) in self.2 {
-                        r = r.header(k, v);
-                    }
-                    let b = r
-                        .send()
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .bytes()
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    Ok(Resp(b.to_vec()))
-                })
+            let Req(b, r) = self;
+            b.rt.block_on(async move {
+                let body = r
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .bytes()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Resp(body.to_vec()))
             })
-            .join()
-            .unwrap()
         }
     }
 
