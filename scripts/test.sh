@@ -14,21 +14,23 @@ cleanup() {
   scripts/emulators.sh down || true
 }
 trap cleanup EXIT
-echo "== emulators (starting in the background)"
+# Each phase is announced with the seconds since the start, so a slow phase shows in CI's log.
+phase() { echo "== $1 (at ${SECONDS} s)"; }
+phase "emulators (starting in the background)"
 scripts/emulators.sh up >target/emulators-up.log 2>&1 &
 emu_pid=$!
 
-echo "== cargo fmt --check"
+phase "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+phase "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== each backend feature alone compiles"
+phase "each backend feature alone compiles"
 cargo check --locked --no-default-features -q
 for feature in aws gcp vault; do
   cargo check --locked --no-default-features --features "$feature" -q
 done
 
-echo "== emulators"
+phase "emulators"
 if ! wait "$emu_pid"; then
   emu_pid=""
   cat target/emulators-up.log >&2
@@ -39,21 +41,21 @@ cat target/emulators-up.log
 # shellcheck disable=SC1091
 . target/emulators/env
 
-echo "== cargo test"
+phase "cargo test"
 cargo test --workspace --locked
 
 # The engine benchmark at a tiny size (debug build; the moto, GCP emulator and OpenBao rows
 # included; no timing asserted).
-echo "== bench smoke (cargo test --bench sync at a tiny size)"
+phase "bench smoke (cargo test --bench sync at a tiny size)"
 cargo test --locked --bench sync -- --secrets 200 --moto-secrets 40 --quota-secrets 1000 --ratio-secrets 40 >/dev/null
 
 # The benchmarks' CLI scenarios at a tiny size: every command must work (no timing asserted;
 # the figures are in BENCHMARKS.md, from scripts/bench_cli.py on the release build).
-echo "== bench smoke (scripts/bench_cli.py --sizes 100, debug build)"
+phase "bench smoke (scripts/bench_cli.py --sizes 100, debug build)"
 python3 scripts/bench_cli.py --bin target/debug/secretsync --sizes 100 >/dev/null
 
 # Coverage-guided fuzzing needs the nightly toolchain (cargo-fuzz); CI must have it.
-echo "== fuzzing (short form: 10 s per target; the long form and its figures are in SECURITY.md)"
+phase "fuzzing (short form: 10 s per target; the long form and its figures are in SECURITY.md)"
 if cargo +nightly --version >/dev/null 2>&1; then
   scripts/fuzz.sh short
 elif [ "${CI:-}" = true ]; then
@@ -62,3 +64,4 @@ elif [ "${CI:-}" = true ]; then
 else
   echo "SKIPPED: no nightly toolchain here (CI requires it)"
 fi
+phase "done"
