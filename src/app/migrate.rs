@@ -1,7 +1,7 @@
 //! Migrate (backend to backend, with this store's ownership labels) and import (a backend's
 //! secrets into the store).
 
-use super::backends::{self, ApiCall};
+use super::backends::{self, ApiCall, HttpRequests};
 use super::{write_selector, Progress, Workspace};
 use crate::model::{SecretName, TypeSet};
 use crate::sync::migrate::{self, Mapping, Verified};
@@ -57,13 +57,13 @@ pub struct Problem {
     pub result: Verified,
 }
 
-/// Calls made to each side.
+/// Rows of a count for each side of a migration: API calls, or the HTTP requests behind them.
 #[derive(Debug, Serialize)]
-pub struct MigrateCalls {
+pub struct BothSides<T> {
     /// To the source.
-    pub source: Vec<ApiCall>,
+    pub source: Vec<T>,
     /// To the target.
-    pub target: Vec<ApiCall>,
+    pub target: Vec<T>,
 }
 
 /// What `migrate` did (or, with `dry_run`, would do).
@@ -86,7 +86,11 @@ pub struct MigrateReport {
     pub verified: Option<Verification>,
     /// Calls made (not on a dry run).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_calls: Option<MigrateCalls>,
+    pub api_calls: Option<BothSides<ApiCall>>,
+    /// HTTP requests made, by the service's name for them (not on a dry run; none for a local
+    /// backend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_requests: Option<BothSides<HttpRequests>>,
     /// A dry run: nothing was written.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
@@ -183,6 +187,7 @@ pub async fn migrate(
         report: None,
         verified: None,
         api_calls: None,
+        http_requests: None,
         dry_run: opts.dry_run,
         prefix_from: opts.prefix_from.clone(),
         prefix_to: opts.prefix_to.clone(),
@@ -212,9 +217,13 @@ pub async fn migrate(
             .collect(),
     });
     out.report = Some(report);
-    out.api_calls = Some(MigrateCalls {
+    out.api_calls = Some(BothSides {
         source: backends::api_calls(&src_calls),
         target: backends::api_calls(&dst_calls),
+    });
+    out.http_requests = Some(BothSides {
+        source: backends::http_requests(&src_calls),
+        target: backends::http_requests(&dst_calls),
     });
     Ok(out)
 }

@@ -286,6 +286,24 @@ async fn migrate_from_moto_to_a_file_backend_verifies_every_secret_and_reruns_cl
         !source_calls.iter().any(|c| c["op"] == "get"),
         "no single reads"
     );
+    // The requests behind them, by AWS's names: the reads are BatchGetSecretValue only, one per
+    // batch call; a file target sends none.
+    let requests = &j["http_requests"];
+    let reads: Vec<&serde_json::Value> = requests["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["request"] != "ListSecrets")
+        .collect();
+    let batch_calls: u64 = source_calls
+        .iter()
+        .filter(|c| c["op"] == "batch_get")
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(reads.len(), 1, "{requests}");
+    assert_eq!(reads[0]["request"], "BatchGetSecretValue");
+    assert_eq!(reads[0]["count"].as_u64(), Some(batch_calls), "{requests}");
+    assert_eq!(requests["target"], serde_json::json!([]), "{requests}");
 
     let b = FileBackend::new(dest.path());
     let got = b.get("moved/svc/key.07").await.unwrap().unwrap();
