@@ -26,6 +26,10 @@ use secretsync_core::error::Result;
 use secretsync_core::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// AWS's quota for `BatchGetSecretValue`, below the read class's 10,000 a second (Secrets
+/// Manager quotas page: 100 a second, not adjustable).
+const BATCH_GET_QUOTA: layers::Rate = layers::Rate::per_second(100);
+
 /// The options of an `aws-sm://` URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SmOptions {
@@ -205,7 +209,7 @@ impl AwsSmBackend {
             target,
             region,
             replicas: opts.replicas.clone(),
-            wire: layers::Wire::per_api(),
+            wire: layers::Wire::per_api().own_quota("BatchGetSecretValue", BATCH_GET_QUOTA),
         })
     }
 
