@@ -102,11 +102,7 @@ impl Scheme {
             // project. The backend paces each HTTP request (a create is three write requests),
             // so these are the quotas themselves. Value reads (`AccessSecretVersion`) have a
             // quota of their own, 90,000 a minute, which the backend's wire keeps.
-            Scheme::GcpSm => RateLimits {
-                list: Rate::per_minute(600),
-                read: Rate::per_minute(600),
-                write: Rate::per_minute(600),
-            },
+            Scheme::GcpSm => RateLimits::all(Rate::per_minute(600)),
             // Vault has no published quota; a server's own rate limit quotas answer 429.
             Scheme::Vault | Scheme::VaultHttp | Scheme::File | Scheme::Memory => {
                 RateLimits::unlimited()

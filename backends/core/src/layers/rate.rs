@@ -59,13 +59,18 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
+    /// `rate` in every class.
+    pub const fn all(rate: Rate) -> Self {
+        Self {
+            list: rate,
+            read: rate,
+            write: rate,
+        }
+    }
+
     /// No limit a local backend or a test reaches: a million calls a second in each class.
     pub const fn unlimited() -> Self {
-        Self {
-            list: Rate::per_second(1_000_000),
-            read: Rate::per_second(1_000_000),
-            write: Rate::per_second(1_000_000),
-        }
+        Self::all(Rate::per_second(1_000_000))
     }
 }
 

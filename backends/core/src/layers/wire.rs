@@ -96,14 +96,7 @@ impl Wire {
             own: self
                 .own
                 .iter()
-                .map(|&(request, rate)| {
-                    let all = RateLimits {
-                        list: rate,
-                        read: rate,
-                        write: rate,
-                    };
-                    (request, Arc::new(RateLimit::new(&all)))
-                })
+                .map(|&(request, rate)| (request, Arc::new(RateLimit::new(&RateLimits::all(rate)))))
                 .collect(),
         }));
     }
