@@ -797,13 +797,8 @@ async fn main() {
         }
     }
     // Moto records requests only while asked to (its recorder writes every body to disk).
-    let moto = std::env::var("SECRETSYNC_TEST_AWS_ENDPOINT").ok();
-    let record = |on| {
-        if let Some(ep) = &moto {
-            request_log::moto_recording(ep, on).expect("moto's recorder");
-        }
-    };
-    record(true);
+    let _recording = std::env::var("SECRETSYNC_TEST_AWS_ENDPOINT")
+        .ok()
+        .map(|ep| request_log::MotoRecording::start(&ep).expect("moto's recorder"));
     ratio_rows(&targets, arg("--ratio-secrets", 1_000)).await;
-    record(false);
 }

@@ -428,11 +428,21 @@ async fn every_request_is_counted_as_moto_logs_it() {
     .unwrap();
     let backends: [(Arc<dyn SecretBackend>, &str); 2] =
         [(Arc::new(sm), "awsreq"), (Arc::new(ssm), "ssmreq")];
-    request_log::moto_recording(&ep, true).unwrap();
+    let recording = request_log::MotoRecording::start(&ep).unwrap();
     for (b, tag) in backends {
         let mark = request_log::Mark::now(request_log::Emulator::Moto, &log).unwrap();
         let prefix = conformance::random_prefix(tag);
         conformance::requests_match_the_log(b, &prefix, mark, &prefix).await;
     }
-    request_log::moto_recording(&ep, false).unwrap();
+    // Once the recording is dropped, moto records nothing more (no other test's bodies).
+    drop(recording);
+    let mark = request_log::Mark::now(request_log::Emulator::Moto, &log).unwrap();
+    let name = conformance::random_prefix("unrecorded");
+    let sm = AwsSmBackend::new(&opts(ep)).await.unwrap();
+    assert!(sm.head(&name).await.unwrap().is_none());
+    assert_eq!(
+        mark.requests_since(&name).unwrap(),
+        Default::default(),
+        "moto still records after the recording ended"
+    );
 }

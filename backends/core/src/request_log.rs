@@ -3,8 +3,8 @@
 //! the service does, as [`crate::layers::Wire`] counters do, so the two can be compared as maps.
 //!
 //! - moto: its recorder, one JSON line per request, named by the `X-Amz-Target` header. It
-//!   records only between [`moto_recording`]`(…, true)` and `(…, false)`: it would otherwise
-//!   write every request body (values included) of every test to disk.
+//!   records only while a [`MotoRecording`] lives: it would otherwise write every request body
+//!   (values included) of every test to disk.
 //! - OpenBao: a file audit device, one JSON `request` entry per request, named by the HTTP verb
 //!   its operation comes from and the KV endpoint (`LIST metadata`, `POST data`, …).
 //! - The GCP Secret Manager emulator: uvicorn's access log, one line per request served, named
@@ -70,30 +70,50 @@ impl Mark {
     }
 }
 
-/// Starts (`on`) or stops moto's recorder at `endpoint` (`http://HOST:PORT`), through its own
-/// API, with a plain HTTP/1.1 request.
-pub fn moto_recording(endpoint: &str, on: bool) -> std::io::Result<()> {
+/// moto's recorder, on while this lives: dropped (a test's assertion failing included), it
+/// stops, so no later test's request bodies (values) are written to disk.
+#[derive(Debug)]
+pub struct MotoRecording {
+    endpoint: String,
+}
+
+impl MotoRecording {
+    /// Starts moto's recorder at `endpoint` (`http://HOST:PORT`).
+    pub fn start(endpoint: &str) -> std::io::Result<Self> {
+        moto_recorder(endpoint, "start-recording")?;
+        Ok(Self {
+            endpoint: endpoint.to_string(),
+        })
+    }
+}
+
+impl Drop for MotoRecording {
+    fn drop(&mut self) {
+        if let Err(e) = moto_recorder(&self.endpoint, "stop-recording") {
+            eprintln!("moto's recorder did not stop: {e}");
+        }
+    }
+}
+
+/// Sends `POST /moto-api/recorder/{action}` to moto with a plain HTTP/1.1 request (this crate
+/// has no HTTP client, and one call to a local test server does not warrant one).
+fn moto_recorder(endpoint: &str, action: &str) -> std::io::Result<()> {
     use std::io::{Error, Write};
     let host = endpoint
         .strip_prefix("http://")
         .ok_or_else(|| Error::other(format!("{endpoint} is not an http:// endpoint")))?
         .trim_end_matches('/');
-    let path = if on {
-        "start-recording"
-    } else {
-        "stop-recording"
-    };
     let mut s = std::net::TcpStream::connect(host)?;
     write!(
         s,
-        "POST /moto-api/recorder/{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST /moto-api/recorder/{action} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut answer = String::new();
     s.read_to_string(&mut answer)?;
     match answer.split(' ').nth(1) {
         Some(status) if status.starts_with('2') => Ok(()),
         _ => Err(Error::other(format!(
-            "moto refused {path}: {}",
+            "moto refused {action}: {}",
             answer.lines().next().unwrap_or_default()
         ))),
     }
