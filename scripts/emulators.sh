@@ -18,7 +18,7 @@ venv="$EMU_DIR/venv"
 req="$root/scripts/emulators-requirements.txt"
 
 # Debian bookworm-security's build; if the archive has moved on, the newest is taken, loudly.
-CHROMIUM_VERSION="148.0.7778.167-1~deb12u1"
+CHROMIUM_VERSION="156.0.8078.108-1~deb12u1"
 
 install_chromium() {
   if command -v chromedriver >/dev/null && command -v chromium >/dev/null; then return 0; fi
