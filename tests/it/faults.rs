@@ -52,6 +52,9 @@ struct State {
     rng: AtomicU64,
     client: reqwest::Client,
     injected: Mutex<Vec<String>>,
+    /// Answer each request (method and path) 503 the first time it is seen.
+    fail_first: AtomicBool,
+    seen: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A fault-injecting proxy on loopback, serving until dropped.
@@ -71,6 +74,8 @@ impl FaultProxy {
             rng: AtomicU64::new(seed | 1),
             client: reqwest::Client::builder().build().unwrap(),
             injected: Mutex::new(Vec::new()),
+            fail_first: AtomicBool::new(false),
+            seen: Mutex::default(),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -107,6 +112,11 @@ impl FaultProxy {
     fn faults(&self, permille: u32, writes_only: bool) {
         self.state.permille.store(permille, Ordering::SeqCst);
         self.state.writes_only.store(writes_only, Ordering::SeqCst);
+    }
+
+    /// From now on, answers each request (method and path) 503 the first time it comes.
+    fn fail_each_request_once(&self) {
+        self.state.fail_first.store(true, Ordering::SeqCst);
     }
 
     fn injected(&self) -> Vec<String> {
@@ -253,8 +263,18 @@ async fn handle(st: Arc<State>, req: Request<Body>) -> Response<Body> {
     let permille = st.permille.load(Ordering::SeqCst);
     let eligible = !st.writes_only.load(Ordering::SeqCst) || is_write(st.flavor, &req);
     let roll = next(&st);
-    let fault = (eligible && (roll % 1000) < u64::from(permille))
-        .then(|| FAULTS[((roll / 1000) % FAULTS.len() as u64) as usize]);
+    let first = st.fail_first.load(Ordering::SeqCst)
+        && st
+            .seen
+            .lock()
+            .unwrap()
+            .insert(format!("{} {}", req.method(), req.uri().path()));
+    let fault = if first {
+        Some(Fault::Unavailable)
+    } else {
+        (eligible && (roll % 1000) < u64::from(permille))
+            .then(|| FAULTS[((roll / 1000) % FAULTS.len() as u64) as usize])
+    };
     if let Some(f) = fault {
         st.injected.lock().unwrap().push(format!("{f:?}"));
     }
@@ -489,6 +509,59 @@ fn openbao_behind_a_faulty_network() {
             versions: Box::new(versions),
         },
         &proxy,
+    );
+}
+
+/// A passing fault costs the request that met it a resend, not its whole operation (a put on
+/// KV v2 is five requests): with every request failing once, an apply makes one put per
+/// secret, none retried, and sends each request twice.
+#[test]
+fn openbao_sends_a_failed_request_again_not_the_whole_write() {
+    let Some(addr) = emulator_endpoint("SECRETSYNC_TEST_VAULT_ADDR") else {
+        return;
+    };
+    let proxy = FaultProxy::start(&addr, Flavor::Vault, 0xfa17_0004);
+    proxy.fail_each_request_once();
+    let mount = random_prefix("once");
+    let through = format!(
+        "{}/secret/{mount}",
+        proxy.url.replace("http://", "vault+http://")
+    );
+    let p = project(vec![("VAULT_TOKEN".into(), "root".into())], &through, "f/");
+    bulk_set(&p, "production", &names(40));
+    let out: serde_json::Value =
+        serde_json::from_str(&p.ok(&["apply", "--env", "faulty", "--json"], None)).unwrap();
+    let env = &out["environments"][0];
+    let calls = &env["api_calls"];
+    assert_eq!(common::ok_calls(calls, "put"), 40, "{calls}");
+    assert!(
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["outcome"] == "ok"),
+        "a call was retried whole: {calls}"
+    );
+    let requests = |name: &str| -> u64 {
+        env["http_requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["request"] == name)
+            .map(|r| r["count"].as_u64().unwrap())
+            .sum()
+    };
+    // Each secret's value write failed once and was sent again; the metadata was read once
+    // more, not once per retried put.
+    assert_eq!(requests("POST data"), 80);
+    assert_eq!(requests("GET metadata"), 80);
+    assert_eq!(requests("POST metadata"), 80);
+    // The claim's patch was sent twice, the finishing patch (same path, seen) once.
+    assert_eq!(requests("PATCH metadata"), 120);
+    assert_eq!(
+        proxy.injected().len(),
+        40 * 4 + 1,
+        "one fault per path, and the listing"
     );
 }
 

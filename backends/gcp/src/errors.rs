@@ -2,6 +2,7 @@
 
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::error::Error;
+use secretsync_core::layers::Fault;
 use secretsync_core::{BackendError, ErrorKind, Op};
 
 /// What a client error means for secretsync.
@@ -51,6 +52,19 @@ fn http_kind(status: u16) -> Option<ErrorKind> {
     })
 }
 
+/// Whether the wire may send a failed request again at once: a connection never made always,
+/// a passing fault after the request may have arrived when it is idempotent, anything the
+/// service answered (a throttle included) or a timeout never (see `layers::Fault`).
+pub fn fault(e: &Error) -> Fault {
+    if e.is_connect() {
+        Fault::NotSent
+    } else if e.is_timeout() || kind(e) != ErrorKind::Transient {
+        Fault::Settled
+    } else {
+        Fault::Unknown
+    }
+}
+
 /// Builds the backend error for a failed call.
 pub fn to_backend(op: Op, name: &str, e: Error) -> BackendError {
     let k = kind(&e);
@@ -90,6 +104,34 @@ mod tests {
             (302, None),
         ] {
             assert_eq!(http_kind(status), want, "{status}");
+        }
+    }
+
+    #[test]
+    fn only_a_passing_fault_may_be_sent_again() {
+        use google_cloud_gax::error::rpc::Status;
+        let http = |code: u16| Error::http(code, Default::default(), Default::default());
+        let io = || std::io::Error::other("broken pipe");
+        for (e, want) in [
+            (Error::connect(io()), Fault::NotSent),
+            (Error::io(io()), Fault::Unknown),
+            (http(500), Fault::Unknown),
+            (http(503), Fault::Unknown),
+            (
+                Error::service(Status::default().set_code(Code::Unavailable)),
+                Fault::Unknown,
+            ),
+            // Answers: the caller's (a throttle goes to the retry layer and its budget).
+            (http(429), Fault::Settled),
+            (http(404), Fault::Settled),
+            (
+                Error::service(Status::default().set_code(Code::AlreadyExists)),
+                Fault::Settled,
+            ),
+            // A timeout too: a service that hangs must not cost three timeouts a request.
+            (Error::timeout(io()), Fault::Settled),
+        ] {
+            assert_eq!(fault(&e), want, "{e:?}");
         }
     }
 }

@@ -17,7 +17,7 @@
 //!   placement drift at no extra call.
 
 use crate::config::GcpOptions;
-use crate::errors::to_backend;
+use crate::errors::{fault, to_backend};
 use async_trait::async_trait;
 use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
@@ -222,7 +222,17 @@ impl GcpSmBackend {
 
     async fn secret(&self, name: &str, op: Op) -> Result<Option<GSecret>> {
         let req = self.client.get_secret().set_name(self.path(name));
-        match self.wire.send(OpClass::Read, "GetSecret", req.send()).await {
+        match self
+            .wire
+            .send_again(
+                OpClass::Read,
+                "GetSecret",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
+            .await
+        {
             Ok(s) => Ok(Some(s)),
             Err(e) => match to_backend(op, name, e) {
                 e if e.kind == ErrorKind::NotFound => Ok(None),
@@ -250,7 +260,13 @@ impl GcpSmBackend {
             .set_secret(secret);
         let r = self
             .wire
-            .send(OpClass::Write, "CreateSecret", req.send())
+            .send_again(
+                OpClass::Write,
+                "CreateSecret",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await;
         match r.map_err(|e| to_backend(Op::Put, name, e)) {
             Ok(_) => Ok(true),
@@ -267,7 +283,13 @@ impl GcpSmBackend {
             .set_name(format!("{}/versions/latest", self.path(name)));
         let r = self
             .wire
-            .send(OpClass::Read, "AccessSecretVersion", req.send())
+            .send_again(
+                OpClass::Read,
+                "AccessSecretVersion",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await;
         match r {
             Ok(r) => {
@@ -291,7 +313,13 @@ impl GcpSmBackend {
             .set_name(format!("{}/versions/latest", self.path(name)));
         let r = self
             .wire
-            .send(OpClass::Read, "GetSecretVersion", req.send())
+            .send_again(
+                OpClass::Read,
+                "GetSecretVersion",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await;
         match r {
             Ok(v) => Ok(version_number(&v.name)),
@@ -315,7 +343,13 @@ impl GcpSmBackend {
             .set_secret(secret)
             .set_update_mask(mask);
         self.wire
-            .send(OpClass::Write, "UpdateSecret", req.send())
+            .send_again(
+                OpClass::Write,
+                "UpdateSecret",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
         Ok(())
@@ -365,7 +399,13 @@ impl SecretBackend for GcpSmBackend {
             .set_page_token(page.unwrap_or_default());
         let out = self
             .wire
-            .send(OpClass::List, "ListSecrets", req.send())
+            .send_again(
+                OpClass::List,
+                "ListSecrets",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await
             .map_err(|e| to_backend(Op::List, prefix, e))?;
         let items = out
@@ -508,7 +548,13 @@ impl SecretBackend for GcpSmBackend {
                     .set_payload(payload);
                 let v = self
                     .wire
-                    .send(OpClass::Write, "AddSecretVersion", req.send())
+                    .send_again(
+                        OpClass::Write,
+                        "AddSecretVersion",
+                        layers::Resend::IfNotSent,
+                        fault,
+                        || req.clone().send(),
+                    )
                     .await
                     .map_err(|e| to_backend(Op::Put, name, e))?;
                 version_number(&v.name).ok_or_else(|| {
@@ -550,7 +596,13 @@ impl SecretBackend for GcpSmBackend {
         }
         let req = self.client.delete_secret().set_name(self.path(name));
         self.wire
-            .send(OpClass::Write, "DeleteSecret", req.send())
+            .send_again(
+                OpClass::Write,
+                "DeleteSecret",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
         Ok(())

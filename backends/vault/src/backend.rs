@@ -12,6 +12,35 @@ use secretsync_core::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// A response as [`VaultBackend::call`] reads it.
+struct Reply {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+    text: String,
+}
+
+/// Why an attempt of a request got no answer worth reading.
+enum Failed {
+    /// No response: the connection, a timeout, a reset.
+    Send(reqwest::Error),
+    /// The body broke off or was unreadable.
+    Body(String),
+    /// A server error (5xx, or 412 from a standby behind on its index).
+    Status(Reply),
+}
+
+impl Failed {
+    /// Whether the wire may send the request again at once (see [`layers::Fault`]).
+    fn fault(&self) -> layers::Fault {
+        match self {
+            Failed::Send(e) if e.is_timeout() || e.is_builder() => layers::Fault::Settled,
+            Failed::Send(e) if e.is_connect() => layers::Fault::NotSent,
+            Failed::Send(_) | Failed::Body(_) | Failed::Status(_) => layers::Fault::Unknown,
+        }
+    }
+}
+
 /// The Vault / OpenBao KV v2 backend.
 #[derive(Clone)]
 pub struct VaultBackend {
@@ -134,56 +163,98 @@ impl VaultBackend {
         };
         let request = format!("{verb} {}", segs.last().unwrap_or(&""));
         let patch = method == Method::PATCH;
-        let mut req = self.http.request(method, url);
-        if !self.token.is_empty() {
-            req = req.header("X-Vault-Token", &self.token);
-        }
-        if let Some(ns) = &self.opts.namespace {
-            req = req.header("X-Vault-Namespace", ns);
-        }
-        if let Some(b) = body {
-            req = if patch {
-                // KV v2 takes PATCH as a JSON merge patch.
-                req.header("Content-Type", "application/merge-patch+json")
-                    .body(b.to_string())
-            } else {
-                req.json(&b)
-            };
-        }
+        // One attempt; the wire sends it again after a passing fault (every KV request may be
+        // sent twice: reads, merge patches, and data writes whose check-and-set refuses a
+        // second landing, which `put` then recognises as its own).
+        let attempt = || {
+            let mut req = self.http.request(method.clone(), url.clone());
+            if !self.token.is_empty() {
+                req = req.header("X-Vault-Token", &self.token);
+            }
+            if let Some(ns) = &self.opts.namespace {
+                req = req.header("X-Vault-Namespace", ns);
+            }
+            if let Some(b) = &body {
+                req = if patch {
+                    // KV v2 takes PATCH as a JSON merge patch.
+                    req.header("Content-Type", "application/merge-patch+json")
+                        .body(b.to_string())
+                } else {
+                    req.json(b)
+                };
+            }
+            async move {
+                let resp = req.send().await.map_err(Failed::Send)?;
+                let status = resp.status();
+                let header = |h: &str| {
+                    resp.headers()
+                        .get(h)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let retry_after = header("retry-after")
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_secs);
+                let location = header("location");
+                let text = if status.is_redirection() {
+                    String::new()
+                } else {
+                    read_bounded(resp).await.map_err(Failed::Body)?
+                };
+                let reply = Reply {
+                    status,
+                    retry_after,
+                    location,
+                    text,
+                };
+                if status.is_server_error() || status == StatusCode::PRECONDITION_FAILED {
+                    Err(Failed::Status(reply))
+                } else {
+                    Ok(reply)
+                }
+            }
+        };
         let err = |kind, msg: String| BackendError::new(kind, op, msg).name(name);
-        let resp = self
+        let reply = match self
             .wire
-            .send(class, request, req.send())
+            .send_again(
+                class,
+                request,
+                layers::Resend::Idempotent,
+                Failed::fault,
+                attempt,
+            )
             .await
-            .map_err(|e| {
+        {
+            Ok(r) | Err(Failed::Status(r)) => r,
+            Err(Failed::Send(e)) => {
                 let kind = if e.is_builder() {
                     ErrorKind::Config
                 } else {
                     ErrorKind::Transient
                 };
-                err(kind, format!("cannot reach {}: {e}", self.opts.addr))
-            })?;
-        let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()?.parse().ok())
-            .map(Duration::from_secs);
+                return Err(err(kind, format!("cannot reach {}: {e}", self.opts.addr)));
+            }
+            Err(Failed::Body(e)) => {
+                return Err(err(
+                    ErrorKind::Transient,
+                    format!("unreadable response: {e}"),
+                ))
+            }
+        };
+        let Reply {
+            status,
+            retry_after,
+            location,
+            text,
+        } = reply;
         if status.is_redirection() {
-            let to = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("?")
-                .to_string();
+            let to = location.unwrap_or_else(|| "?".into());
             return Err(err(
                 ErrorKind::Config,
                 format!("{} redirected to another origin ({to}); secretsync does not follow it, so the token and values stay with the server named in the URL. Point the URL at that server if it is yours", self.opts.addr),
             ));
         }
-        let text = read_bounded(resp)
-            .await
-            .map_err(|e| err(ErrorKind::Transient, format!("unreadable response: {e}")))?;
         if status == StatusCode::NOT_FOUND {
             return Ok(Value::Null);
         }

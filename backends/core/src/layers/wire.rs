@@ -4,10 +4,54 @@
 
 use super::{CallCounter, Rate, RateLimit, RateLimits};
 use crate::error::OpClass;
+use backon::{ExponentialBuilder, Retryable};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// Times a request is sent in all by [`Wire::send_again`], the first included.
+pub const SEND_ATTEMPTS: usize = 3;
+/// The first wait before a request is sent again (doubled, with jitter, for the next).
+const RESEND_DELAY: Duration = Duration::from_millis(50);
+
+/// What a failed request's error says about the request itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Leave it to the caller: the service answered (an error, a throttle: the retry layer
+    /// honours its retry-after and budget), or the request timed out (sent again here, a
+    /// service that hangs would cost several timeouts per call before the retry layer's budget
+    /// could stop the run).
+    Settled,
+    /// It never reached the service (the connection could not be made): safe to send again,
+    /// whatever it does.
+    NotSent,
+    /// It may or may not have been carried out (a reset connection, a 5xx, a lost response).
+    Unknown,
+}
+
+/// Which faults a request may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// Sending it twice does what sending it once does (reads, merges, writes guarded by a
+    /// check-and-set or an idempotency token, a create whose "already exists" the caller
+    /// handles): again after [`Fault::NotSent`] and [`Fault::Unknown`].
+    Idempotent,
+    /// Sending it twice could do it twice (GCP's `AddSecretVersion`): again only after
+    /// [`Fault::NotSent`].
+    IfNotSent,
+}
+
+impl Resend {
+    fn allows(self, fault: Fault) -> bool {
+        match fault {
+            Fault::Settled => false,
+            Fault::NotSent => true,
+            Fault::Unknown => self == Resend::Idempotent,
+        }
+    }
+}
 
 /// What [`stack`](super::stack) attaches to a backend's wire.
 #[derive(Debug)]
@@ -120,6 +164,35 @@ impl Wire {
         }
         send.await
     }
+
+    /// Sends one request as [`send`](Self::send) does, and sends it again, up to
+    /// [`SEND_ATTEMPTS`] times in all after a short jittered wait, when `fault` says its
+    /// failure allows it by `resend`. Each attempt is paced and counted: each is a request.
+    ///
+    /// A flaky network then costs a request a resend, not its whole operation: the retry
+    /// layer above retries a call from its first request, and an operation of five requests
+    /// on a network that fails one in five would fail two times in three.
+    pub async fn send_again<T, E, Fut>(
+        &self,
+        class: OpClass,
+        request: impl Into<Cow<'static, str>>,
+        resend: Resend,
+        fault: impl Fn(&E) -> Fault,
+        mut send: impl FnMut() -> Fut,
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let request = request.into();
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(RESEND_DELAY)
+            .with_max_times(SEND_ATTEMPTS - 1)
+            .with_jitter();
+        (|| self.send(class, request.clone(), send()))
+            .retry(backoff)
+            .when(|e| resend.allows(fault(e)))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -211,5 +284,62 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::ZERO);
         wire.send(OpClass::Read, "GetSecret", async {}).await;
         assert!(start.elapsed() >= Duration::from_millis(90));
+    }
+
+    /// Sends `faults` (then a success) through `send_again` as `resend` allows; the answer and
+    /// how many requests were sent and counted.
+    async fn sent_after(faults: &[Fault], resend: Resend) -> (Result<u32, Fault>, usize, u64) {
+        let wire = Wire::new();
+        let counter = CallCounter::new();
+        wire.attach("test", counter.clone(), &RateLimits::unlimited());
+        let sent = std::sync::atomic::AtomicUsize::new(0);
+        let r = wire
+            .send_again(
+                OpClass::Write,
+                "AddSecretVersion",
+                resend,
+                |f| *f,
+                || {
+                    let n = sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let answer = faults.get(n).map_or(Ok(7), |f| Err(*f));
+                    async move { answer }
+                },
+            )
+            .await;
+        (
+            r,
+            sent.into_inner(),
+            counter.requests_named("AddSecretVersion"),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_is_sent_again_only_after_a_fault_that_allows_it() {
+        use Fault::*;
+        // An idempotent request is sent again after a lost answer and a refused connection;
+        // each attempt is a request, counted.
+        assert_eq!(
+            sent_after(&[Unknown, NotSent], Resend::Idempotent).await,
+            (Ok(7), 3, 3)
+        );
+        // One that could be done twice, only when it never left.
+        assert_eq!(
+            sent_after(&[NotSent], Resend::IfNotSent).await,
+            (Ok(7), 2, 2)
+        );
+        assert_eq!(
+            sent_after(&[Unknown], Resend::IfNotSent).await,
+            (Err(Unknown), 1, 1)
+        );
+        // An answer (or a timeout) goes to the caller at once.
+        assert_eq!(
+            sent_after(&[Settled], Resend::Idempotent).await,
+            (Err(Settled), 1, 1)
+        );
+        // At most SEND_ATTEMPTS in all: the last fault is the answer.
+        assert_eq!(
+            sent_after(&[Unknown; SEND_ATTEMPTS], Resend::Idempotent).await,
+            (Err(Unknown), SEND_ATTEMPTS, SEND_ATTEMPTS as u64)
+        );
     }
 }
