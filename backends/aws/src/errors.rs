@@ -2,6 +2,7 @@
 
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use secretsync_core::layers::Fault;
 use secretsync_core::{BackendError, ErrorKind, Op};
 
 /// What an SDK error means for secretsync. Messages carry AWS's code and message, which never
@@ -41,6 +42,32 @@ where
             (kind, msg)
         }
         _ => (ErrorKind::Transient, DisplayErrorContext(err).to_string()),
+    }
+}
+
+/// Whether the wire may send a failed request again at once (see `layers::Fault`): after a
+/// broken connection, an unreadable response or a 5xx (each request secretsync sends to AWS
+/// is idempotent or carries its write's `ClientRequestToken`, but `PutParameter`, which the
+/// wire sends again only when it never left); never after an answer, a throttle or a timeout,
+/// which the retry layer takes. The SDK does not say whether a broken connection was ever
+/// made, so no AWS failure counts as never sent.
+pub fn fault<E>(err: &SdkError<E, HttpResponse>) -> Fault
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::DispatchFailure(d) if d.is_io() => Fault::Unknown,
+        SdkError::ResponseError(_) => Fault::Unknown,
+        SdkError::ServiceError(se)
+            if se.raw().status().is_server_error()
+                && kind_of(
+                    se.err().code().unwrap_or("Unknown"),
+                    se.raw().status().as_u16(),
+                ) == ErrorKind::Transient =>
+        {
+            Fault::Unknown
+        }
+        _ => Fault::Settled,
     }
 }
 
@@ -136,6 +163,39 @@ mod tests {
         ];
         for (code, status, want) in cases {
             assert_eq!(kind_of(code, status), want, "{code} {status}");
+        }
+    }
+
+    #[test]
+    fn only_a_passing_fault_may_be_sent_again() {
+        use aws_sdk_secretsmanager::error::{ConnectorError, ErrorMetadata};
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError as E;
+        use aws_smithy_types::body::SdkBody;
+        let raw = |status: u16| HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        let service = |code: &str, status: u16| {
+            let meta = ErrorMetadata::builder().code(code).build();
+            SdkError::service_error(E::generic(meta), raw(status))
+        };
+        let io = || Box::new(std::io::Error::other("connection reset"));
+        for (e, want) in [
+            (
+                SdkError::dispatch_failure(ConnectorError::io(io())),
+                Fault::Unknown,
+            ),
+            (SdkError::response_error(io(), raw(200)), Fault::Unknown),
+            (service("InternalServiceError", 500), Fault::Unknown),
+            (service("ServiceUnavailable", 503), Fault::Unknown),
+            // Answers go to the caller; a throttle to the retry layer and its budget.
+            (service("ThrottlingException", 400), Fault::Settled),
+            (service("ResourceNotFoundException", 400), Fault::Settled),
+            // A timeout too: a service that hangs must not cost three timeouts a request.
+            (SdkError::timeout_error(io()), Fault::Settled),
+            (
+                SdkError::dispatch_failure(ConnectorError::timeout(io())),
+                Fault::Settled,
+            ),
+        ] {
+            assert_eq!(fault(&e), want, "{e:?}");
         }
     }
 }

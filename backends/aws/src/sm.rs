@@ -15,7 +15,7 @@
 //!   this region's secrets and are left out. A delete removes the replicas first, as AWS requires.
 
 use crate::config::AwsOptions;
-use crate::errors::to_backend;
+use crate::errors::{fault, to_backend};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{
@@ -225,7 +225,13 @@ impl AwsSmBackend {
     > {
         let req = self.client.describe_secret().secret_id(name);
         self.wire
-            .send(OpClass::Read, "DescribeSecret", req.send())
+            .send_again(
+                OpClass::Read,
+                "DescribeSecret",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await
     }
 
@@ -245,14 +251,18 @@ impl AwsSmBackend {
             return Ok(false);
         }
         self.wire
-            .send(
+            .send_again(
                 OpClass::Write,
                 "RemoveRegionsFromReplication",
-                self.client
-                    .remove_regions_from_replication()
-                    .secret_id(name)
-                    .set_remove_replica_regions(Some(regions))
-                    .send(),
+                layers::Resend::Idempotent,
+                fault,
+                || {
+                    self.client
+                        .remove_regions_from_replication()
+                        .secret_id(name)
+                        .set_remove_replica_regions(Some(regions.clone()))
+                        .send()
+                },
             )
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
@@ -280,23 +290,27 @@ impl AwsSmBackend {
         let (text, binary) = payload(value);
         let out = self
             .wire
-            .send(
+            .send_again(
                 OpClass::Write,
                 "CreateSecret",
-                self.client
-                    .create_secret()
-                    .name(name)
-                    .set_client_request_token(opts.token.clone())
-                    .set_secret_string(text)
-                    .set_secret_binary(binary)
-                    .set_tags(Some(tags(&opts.labels)))
-                    .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
-                        self.replicas
-                            .iter()
-                            .map(|r| ReplicaRegionType::builder().region(r).build())
-                            .collect()
-                    }))
-                    .send(),
+                layers::Resend::Idempotent,
+                fault,
+                || {
+                    self.client
+                        .create_secret()
+                        .name(name)
+                        .set_client_request_token(opts.token.clone())
+                        .set_secret_string(text.clone())
+                        .set_secret_binary(binary.clone())
+                        .set_tags(Some(tags(&opts.labels)))
+                        .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
+                            self.replicas
+                                .iter()
+                                .map(|r| ReplicaRegionType::builder().region(r).build())
+                                .collect()
+                        }))
+                        .send()
+                },
             )
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
@@ -315,29 +329,37 @@ impl AwsSmBackend {
         let (text, binary) = payload(value);
         let out = self
             .wire
-            .send(
+            .send_again(
                 OpClass::Write,
                 "PutSecretValue",
-                self.client
-                    .put_secret_value()
-                    .secret_id(name)
-                    .set_client_request_token(opts.token.clone())
-                    .set_secret_string(text)
-                    .set_secret_binary(binary)
-                    .send(),
+                layers::Resend::Idempotent,
+                fault,
+                || {
+                    self.client
+                        .put_secret_value()
+                        .secret_id(name)
+                        .set_client_request_token(opts.token.clone())
+                        .set_secret_string(text.clone())
+                        .set_secret_binary(binary.clone())
+                        .send()
+                },
             )
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
         if !opts.labels.is_empty() {
             self.wire
-                .send(
+                .send_again(
                     OpClass::Write,
                     "TagResource",
-                    self.client
-                        .tag_resource()
-                        .secret_id(name)
-                        .set_tags(Some(tags(&opts.labels)))
-                        .send(),
+                    layers::Resend::Idempotent,
+                    fault,
+                    || {
+                        self.client
+                            .tag_resource()
+                            .secret_id(name)
+                            .set_tags(Some(tags(&opts.labels)))
+                            .send()
+                    },
                 )
                 .await
                 .map_err(|e| to_backend(Op::Put, name, e))?;
@@ -416,7 +438,13 @@ impl SecretBackend for AwsSmBackend {
         }
         let out = self
             .wire
-            .send(OpClass::List, "ListSecrets", req.send())
+            .send_again(
+                OpClass::List,
+                "ListSecrets",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await
             .map_err(|e| to_backend(Op::List, prefix, e))?;
         let items = out
@@ -468,10 +496,12 @@ impl SecretBackend for AwsSmBackend {
     async fn get(&self, name: &str) -> Result<Option<Secret>> {
         match self
             .wire
-            .send(
+            .send_again(
                 OpClass::Read,
                 "GetSecretValue",
-                self.client.get_secret_value().secret_id(name).send(),
+                layers::Resend::Idempotent,
+                fault,
+                || self.client.get_secret_value().secret_id(name).send(),
             )
             .await
         {
@@ -502,13 +532,17 @@ impl SecretBackend for AwsSmBackend {
         let first = names.first().map(String::as_str).unwrap_or_default();
         let out = self
             .wire
-            .send(
+            .send_again(
                 OpClass::Read,
                 "BatchGetSecretValue",
-                self.client
-                    .batch_get_secret_value()
-                    .set_secret_id_list(Some(names.to_vec()))
-                    .send(),
+                layers::Resend::Idempotent,
+                fault,
+                || {
+                    self.client
+                        .batch_get_secret_value()
+                        .set_secret_id_list(Some(names.to_vec()))
+                        .send()
+                },
             )
             .await
             .map_err(|e| to_backend(Op::BatchGet, first, e))?;
@@ -595,7 +629,13 @@ impl SecretBackend for AwsSmBackend {
         };
         let e = match self
             .wire
-            .send(OpClass::Write, "DeleteSecret", req.clone().send())
+            .send_again(
+                OpClass::Write,
+                "DeleteSecret",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await
         {
             Ok(_) => return Ok(()),
@@ -606,7 +646,13 @@ impl SecretBackend for AwsSmBackend {
         let e = if e.kind == ErrorKind::InvalidInput && self.remove_replicas(name).await? {
             match self
                 .wire
-                .send(OpClass::Write, "DeleteSecret", req.send())
+                .send_again(
+                    OpClass::Write,
+                    "DeleteSecret",
+                    layers::Resend::Idempotent,
+                    fault,
+                    || req.clone().send(),
+                )
                 .await
             {
                 Ok(_) => return Ok(()),
@@ -623,10 +669,12 @@ impl SecretBackend for AwsSmBackend {
 
     async fn restore(&self, name: &str) -> Result<()> {
         self.wire
-            .send(
+            .send_again(
                 OpClass::Write,
                 "RestoreSecret",
-                self.client.restore_secret().secret_id(name).send(),
+                layers::Resend::Idempotent,
+                fault,
+                || self.client.restore_secret().secret_id(name).send(),
             )
             .await
             .map_err(|e| to_backend(Op::Restore, name, e))?;

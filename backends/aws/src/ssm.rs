@@ -19,7 +19,7 @@
 //! - delete: `DeleteParameter`; there is no soft delete.
 
 use crate::config::AwsOptions;
-use crate::errors::to_backend;
+use crate::errors::{fault, to_backend};
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{
     ParameterMetadata, ParameterStringFilter, ParameterTier, ParameterType, Tag,
@@ -199,14 +199,18 @@ impl AwsSsmBackend {
             .map_err(|e| BackendError::new(ErrorKind::InvalidInput, op, e.to_string()))?;
         let out = self
             .wire
-            .send(
+            .send_again(
                 OpClass::List,
                 "DescribeParameters",
-                self.client
-                    .describe_parameters()
-                    .parameter_filters(filter)
-                    .max_results(PAGE)
-                    .send(),
+                layers::Resend::Idempotent,
+                fault,
+                || {
+                    self.client
+                        .describe_parameters()
+                        .parameter_filters(filter.clone())
+                        .max_results(PAGE)
+                        .send()
+                },
             )
             .await
             .map_err(|e| to_backend(op, first, e))?;
@@ -298,7 +302,13 @@ impl SecretBackend for AwsSsmBackend {
         }
         let out = self
             .wire
-            .send(OpClass::List, "DescribeParameters", req.send())
+            .send_again(
+                OpClass::List,
+                "DescribeParameters",
+                layers::Resend::Idempotent,
+                fault,
+                || req.clone().send(),
+            )
             .await
             .map_err(|e| to_backend(Op::List, prefix, e))?;
         Ok(Page {
@@ -327,14 +337,18 @@ impl SecretBackend for AwsSsmBackend {
         let first = names.first().map(String::as_str).unwrap_or_default();
         let out = self
             .wire
-            .send(
+            .send_again(
                 OpClass::Read,
                 "GetParameters",
-                self.client
-                    .get_parameters()
-                    .set_names(Some(names.to_vec()))
-                    .with_decryption(true)
-                    .send(),
+                layers::Resend::Idempotent,
+                fault,
+                || {
+                    self.client
+                        .get_parameters()
+                        .set_names(Some(names.to_vec()))
+                        .with_decryption(true)
+                        .send()
+                },
             )
             .await
             .map_err(|e| to_backend(Op::BatchGet, first, e))?;
@@ -437,20 +451,30 @@ impl SecretBackend for AwsSsmBackend {
         };
         let out = self
             .wire
-            .send(OpClass::Write, "PutParameter", req.send())
+            .send_again(
+                OpClass::Write,
+                "PutParameter",
+                layers::Resend::IfNotSent,
+                fault,
+                || req.clone().send(),
+            )
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
         if current.is_some() && !opts.labels.is_empty() {
             self.wire
-                .send(
+                .send_again(
                     OpClass::Write,
                     "AddTagsToResource",
-                    self.client
-                        .add_tags_to_resource()
-                        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-                        .resource_id(name)
-                        .set_tags(Some(tags(&opts.labels)))
-                        .send(),
+                    layers::Resend::Idempotent,
+                    fault,
+                    || {
+                        self.client
+                            .add_tags_to_resource()
+                            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                            .resource_id(name)
+                            .set_tags(Some(tags(&opts.labels)))
+                            .send()
+                    },
                 )
                 .await
                 .map_err(|e| to_backend(Op::Put, name, e))?;
@@ -476,10 +500,12 @@ impl SecretBackend for AwsSsmBackend {
             .name(name));
         }
         self.wire
-            .send(
+            .send_again(
                 OpClass::Write,
                 "DeleteParameter",
-                self.client.delete_parameter().name(name).send(),
+                layers::Resend::Idempotent,
+                fault,
+                || self.client.delete_parameter().name(name).send(),
             )
             .await
             .map_err(|e| to_backend(Op::Delete, name, e))?;
