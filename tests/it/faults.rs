@@ -52,7 +52,7 @@ struct State {
     rng: AtomicU64,
     client: reqwest::Client,
     injected: Mutex<Vec<String>>,
-    /// Answer each request (method and path) 503 the first time it is seen.
+    /// Answer each request (method and URI) 503 the first time it is seen.
     fail_first: AtomicBool,
     seen: Mutex<std::collections::HashSet<String>>,
 }
@@ -114,7 +114,7 @@ impl FaultProxy {
         self.state.writes_only.store(writes_only, Ordering::SeqCst);
     }
 
-    /// From now on, answers each request (method and path) 503 the first time it comes.
+    /// From now on, answers each request (method and URI) 503 the first time it comes.
     fn fail_each_request_once(&self) {
         self.state.fail_first.store(true, Ordering::SeqCst);
     }
@@ -268,7 +268,7 @@ async fn handle(st: Arc<State>, req: Request<Body>) -> Response<Body> {
             .seen
             .lock()
             .unwrap()
-            .insert(format!("{} {}", req.method(), req.uri().path()));
+            .insert(format!("{} {}", req.method(), req.uri()));
     let fault = if first {
         Some(Fault::Unavailable)
     } else {
@@ -512,23 +512,12 @@ fn openbao_behind_a_faulty_network() {
     );
 }
 
-/// A passing fault costs the request that met it a resend, not its whole operation (a put on
-/// KV v2 is five requests): with every request failing once, an apply makes one put per
-/// secret, none retried, and sends each request twice.
-#[test]
-fn openbao_sends_a_failed_request_again_not_the_whole_write() {
-    let Some(addr) = emulator_endpoint("SECRETSYNC_TEST_VAULT_ADDR") else {
-        return;
-    };
-    let proxy = FaultProxy::start(&addr, Flavor::Vault, 0xfa17_0004);
+/// A passing fault costs the request that met it a resend, not its whole operation (a put is
+/// five requests on KV v2, three on GCP): with every request failing once, an apply makes
+/// one put per secret, none retried, and `want` is what it sends, by request.
+fn each_request_failing_once(p: &Project, proxy: &FaultProxy, want: &[(&str, u64)]) {
     proxy.fail_each_request_once();
-    let mount = random_prefix("once");
-    let through = format!(
-        "{}/secret/{mount}",
-        proxy.url.replace("http://", "vault+http://")
-    );
-    let p = project(vec![("VAULT_TOKEN".into(), "root".into())], &through, "f/");
-    bulk_set(&p, "production", &names(40));
+    bulk_set(p, "production", &names(40));
     let out: serde_json::Value =
         serde_json::from_str(&p.ok(&["apply", "--env", "faulty", "--json"], None)).unwrap();
     let env = &out["environments"][0];
@@ -542,26 +531,73 @@ fn openbao_sends_a_failed_request_again_not_the_whole_write() {
             .all(|c| c["outcome"] == "ok"),
         "a call was retried whole: {calls}"
     );
-    let requests = |name: &str| -> u64 {
-        env["http_requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["request"] == name)
-            .map(|r| r["count"].as_u64().unwrap())
-            .sum()
+    let sent: Vec<(String, u64)> = env["http_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["request"].as_str().unwrap().to_string(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64)> = want.iter().map(|(r, n)| (r.to_string(), *n)).collect();
+    assert_eq!(sent, want);
+    let injected = proxy.injected().len();
+    assert_eq!(injected, proxy.state.seen.lock().unwrap().len());
+}
+
+#[test]
+fn openbao_sends_a_failed_request_again_not_the_whole_write() {
+    let Some(addr) = emulator_endpoint("SECRETSYNC_TEST_VAULT_ADDR") else {
+        return;
     };
-    // Each secret's value write failed once and was sent again; the metadata was read once
-    // more, not once per retried put.
-    assert_eq!(requests("POST data"), 80);
-    assert_eq!(requests("GET metadata"), 80);
-    assert_eq!(requests("POST metadata"), 80);
-    // The claim's patch was sent twice, the finishing patch (same path, seen) once.
-    assert_eq!(requests("PATCH metadata"), 120);
-    assert_eq!(
-        proxy.injected().len(),
-        40 * 4 + 1,
-        "one fault per path, and the listing"
+    let proxy = FaultProxy::start(&addr, Flavor::Vault, 0xfa17_0004);
+    let mount = random_prefix("once");
+    let through = format!(
+        "{}/secret/{mount}",
+        proxy.url.replace("http://", "vault+http://")
+    );
+    let p = project(vec![("VAULT_TOKEN".into(), "root".into())], &through, "f/");
+    // Each first request failed and was sent again; the claim's patch twice, the finishing
+    // patch (the same request, seen) once.
+    each_request_failing_once(
+        &p,
+        &proxy,
+        &[
+            ("GET metadata", 80),
+            ("LIST metadata", 2),
+            ("PATCH metadata", 120),
+            ("POST data", 80),
+            ("POST metadata", 80),
+        ],
+    );
+}
+
+#[test]
+fn the_gcp_emulator_sends_a_failed_request_again_not_the_whole_write() {
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_GCP_SM_ENDPOINT") else {
+        return;
+    };
+    let proxy = FaultProxy::start(&ep, Flavor::Gcp, 0xfa17_0005);
+    let gp = random_prefix("once")
+        .trim_end_matches('_')
+        .replace('_', "-");
+    let through = format!("gcp-sm://{gp}?endpoint={}&auth=none", proxy.url);
+    let p = project(common::gcp_env(Some(&ep), None), &through, "f_");
+    // AddSecretVersion is not resent blind: after its fault the latest version is read (that
+    // read failing once as well), and only then is it sent again.
+    each_request_failing_once(
+        &p,
+        &proxy,
+        &[
+            ("AccessSecretVersion", 80),
+            ("AddSecretVersion", 80),
+            ("CreateSecret", 80),
+            ("ListSecrets", 2),
+            ("UpdateSecret", 80),
+        ],
     );
 }
 

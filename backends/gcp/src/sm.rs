@@ -6,7 +6,10 @@
 //!   with the payload's CRC32C, then the labels. `AddSecretVersion` is not idempotent and the
 //!   client will not retry it, so before adding a version the latest one is read back: if it
 //!   already holds this value (an earlier attempt landed and its response was lost), it is
-//!   reused instead of adding a duplicate.
+//!   reused instead of adding a duplicate. For the same reason the wire does not resend it
+//!   after a fault that leaves unknown whether it landed: the latest version is read, and the
+//!   request is sent again only when no newer version holds the value. Every other request
+//!   is resent after a passing fault (`layers::Wire::send_again`).
 //! - versions: GCP numbers versions itself; the token of the last write and the version it
 //!   produced are kept in labels, and the token is reported as the version id while that version
 //!   is the latest. Listing shows no versions (`version_in_list: false`): drift needs `--verify`
@@ -330,6 +333,61 @@ impl GcpSmBackend {
         }
     }
 
+    /// Adds a version holding `value`; `before` is the latest version's number before it.
+    /// `AddSecretVersion` is not idempotent: after a fault that leaves it unknown whether the
+    /// request landed, the latest version tells (a newer one holding this value is it), and
+    /// only when it did not land is the request sent again.
+    async fn add_version(
+        &self,
+        name: &str,
+        value: &SecretValue,
+        before: Option<u64>,
+    ) -> Result<u64> {
+        let payload = SecretPayload::new()
+            .set_data(value.expose().to_vec())
+            .set_data_crc32c(i64::from(crc32c::crc32c(value.expose())));
+        let req = self
+            .client
+            .add_secret_version()
+            .set_parent(self.path(name))
+            .set_payload(payload);
+        let mut sent = 0;
+        loop {
+            sent += 1;
+            let e = match self
+                .wire
+                .send_again(
+                    OpClass::Write,
+                    "AddSecretVersion",
+                    layers::Resend::IfNotSent,
+                    fault,
+                    || req.clone().send(),
+                )
+                .await
+            {
+                Ok(v) => {
+                    return version_number(&v.name).ok_or_else(|| {
+                        BackendError::new(
+                            ErrorKind::Transient,
+                            Op::Put,
+                            "the new version has no number",
+                        )
+                        .name(name)
+                    })
+                }
+                Err(e) => e,
+            };
+            if sent == layers::SEND_ATTEMPTS || fault(&e) != layers::Fault::Unknown {
+                return Err(to_backend(Op::Put, name, e));
+            }
+            if let Some((n, data)) = self.latest(name, Op::Put).await? {
+                if Some(n) > before && data.as_slice() == value.expose() {
+                    return Ok(n);
+                }
+            }
+        }
+    }
+
     async fn set_labels(
         &self,
         name: &str,
@@ -538,33 +596,8 @@ impl SecretBackend for GcpSmBackend {
         let version = match landed {
             Some(n) if opts.token.is_some() => n,
             _ => {
-                let payload = SecretPayload::new()
-                    .set_data(value.expose().to_vec())
-                    .set_data_crc32c(i64::from(crc32c::crc32c(value.expose())));
-                let req = self
-                    .client
-                    .add_secret_version()
-                    .set_parent(self.path(name))
-                    .set_payload(payload);
-                let v = self
-                    .wire
-                    .send_again(
-                        OpClass::Write,
-                        "AddSecretVersion",
-                        layers::Resend::IfNotSent,
-                        fault,
-                        || req.clone().send(),
-                    )
-                    .await
-                    .map_err(|e| to_backend(Op::Put, name, e))?;
-                version_number(&v.name).ok_or_else(|| {
-                    BackendError::new(
-                        ErrorKind::Transient,
-                        Op::Put,
-                        "the new version has no number",
-                    )
-                    .name(name)
-                })?
+                self.add_version(name, value, latest.as_ref().map(|(n, _)| *n))
+                    .await?
             }
         };
         labels.extend(opts.labels.clone());
