@@ -56,6 +56,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match err {
+        SdkError::TimeoutError(_) => Fault::TimedOut,
+        SdkError::DispatchFailure(d) if d.is_timeout() => Fault::TimedOut,
         SdkError::DispatchFailure(d) if d.is_io() => Fault::Unknown,
         SdkError::ResponseError(_) => Fault::Unknown,
         SdkError::ServiceError(se)
@@ -189,10 +191,10 @@ mod tests {
             (service("ThrottlingException", 400), Fault::Settled),
             (service("ResourceNotFoundException", 400), Fault::Settled),
             // A timeout too: a service that hangs must not cost three timeouts a request.
-            (SdkError::timeout_error(io()), Fault::Settled),
+            (SdkError::timeout_error(io()), Fault::TimedOut),
             (
                 SdkError::dispatch_failure(ConnectorError::timeout(io())),
-                Fault::Settled,
+                Fault::TimedOut,
             ),
         ] {
             assert_eq!(fault(&e), want, "{e:?}");

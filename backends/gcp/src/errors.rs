@@ -58,7 +58,9 @@ fn http_kind(status: u16) -> Option<ErrorKind> {
 pub fn fault(e: &Error) -> Fault {
     if e.is_connect() {
         Fault::NotSent
-    } else if e.is_timeout() || kind(e) != ErrorKind::Transient {
+    } else if e.is_timeout() {
+        Fault::TimedOut
+    } else if kind(e) != ErrorKind::Transient {
         Fault::Settled
     } else {
         Fault::Unknown
@@ -129,7 +131,7 @@ mod tests {
                 Fault::Settled,
             ),
             // A timeout too: a service that hangs must not cost three timeouts a request.
-            (Error::timeout(io()), Fault::Settled),
+            (Error::timeout(io()), Fault::TimedOut),
         ] {
             assert_eq!(fault(&e), want, "{e:?}");
         }

@@ -366,6 +366,9 @@ impl GcpSmBackend {
                 .await
             {
                 Ok(v) => {
+                    if sent > 1 {
+                        self.wire.resend_answered();
+                    }
                     return version_number(&v.name).ok_or_else(|| {
                         BackendError::new(
                             ErrorKind::Transient,
@@ -373,11 +376,14 @@ impl GcpSmBackend {
                             "the new version has no number",
                         )
                         .name(name)
-                    })
+                    });
                 }
                 Err(e) => e,
             };
-            if sent == layers::SEND_ATTEMPTS || fault(&e) != layers::Fault::Unknown {
+            if sent == layers::SEND_ATTEMPTS
+                || fault(&e) != layers::Fault::Unknown
+                || !self.wire.take_resend()
+            {
                 return Err(to_backend(Op::Put, name, e));
             }
             if let Some((n, data)) = self.latest(name, Op::Put).await? {

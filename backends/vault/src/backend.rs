@@ -34,7 +34,8 @@ impl Failed {
     /// Whether the wire may send the request again at once (see [`layers::Fault`]).
     fn fault(&self) -> layers::Fault {
         match self {
-            Failed::Send(e) if e.is_timeout() || e.is_builder() => layers::Fault::Settled,
+            Failed::Send(e) if e.is_timeout() => layers::Fault::TimedOut,
+            Failed::Send(e) if e.is_builder() => layers::Fault::Settled,
             Failed::Send(e) if e.is_connect() => layers::Fault::NotSent,
             Failed::Send(_) | Failed::Body(_) | Failed::Status(_) => layers::Fault::Unknown,
         }

@@ -8,6 +8,7 @@ use backon::{ExponentialBuilder, Retryable};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -19,11 +20,12 @@ const RESEND_DELAY: Duration = Duration::from_millis(50);
 /// What a failed request's error says about the request itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Leave it to the caller: the service answered (an error, a throttle: the retry layer
-    /// honours its retry-after and budget), or the request timed out (sent again here, a
-    /// service that hangs would cost several timeouts per call before the retry layer's budget
-    /// could stop the run).
+    /// The service answered (an error, a throttle): nothing to send again here; the retry
+    /// layer honours a throttle's retry-after and counts it in its budget.
     Settled,
+    /// No answer in time. Left to the retry layer too: sent again here, a service that hangs
+    /// would cost several timeouts per call before the retry layer's budget could stop the run.
+    TimedOut,
     /// It never reached the service (the connection could not be made): safe to send again,
     /// whatever it does.
     NotSent,
@@ -46,7 +48,7 @@ pub enum Resend {
 impl Resend {
     fn allows(self, fault: Fault) -> bool {
         match fault {
-            Fault::Settled => false,
+            Fault::Settled | Fault::TimedOut => false,
             Fault::NotSent => true,
             Fault::Unknown => self == Resend::Idempotent,
         }
@@ -98,6 +100,42 @@ pub struct Wire {
     hooks: Arc<RwLock<Option<Arc<Hooks>>>>,
     per_api: bool,
     own: Vec<(&'static str, Rate)>,
+    quota: Arc<ResendQuota>,
+}
+
+/// Tokens a resend spends and successes earn back, shared by a wire's clones (as the AWS
+/// SDKs' retry quota): against a service that fails everything, resending stops after
+/// [`RESEND_QUOTA`] / [`RESEND_COST`] resends, and the retry layer's budget ends the run as
+/// soon as it would without them; a flaky one earns the tokens back as fast as it spends them.
+#[derive(Debug)]
+struct ResendQuota(Mutex<u32>);
+
+/// The most tokens the resend quota holds.
+const RESEND_QUOTA: u32 = 100;
+/// What one resend costs; a request answered at its first attempt earns 1 back, a resend
+/// answered earns its cost back (an error answer counts: the service is up).
+const RESEND_COST: u32 = 5;
+
+impl Default for ResendQuota {
+    fn default() -> Self {
+        Self(Mutex::new(RESEND_QUOTA))
+    }
+}
+
+impl ResendQuota {
+    fn take(&self) -> bool {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let ok = *t >= RESEND_COST;
+        if ok {
+            *t -= RESEND_COST;
+        }
+        ok
+    }
+
+    fn give(&self, n: u32) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *t = (*t + n).min(RESEND_QUOTA);
+    }
 }
 
 impl Wire {
@@ -165,13 +203,27 @@ impl Wire {
         send.await
     }
 
+    /// Takes a resend's tokens from the quota [`send_again`](Self::send_again) spends, for a
+    /// caller that resends a request itself once it knows it is safe (GCP's version add, after
+    /// reading whether it landed); false when the quota is spent.
+    pub fn take_resend(&self) -> bool {
+        self.quota.take()
+    }
+
+    /// Gives back what [`take_resend`](Self::take_resend) took: the resent request was answered.
+    pub fn resend_answered(&self) {
+        self.quota.give(RESEND_COST);
+    }
+
     /// Sends one request as [`send`](Self::send) does, and sends it again, up to
     /// [`SEND_ATTEMPTS`] times in all after a short jittered wait, when `fault` says its
     /// failure allows it by `resend`. Each attempt is paced and counted: each is a request.
     ///
     /// A flaky network then costs a request a resend, not its whole operation: the retry
     /// layer above retries a call from its first request, and an operation of five requests
-    /// on a network that fails one in five would fail two times in three.
+    /// on a network that fails one in five would fail two times in three. Resends spend a
+    /// quota that answers earn back (see [`ResendQuota`]), so a service that is down is not
+    /// sent everything three times.
     pub async fn send_again<T, E, Fut>(
         &self,
         class: OpClass,
@@ -188,10 +240,27 @@ impl Wire {
             .with_min_delay(RESEND_DELAY)
             .with_max_times(SEND_ATTEMPTS - 1)
             .with_jitter();
-        (|| self.send(class, request.clone(), send()))
-            .retry(backoff)
-            .when(|e| resend.allows(fault(e)))
-            .await
+        let sent = AtomicU32::new(0);
+        let r = (|| {
+            sent.fetch_add(1, Ordering::Relaxed);
+            self.send(class, request.clone(), send())
+        })
+        .retry(backoff)
+        .when(|e| {
+            // Asked after the last attempt too: no token is spent on a resend that cannot be.
+            sent.load(Ordering::Relaxed) < SEND_ATTEMPTS as u32
+                && resend.allows(fault(e))
+                && self.quota.take()
+        })
+        .await;
+        // An answer, an error one included, earns tokens back: the service is up.
+        if r.as_ref().err().is_none_or(|e| fault(e) == Fault::Settled) {
+            self.quota.give(match sent.into_inner() {
+                1 => 1,
+                n => (n - 1) * RESEND_COST,
+            });
+        }
+        r
     }
 }
 
@@ -341,5 +410,47 @@ mod tests {
             sent_after(&[Unknown; SEND_ATTEMPTS], Resend::Idempotent).await,
             (Err(Unknown), SEND_ATTEMPTS, SEND_ATTEMPTS as u64)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn resends_stop_when_their_quota_is_spent_and_answers_earn_it_back() {
+        let wire = Wire::new();
+        let counter = CallCounter::new();
+        wire.attach("test", counter.clone(), &RateLimits::unlimited());
+        let call = |answer: Result<(), Fault>| {
+            wire.send_again(
+                OpClass::Read,
+                "GetSecret",
+                Resend::Idempotent,
+                |f| *f,
+                move || async move { answer },
+            )
+        };
+        // A service failing everything: 10 calls spend the quota on 2 resends each…
+        for _ in 0..15 {
+            assert!(call(Err(Fault::Unknown)).await.is_err());
+        }
+        let per_resend = RESEND_QUOTA / RESEND_COST;
+        assert_eq!(
+            counter.requests_named("GetSecret"),
+            u64::from(15 + per_resend),
+            "then each call is sent once"
+        );
+        // Timeouts earn nothing; five answers at the first attempt, error answers included,
+        // earn one resend back.
+        for _ in 0..RESEND_COST {
+            assert!(call(Err(Fault::TimedOut)).await.is_err());
+        }
+        for k in 0..RESEND_COST {
+            let answer = if k % 2 == 0 {
+                Ok(())
+            } else {
+                Err(Fault::Settled)
+            };
+            assert_eq!(call(answer).await, answer);
+        }
+        let before = counter.requests_named("GetSecret");
+        assert!(call(Err(Fault::Unknown)).await.is_err());
+        assert_eq!(counter.requests_named("GetSecret") - before, 2);
     }
 }
