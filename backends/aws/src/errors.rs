@@ -2,8 +2,8 @@
 
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use secretsync_core::layers::Fault;
-use secretsync_core::{BackendError, ErrorKind, Op};
+use secretsync_core::layers::{Fault, Resend, Wire};
+use secretsync_core::{BackendError, ErrorKind, Op, OpClass};
 
 /// What an SDK error means for secretsync. Messages carry AWS's code and message, which never
 /// include a secret value.
@@ -71,6 +71,22 @@ where
         }
         _ => Fault::Settled,
     }
+}
+
+/// Sends a request that does the same when sent twice through `wire`, which resends it after a
+/// passing fault (see [`fault`]).
+pub(crate) async fn idempotent<T, E, Fut>(
+    wire: &Wire,
+    class: OpClass,
+    request: &'static str,
+    send: impl FnMut() -> Fut,
+) -> std::result::Result<T, SdkError<E, HttpResponse>>
+where
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    wire.send_again(class, request, Resend::Idempotent, fault, send)
+        .await
 }
 
 /// What to do when the standard chain found no credentials at all.

@@ -15,7 +15,7 @@
 //!   this region's secrets and are left out. A delete removes the replicas first, as AWS requires.
 
 use crate::config::AwsOptions;
-use crate::errors::{fault, to_backend};
+use crate::errors::{idempotent, to_backend};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{
@@ -224,15 +224,10 @@ impl AwsSmBackend {
         >,
     > {
         let req = self.client.describe_secret().secret_id(name);
-        self.wire
-            .send_again(
-                OpClass::Read,
-                "DescribeSecret",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await
+        idempotent(&self.wire, OpClass::Read, "DescribeSecret", || {
+            req.clone().send()
+        })
+        .await
     }
 
     /// Removes every replica of `name` (AWS refuses to delete a secret that has some); false
@@ -250,22 +245,20 @@ impl AwsSmBackend {
         if regions.is_empty() {
             return Ok(false);
         }
-        self.wire
-            .send_again(
-                OpClass::Write,
-                "RemoveRegionsFromReplication",
-                layers::Resend::Idempotent,
-                fault,
-                || {
-                    self.client
-                        .remove_regions_from_replication()
-                        .secret_id(name)
-                        .set_remove_replica_regions(Some(regions.clone()))
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| to_backend(Op::Delete, name, e))?;
+        idempotent(
+            &self.wire,
+            OpClass::Write,
+            "RemoveRegionsFromReplication",
+            || {
+                self.client
+                    .remove_regions_from_replication()
+                    .secret_id(name)
+                    .set_remove_replica_regions(Some(regions.clone()))
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| to_backend(Op::Delete, name, e))?;
         Ok(true)
     }
 
@@ -288,32 +281,24 @@ impl AwsSmBackend {
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
         let (text, binary) = payload(value);
-        let out = self
-            .wire
-            .send_again(
-                OpClass::Write,
-                "CreateSecret",
-                layers::Resend::Idempotent,
-                fault,
-                || {
-                    self.client
-                        .create_secret()
-                        .name(name)
-                        .set_client_request_token(opts.token.clone())
-                        .set_secret_string(text.clone())
-                        .set_secret_binary(binary.clone())
-                        .set_tags(Some(tags(&opts.labels)))
-                        .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
-                            self.replicas
-                                .iter()
-                                .map(|r| ReplicaRegionType::builder().region(r).build())
-                                .collect()
-                        }))
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| to_backend(Op::Put, name, e))?;
+        let out = idempotent(&self.wire, OpClass::Write, "CreateSecret", || {
+            self.client
+                .create_secret()
+                .name(name)
+                .set_client_request_token(opts.token.clone())
+                .set_secret_string(text.clone())
+                .set_secret_binary(binary.clone())
+                .set_tags(Some(tags(&opts.labels)))
+                .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
+                    self.replicas
+                        .iter()
+                        .map(|r| ReplicaRegionType::builder().region(r).build())
+                        .collect()
+                }))
+                .send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::Put, name, e))?;
         Ok(PutOutcome {
             created: true,
             version: out.version_id().map(str::to_string),
@@ -327,42 +312,27 @@ impl AwsSmBackend {
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
         let (text, binary) = payload(value);
-        let out = self
-            .wire
-            .send_again(
-                OpClass::Write,
-                "PutSecretValue",
-                layers::Resend::Idempotent,
-                fault,
-                || {
-                    self.client
-                        .put_secret_value()
-                        .secret_id(name)
-                        .set_client_request_token(opts.token.clone())
-                        .set_secret_string(text.clone())
-                        .set_secret_binary(binary.clone())
-                        .send()
-                },
-            )
+        let out = idempotent(&self.wire, OpClass::Write, "PutSecretValue", || {
+            self.client
+                .put_secret_value()
+                .secret_id(name)
+                .set_client_request_token(opts.token.clone())
+                .set_secret_string(text.clone())
+                .set_secret_binary(binary.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::Put, name, e))?;
+        if !opts.labels.is_empty() {
+            idempotent(&self.wire, OpClass::Write, "TagResource", || {
+                self.client
+                    .tag_resource()
+                    .secret_id(name)
+                    .set_tags(Some(tags(&opts.labels)))
+                    .send()
+            })
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
-        if !opts.labels.is_empty() {
-            self.wire
-                .send_again(
-                    OpClass::Write,
-                    "TagResource",
-                    layers::Resend::Idempotent,
-                    fault,
-                    || {
-                        self.client
-                            .tag_resource()
-                            .secret_id(name)
-                            .set_tags(Some(tags(&opts.labels)))
-                            .send()
-                    },
-                )
-                .await
-                .map_err(|e| to_backend(Op::Put, name, e))?;
         }
         Ok(PutOutcome {
             created: false,
@@ -436,17 +406,11 @@ impl SecretBackend for AwsSmBackend {
                     .build(),
             );
         }
-        let out = self
-            .wire
-            .send_again(
-                OpClass::List,
-                "ListSecrets",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await
-            .map_err(|e| to_backend(Op::List, prefix, e))?;
+        let out = idempotent(&self.wire, OpClass::List, "ListSecrets", || {
+            req.clone().send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::List, prefix, e))?;
         let items = out
             .secret_list()
             .iter()
@@ -494,16 +458,10 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret>> {
-        match self
-            .wire
-            .send_again(
-                OpClass::Read,
-                "GetSecretValue",
-                layers::Resend::Idempotent,
-                fault,
-                || self.client.get_secret_value().secret_id(name).send(),
-            )
-            .await
+        match idempotent(&self.wire, OpClass::Read, "GetSecretValue", || {
+            self.client.get_secret_value().secret_id(name).send()
+        })
+        .await
         {
             Ok(out) => {
                 let value = match (out.secret_string(), out.secret_binary()) {
@@ -530,22 +488,14 @@ impl SecretBackend for AwsSmBackend {
 
     async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
         let first = names.first().map(String::as_str).unwrap_or_default();
-        let out = self
-            .wire
-            .send_again(
-                OpClass::Read,
-                "BatchGetSecretValue",
-                layers::Resend::Idempotent,
-                fault,
-                || {
-                    self.client
-                        .batch_get_secret_value()
-                        .set_secret_id_list(Some(names.to_vec()))
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| to_backend(Op::BatchGet, first, e))?;
+        let out = idempotent(&self.wire, OpClass::Read, "BatchGetSecretValue", || {
+            self.client
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(names.to_vec()))
+                .send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::BatchGet, first, e))?;
         if let Some(e) = out
             .errors()
             .iter()
@@ -627,16 +577,10 @@ impl SecretBackend for AwsSmBackend {
             }
             DeleteMode::Force => req.force_delete_without_recovery(true),
         };
-        let e = match self
-            .wire
-            .send_again(
-                OpClass::Write,
-                "DeleteSecret",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await
+        let e = match idempotent(&self.wire, OpClass::Write, "DeleteSecret", || {
+            req.clone().send()
+        })
+        .await
         {
             Ok(_) => return Ok(()),
             Err(e) => to_backend(Op::Delete, name, e),
@@ -644,16 +588,10 @@ impl SecretBackend for AwsSmBackend {
         // AWS deletes no secret that still has replicas (a refusal of the request): remove
         // them, then delete. A refusal for any other reason stands.
         let e = if e.kind == ErrorKind::InvalidInput && self.remove_replicas(name).await? {
-            match self
-                .wire
-                .send_again(
-                    OpClass::Write,
-                    "DeleteSecret",
-                    layers::Resend::Idempotent,
-                    fault,
-                    || req.clone().send(),
-                )
-                .await
+            match idempotent(&self.wire, OpClass::Write, "DeleteSecret", || {
+                req.clone().send()
+            })
+            .await
             {
                 Ok(_) => return Ok(()),
                 Err(e) => to_backend(Op::Delete, name, e),
@@ -668,16 +606,11 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn restore(&self, name: &str) -> Result<()> {
-        self.wire
-            .send_again(
-                OpClass::Write,
-                "RestoreSecret",
-                layers::Resend::Idempotent,
-                fault,
-                || self.client.restore_secret().secret_id(name).send(),
-            )
-            .await
-            .map_err(|e| to_backend(Op::Restore, name, e))?;
+        idempotent(&self.wire, OpClass::Write, "RestoreSecret", || {
+            self.client.restore_secret().secret_id(name).send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::Restore, name, e))?;
         Ok(())
     }
 }

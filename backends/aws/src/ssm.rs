@@ -19,7 +19,7 @@
 //! - delete: `DeleteParameter`; there is no soft delete.
 
 use crate::config::AwsOptions;
-use crate::errors::{fault, to_backend};
+use crate::errors::{fault, idempotent, to_backend};
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{
     ParameterMetadata, ParameterStringFilter, ParameterTier, ParameterType, Tag,
@@ -197,23 +197,15 @@ impl AwsSsmBackend {
             .set_values(Some(names.to_vec()))
             .build()
             .map_err(|e| BackendError::new(ErrorKind::InvalidInput, op, e.to_string()))?;
-        let out = self
-            .wire
-            .send_again(
-                OpClass::List,
-                "DescribeParameters",
-                layers::Resend::Idempotent,
-                fault,
-                || {
-                    self.client
-                        .describe_parameters()
-                        .parameter_filters(filter.clone())
-                        .max_results(PAGE)
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| to_backend(op, first, e))?;
+        let out = idempotent(&self.wire, OpClass::List, "DescribeParameters", || {
+            self.client
+                .describe_parameters()
+                .parameter_filters(filter.clone())
+                .max_results(PAGE)
+                .send()
+        })
+        .await
+        .map_err(|e| to_backend(op, first, e))?;
         Ok(out
             .parameters()
             .iter()
@@ -300,17 +292,11 @@ impl SecretBackend for AwsSsmBackend {
                     })?,
             );
         }
-        let out = self
-            .wire
-            .send_again(
-                OpClass::List,
-                "DescribeParameters",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await
-            .map_err(|e| to_backend(Op::List, prefix, e))?;
+        let out = idempotent(&self.wire, OpClass::List, "DescribeParameters", || {
+            req.clone().send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::List, prefix, e))?;
         Ok(Page {
             items: out
                 .parameters()
@@ -335,23 +321,15 @@ impl SecretBackend for AwsSsmBackend {
 
     async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
         let first = names.first().map(String::as_str).unwrap_or_default();
-        let out = self
-            .wire
-            .send_again(
-                OpClass::Read,
-                "GetParameters",
-                layers::Resend::Idempotent,
-                fault,
-                || {
-                    self.client
-                        .get_parameters()
-                        .set_names(Some(names.to_vec()))
-                        .with_decryption(true)
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| to_backend(Op::BatchGet, first, e))?;
+        let out = idempotent(&self.wire, OpClass::Read, "GetParameters", || {
+            self.client
+                .get_parameters()
+                .set_names(Some(names.to_vec()))
+                .with_decryption(true)
+                .send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::BatchGet, first, e))?;
         let mut by_name: std::collections::HashMap<String, (String, i64)> = out
             .parameters()
             .iter()
@@ -461,23 +439,16 @@ impl SecretBackend for AwsSsmBackend {
             .await
             .map_err(|e| to_backend(Op::Put, name, e))?;
         if current.is_some() && !opts.labels.is_empty() {
-            self.wire
-                .send_again(
-                    OpClass::Write,
-                    "AddTagsToResource",
-                    layers::Resend::Idempotent,
-                    fault,
-                    || {
-                        self.client
-                            .add_tags_to_resource()
-                            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
-                            .resource_id(name)
-                            .set_tags(Some(tags(&opts.labels)))
-                            .send()
-                    },
-                )
-                .await
-                .map_err(|e| to_backend(Op::Put, name, e))?;
+            idempotent(&self.wire, OpClass::Write, "AddTagsToResource", || {
+                self.client
+                    .add_tags_to_resource()
+                    .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                    .resource_id(name)
+                    .set_tags(Some(tags(&opts.labels)))
+                    .send()
+            })
+            .await
+            .map_err(|e| to_backend(Op::Put, name, e))?;
         }
         let made = out.version();
         let version = match &opts.token {
@@ -499,16 +470,11 @@ impl SecretBackend for AwsSsmBackend {
             )
             .name(name));
         }
-        self.wire
-            .send_again(
-                OpClass::Write,
-                "DeleteParameter",
-                layers::Resend::Idempotent,
-                fault,
-                || self.client.delete_parameter().name(name).send(),
-            )
-            .await
-            .map_err(|e| to_backend(Op::Delete, name, e))?;
+        idempotent(&self.wire, OpClass::Write, "DeleteParameter", || {
+            self.client.delete_parameter().name(name).send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::Delete, name, e))?;
         Ok(())
     }
 }

@@ -2,8 +2,8 @@
 
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::error::Error;
-use secretsync_core::layers::Fault;
-use secretsync_core::{BackendError, ErrorKind, Op};
+use secretsync_core::layers::{Fault, Resend, Wire};
+use secretsync_core::{BackendError, ErrorKind, Op, OpClass};
 
 /// What a client error means for secretsync.
 pub fn kind(e: &Error) -> ErrorKind {
@@ -65,6 +65,21 @@ pub fn fault(e: &Error) -> Fault {
     } else {
         Fault::Unknown
     }
+}
+
+/// Sends a request that does the same when sent twice through `wire`, which resends it after a
+/// passing fault (see [`fault`]).
+pub(crate) async fn idempotent<T, Fut>(
+    wire: &Wire,
+    class: OpClass,
+    request: &'static str,
+    send: impl FnMut() -> Fut,
+) -> Result<T, Error>
+where
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    wire.send_again(class, request, Resend::Idempotent, fault, send)
+        .await
 }
 
 /// Builds the backend error for a failed call.

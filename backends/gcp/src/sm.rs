@@ -20,7 +20,7 @@
 //!   placement drift at no extra call.
 
 use crate::config::GcpOptions;
-use crate::errors::{fault, to_backend};
+use crate::errors::{fault, idempotent, to_backend};
 use async_trait::async_trait;
 use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
@@ -225,16 +225,10 @@ impl GcpSmBackend {
 
     async fn secret(&self, name: &str, op: Op) -> Result<Option<GSecret>> {
         let req = self.client.get_secret().set_name(self.path(name));
-        match self
-            .wire
-            .send_again(
-                OpClass::Read,
-                "GetSecret",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await
+        match idempotent(&self.wire, OpClass::Read, "GetSecret", || {
+            req.clone().send()
+        })
+        .await
         {
             Ok(s) => Ok(Some(s)),
             Err(e) => match to_backend(op, name, e) {
@@ -261,16 +255,10 @@ impl GcpSmBackend {
             .set_parent(format!("projects/{}", self.project))
             .set_secret_id(name)
             .set_secret(secret);
-        let r = self
-            .wire
-            .send_again(
-                OpClass::Write,
-                "CreateSecret",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await;
+        let r = idempotent(&self.wire, OpClass::Write, "CreateSecret", || {
+            req.clone().send()
+        })
+        .await;
         match r.map_err(|e| to_backend(Op::Put, name, e)) {
             Ok(_) => Ok(true),
             Err(e) if e.kind == ErrorKind::AlreadyExists => Ok(false),
@@ -284,16 +272,10 @@ impl GcpSmBackend {
             .client
             .access_secret_version()
             .set_name(format!("{}/versions/latest", self.path(name)));
-        let r = self
-            .wire
-            .send_again(
-                OpClass::Read,
-                "AccessSecretVersion",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await;
+        let r = idempotent(&self.wire, OpClass::Read, "AccessSecretVersion", || {
+            req.clone().send()
+        })
+        .await;
         match r {
             Ok(r) => {
                 let n = version_number(&r.name).unwrap_or(0);
@@ -314,16 +296,10 @@ impl GcpSmBackend {
             .client
             .get_secret_version()
             .set_name(format!("{}/versions/latest", self.path(name)));
-        let r = self
-            .wire
-            .send_again(
-                OpClass::Read,
-                "GetSecretVersion",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await;
+        let r = idempotent(&self.wire, OpClass::Read, "GetSecretVersion", || {
+            req.clone().send()
+        })
+        .await;
         match r {
             Ok(v) => Ok(version_number(&v.name)),
             Err(e) => match to_backend(op, name, e) {
@@ -406,16 +382,11 @@ impl GcpSmBackend {
             .update_secret()
             .set_secret(secret)
             .set_update_mask(mask);
-        self.wire
-            .send_again(
-                OpClass::Write,
-                "UpdateSecret",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await
-            .map_err(|e| to_backend(Op::Put, name, e))?;
+        idempotent(&self.wire, OpClass::Write, "UpdateSecret", || {
+            req.clone().send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::Put, name, e))?;
         Ok(())
     }
 }
@@ -461,17 +432,11 @@ impl SecretBackend for GcpSmBackend {
             .set_parent(format!("projects/{}", self.project))
             .set_page_size(PAGE)
             .set_page_token(page.unwrap_or_default());
-        let out = self
-            .wire
-            .send_again(
-                OpClass::List,
-                "ListSecrets",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await
-            .map_err(|e| to_backend(Op::List, prefix, e))?;
+        let out = idempotent(&self.wire, OpClass::List, "ListSecrets", || {
+            req.clone().send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::List, prefix, e))?;
         let items = out
             .secrets
             .iter()
@@ -634,16 +599,11 @@ impl SecretBackend for GcpSmBackend {
             .name(name));
         }
         let req = self.client.delete_secret().set_name(self.path(name));
-        self.wire
-            .send_again(
-                OpClass::Write,
-                "DeleteSecret",
-                layers::Resend::Idempotent,
-                fault,
-                || req.clone().send(),
-            )
-            .await
-            .map_err(|e| to_backend(Op::Delete, name, e))?;
+        idempotent(&self.wire, OpClass::Write, "DeleteSecret", || {
+            req.clone().send()
+        })
+        .await
+        .map_err(|e| to_backend(Op::Delete, name, e))?;
         Ok(())
     }
 }
