@@ -515,11 +515,38 @@ fn openbao_behind_a_faulty_network() {
 /// A passing fault costs the request that met it a resend, not its whole operation (a put is
 /// five requests on KV v2, three on GCP): with every request failing once, an apply makes
 /// one put per secret, none retried, and `want` is what it sends, by request.
-fn each_request_failing_once(p: &Project, proxy: &FaultProxy, want: &[(&str, u64)]) {
+/// `rechecked` of the faults are the put's to handle (GCP's version adds), not the wire's: the
+/// others each show as one `resending` event in the debug log.
+fn each_request_failing_once(
+    p: &Project,
+    proxy: &FaultProxy,
+    want: &[(&str, u64)],
+    rechecked: usize,
+) {
     proxy.fail_each_request_once();
     bulk_set(p, "production", &names(40));
-    let out: serde_json::Value =
-        serde_json::from_str(&p.ok(&["apply", "--env", "faulty", "--json"], None)).unwrap();
+    let run = p.run(
+        &[
+            "apply",
+            "--env",
+            "faulty",
+            "--json",
+            "-vv",
+            "--log-format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", common::text(&run));
+    let out: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let resent: Vec<serde_json::Value> = String::from_utf8_lossy(&run.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "resending")
+        .collect();
+    assert_eq!(resent.len(), proxy.injected().len() - rechecked);
+    assert!(resent.iter().all(|l| l["fields"]["fault"] == "Unknown"
+        && l["spans"].as_array().is_some_and(|s| !s.is_empty())));
     let env = &out["environments"][0];
     let calls = &env["api_calls"];
     assert_eq!(common::ok_calls(calls, "put"), 40, "{calls}");
@@ -572,6 +599,7 @@ fn openbao_sends_a_failed_request_again_not_the_whole_write() {
             ("POST data", 80),
             ("POST metadata", 80),
         ],
+        0,
     );
 }
 
@@ -598,6 +626,7 @@ fn the_gcp_emulator_sends_a_failed_request_again_not_the_whole_write() {
             ("ListSecrets", 2),
             ("UpdateSecret", 80),
         ],
+        40,
     );
 }
 

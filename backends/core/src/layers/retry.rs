@@ -20,10 +20,11 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            // An operation is several requests (a read, then writes), so a network that fails
-            // one request in five fails one operation in two: it takes this many attempts for
-            // hundreds of operations all to get through. A backend that is down spends the
-            // retry budget instead, long before.
+            // An operation is several requests (a read, then writes). The wire resends a request
+            // that met a passing fault, but throttles, timeouts and writes that could land twice
+            // come here, and a quota's window can refuse a call many times: it takes this many
+            // attempts for hundreds of operations all to get through. A backend that is down
+            // spends the retry budget instead, long before.
             max_attempts: 24,
             min_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(5),

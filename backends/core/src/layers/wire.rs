@@ -246,6 +246,15 @@ impl Wire {
             self.send(class, request.clone(), send())
         })
         .retry(backoff)
+        .sleep(tokio::time::sleep)
+        .notify(|e, wait| {
+            tracing::debug!(
+                request = %request,
+                fault = ?fault(e),
+                wait_ms = wait.as_millis() as u64,
+                "resending"
+            );
+        })
         .when(|e| {
             // Asked after the last attempt too: no token is spent on a resend that cannot be.
             sent.load(Ordering::Relaxed) < SEND_ATTEMPTS as u32
