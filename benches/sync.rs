@@ -31,6 +31,53 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The system allocator, counting: the bytes live and their high-water mark since the row
+/// began, so that each row reports the heap its own work took (the process's peak RSS only
+/// grows, and includes the memory backend's own copy of every secret).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static BASE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(l) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+            // A plain load first: past the peak, most allocations write nothing shared.
+            if now > PEAK.load(Ordering::Relaxed) {
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(p, l) };
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Starts a row: its clock, and its heap's high-water mark from what is live now.
+fn start() -> Instant {
+    let live = LIVE.load(Ordering::Relaxed);
+    BASE.store(live, Ordering::Relaxed);
+    PEAK.store(live, Ordering::Relaxed);
+    Instant::now()
+}
+
+/// The most heap the row's work held at once, beyond what was live when it started.
+fn row_heap_mib() -> f64 {
+    PEAK.load(Ordering::Relaxed)
+        .saturating_sub(BASE.load(Ordering::Relaxed)) as f64
+        / (1024.0 * 1024.0)
+}
+
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -42,10 +89,11 @@ fn peak_rss_mib() -> f64 {
 
 fn row(name: &str, n: usize, took: Duration, counter: &CallCounter) {
     println!(
-        "| {name} | {n} | {:.3} | {:.0} | {} | {:.0} |",
+        "| {name} | {n} | {:.3} | {:.0} | {} | {:.0} | {:.0} |",
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64(),
         calls_made(counter),
+        row_heap_mib(),
         peak_rss_mib()
     );
 }
@@ -118,7 +166,7 @@ async fn engine(
     static SCENARIO: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let k = SCENARIO.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let prefix = format!("bench{}-{k}/", std::process::id());
-    let t = Instant::now();
+    let t = start();
     let p = plan(
         "bench",
         backend.as_ref(),
@@ -138,7 +186,7 @@ async fn engine(
         &counter,
     );
     counter.reset();
-    let t = Instant::now();
+    let t = start();
     let p = plan(
         "bench",
         backend.as_ref(),
@@ -156,7 +204,7 @@ async fn engine(
     for (_, v) in changed.iter_mut().step_by(10) {
         *v = SecretValue::from("rotated");
     }
-    let t = Instant::now();
+    let t = start();
     let p = plan(
         "bench",
         backend.as_ref(),
@@ -186,7 +234,7 @@ async fn store_rows(n: usize) {
         .expect("create");
     let ids: Vec<Box<dyn Identity>> = vec![Box::new(id)];
     let counter = CallCounter::new();
-    let t = Instant::now();
+    let t = start();
     let mut w = Store::open_for_write(&path, [], &ids).await.expect("open");
     for (name, v) in desired(n) {
         w.set(
@@ -205,7 +253,7 @@ async fn store_rows(n: usize) {
         &counter,
     );
     let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-    let t = Instant::now();
+    let t = start();
     let u = Store::load(&path)
         .expect("load")
         .unlock(&ids)
@@ -744,8 +792,8 @@ async fn main() {
         .join()
         .expect("quota rows");
     println!();
-    println!("| scenario | secrets | wall s | secrets/s | backend API calls | peak RSS MiB |");
-    println!("|---|---:|---:|---:|---|---:|");
+    println!("| scenario | secrets | wall s | secrets/s | backend API calls | the row's heap MiB | process peak RSS MiB |");
+    println!("|---|---:|---:|---:|---|---:|---:|");
     store_rows(n).await;
 
     let mem = Arc::new(MemoryBackend::new());
