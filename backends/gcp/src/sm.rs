@@ -7,9 +7,10 @@
 //!   client will not retry it, so before adding a version the latest one is read back: if it
 //!   already holds this value (an earlier attempt landed and its response was lost), it is
 //!   reused instead of adding a duplicate. For the same reason the wire does not resend it
-//!   after a fault that leaves unknown whether it landed: the latest version is read, and the
-//!   request is sent again only when no newer version holds the value. Every other request
-//!   is resent after a passing fault (`layers::Wire::send_again`).
+//!   blind after a fault that leaves unknown whether it landed: the latest version is read,
+//!   and the request is sent again only when no newer version holds the value
+//!   (`layers::Wire::send_unless_landed`). Every other request is resent after a passing
+//!   fault (`layers::Wire::send_again`).
 //! - versions: GCP numbers versions itself; the token of the last write and the version it
 //!   produced are kept in labels, and the token is reported as the version id while that version
 //!   is the latest. Listing shows no versions (`version_in_list: false`): drift needs `--verify`
@@ -26,7 +27,7 @@ use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_secretmanager_v1::model::{
     replication::{user_managed::Replica, Automatic, UserManaged},
-    Replication, Secret as GSecret, SecretPayload,
+    Replication, Secret as GSecret, SecretPayload, SecretVersion,
 };
 use secretsync_core::error::Result;
 use secretsync_core::*;
@@ -327,47 +328,46 @@ impl GcpSmBackend {
             .add_secret_version()
             .set_parent(self.path(name))
             .set_payload(payload);
-        let mut sent = 0;
-        loop {
-            sent += 1;
-            let e = match self
-                .wire
-                .send_again(
-                    OpClass::Write,
-                    "AddSecretVersion",
-                    layers::Resend::IfNotSent,
-                    fault,
-                    || req.clone().send(),
-                )
-                .await
-            {
-                Ok(v) => {
-                    if sent > 1 {
-                        self.wire.resend_answered();
-                    }
-                    return version_number(&v.name).ok_or_else(|| {
-                        BackendError::new(
-                            ErrorKind::Transient,
-                            Op::Put,
-                            "the new version has no number",
-                        )
-                        .name(name)
-                    });
+        let latest = self
+            .client
+            .access_secret_version()
+            .set_name(format!("{}/versions/latest", self.path(name)));
+        let landed = || async {
+            let r = idempotent(&self.wire, OpClass::Read, "AccessSecretVersion", || {
+                latest.clone().send()
+            })
+            .await;
+            match r {
+                Ok(r)
+                    if version_number(&r.name) > before
+                        && r.payload.as_ref().map(|p| p.data.as_ref()) == Some(value.expose()) =>
+                {
+                    Ok(Some(SecretVersion::new().set_name(r.name)))
                 }
-                Err(e) => e,
-            };
-            if sent == layers::SEND_ATTEMPTS
-                || fault(&e) != layers::Fault::Unknown
-                || !self.wire.take_resend()
-            {
-                return Err(to_backend(Op::Put, name, e));
+                Ok(_) => Ok(None),
+                Err(e) if crate::errors::kind(&e) == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
             }
-            if let Some((n, data)) = self.latest(name, Op::Put).await? {
-                if Some(n) > before && data.as_slice() == value.expose() {
-                    return Ok(n);
-                }
-            }
-        }
+        };
+        let v = self
+            .wire
+            .send_unless_landed(
+                OpClass::Write,
+                "AddSecretVersion",
+                fault,
+                || req.clone().send(),
+                landed,
+            )
+            .await
+            .map_err(|e| to_backend(Op::Put, name, e))?;
+        version_number(&v.name).ok_or_else(|| {
+            BackendError::new(
+                ErrorKind::Transient,
+                Op::Put,
+                "the new version has no number",
+            )
+            .name(name)
+        })
     }
 
     async fn set_labels(

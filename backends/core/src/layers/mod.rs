@@ -24,7 +24,7 @@ pub use concurrency::ConcurrencyLimit;
 pub use counter::{CallCounter, CallKey, Counted, RequestKey};
 pub use rate::{Rate, RateLimit, RateLimits};
 pub use retry::{Retry, RetryPolicy};
-pub use wire::{Fault, Resend, Wire, SEND_ATTEMPTS};
+pub use wire::{Fault, Resend, Wire};
 
 use crate::backend::SecretBackend;
 use crate::error::{Op, Result};

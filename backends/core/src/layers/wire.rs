@@ -4,11 +4,10 @@
 
 use super::{CallCounter, Rate, RateLimit, RateLimits};
 use crate::error::OpClass;
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -40,19 +39,10 @@ pub enum Resend {
     /// check-and-set or an idempotency token, a create whose "already exists" the caller
     /// handles): again after [`Fault::NotSent`] and [`Fault::Unknown`].
     Idempotent,
-    /// Sending it twice could do it twice (GCP's `AddSecretVersion`): again only after
-    /// [`Fault::NotSent`].
+    /// Sending it twice could do it twice (SSM's `PutParameter`): again only after
+    /// [`Fault::NotSent`]. Where the service can be asked whether it landed, see
+    /// [`Wire::send_unless_landed`].
     IfNotSent,
-}
-
-impl Resend {
-    fn allows(self, fault: Fault) -> bool {
-        match fault {
-            Fault::Settled | Fault::TimedOut => false,
-            Fault::NotSent => true,
-            Fault::Unknown => self == Resend::Idempotent,
-        }
-    }
 }
 
 /// What [`stack`](super::stack) attaches to a backend's wire.
@@ -136,6 +126,15 @@ impl ResendQuota {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *t = (*t + n).min(RESEND_QUOTA);
     }
+
+    /// The service answered the request's `sent`-th attempt: 1 token when it was the first,
+    /// else what its resends cost.
+    fn answered(&self, sent: usize) {
+        self.give(match sent {
+            1 => 1,
+            n => (n as u32 - 1) * RESEND_COST,
+        });
+    }
 }
 
 impl Wire {
@@ -203,18 +202,6 @@ impl Wire {
         send.await
     }
 
-    /// Takes a resend's tokens from the quota [`send_again`](Self::send_again) spends, for a
-    /// caller that resends a request itself once it knows it is safe (GCP's version add, after
-    /// reading whether it landed); false when the quota is spent.
-    pub fn take_resend(&self) -> bool {
-        self.quota.take()
-    }
-
-    /// Gives back what [`take_resend`](Self::take_resend) took: the resent request was answered.
-    pub fn resend_answered(&self) {
-        self.quota.give(RESEND_COST);
-    }
-
     /// Sends one request as [`send`](Self::send) does, and sends it again, up to
     /// [`SEND_ATTEMPTS`] times in all after a short jittered wait, when `fault` says its
     /// failure allows it by `resend`. Each attempt is paced and counted: each is a request.
@@ -230,47 +217,112 @@ impl Wire {
         request: impl Into<Cow<'static, str>>,
         resend: Resend,
         fault: impl Fn(&E) -> Fault,
-        mut send: impl FnMut() -> Fut,
+        send: impl FnMut() -> Fut,
     ) -> Result<T, E>
     where
         Fut: Future<Output = Result<T, E>>,
     {
-        let request = request.into();
-        let backoff = ExponentialBuilder::default()
+        let on_unknown: Unknown<NoCheck<T, E>> = match resend {
+            Resend::Idempotent => Unknown::Resend,
+            Resend::IfNotSent => Unknown::Stop,
+        };
+        self.send_loop(class, request.into(), fault, send, on_unknown)
+            .await
+    }
+
+    /// As [`send_again`](Self::send_again), for a request that sending twice could do twice
+    /// (GCP's `AddSecretVersion`): after a fault that leaves unknown whether it landed,
+    /// `landed` asks the service; its `Some` is the answer, and only its `None` sends the
+    /// request again.
+    pub async fn send_unless_landed<T, E, Fut, L, LFut>(
+        &self,
+        class: OpClass,
+        request: impl Into<Cow<'static, str>>,
+        fault: impl Fn(&E) -> Fault,
+        send: impl FnMut() -> Fut,
+        landed: L,
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        L: FnMut() -> LFut,
+        LFut: Future<Output = Result<Option<T>, E>>,
+    {
+        self.send_loop(class, request.into(), fault, send, Unknown::Check(landed))
+            .await
+    }
+
+    /// The one loop behind [`send_again`](Self::send_again) and
+    /// [`send_unless_landed`](Self::send_unless_landed).
+    async fn send_loop<T, E, Fut, L, LFut>(
+        &self,
+        class: OpClass,
+        request: Cow<'static, str>,
+        fault: impl Fn(&E) -> Fault,
+        mut send: impl FnMut() -> Fut,
+        mut on_unknown: Unknown<L>,
+    ) -> Result<T, E>
+    where
+        Fut: Future<Output = Result<T, E>>,
+        L: FnMut() -> LFut,
+        LFut: Future<Output = Result<Option<T>, E>>,
+    {
+        let mut waits = ExponentialBuilder::default()
             .with_min_delay(RESEND_DELAY)
             .with_max_times(SEND_ATTEMPTS - 1)
-            .with_jitter();
-        let sent = AtomicU32::new(0);
-        let r = (|| {
-            sent.fetch_add(1, Ordering::Relaxed);
-            self.send(class, request.clone(), send())
-        })
-        .retry(backoff)
-        .sleep(tokio::time::sleep)
-        .notify(|e, wait| {
+            .with_jitter()
+            .build();
+        let mut sent = 0;
+        loop {
+            sent += 1;
+            let e = match self.send(class, request.clone(), send()).await {
+                Ok(t) => {
+                    self.quota.answered(sent);
+                    return Ok(t);
+                }
+                Err(e) => e,
+            };
+            let f = fault(&e);
+            let allowed = match f {
+                Fault::NotSent => true,
+                Fault::Unknown => !matches!(on_unknown, Unknown::Stop),
+                Fault::Settled | Fault::TimedOut => false,
+            };
+            let wait = if allowed { waits.next() } else { None };
+            let Some(wait) = wait.filter(|_| self.quota.take()) else {
+                // An answer, an error one included, earns tokens back: the service is up.
+                if f == Fault::Settled {
+                    self.quota.answered(sent);
+                }
+                return Err(e);
+            };
+            if let (Fault::Unknown, Unknown::Check(landed)) = (f, &mut on_unknown) {
+                if let Some(t) = landed().await? {
+                    // It had landed: no resend, and the service answered.
+                    self.quota.give(RESEND_COST);
+                    self.quota.answered(sent);
+                    return Ok(t);
+                }
+            }
             tracing::debug!(
                 request = %request,
-                fault = ?fault(e),
+                fault = ?f,
                 wait_ms = wait.as_millis() as u64,
                 "resending"
             );
-        })
-        .when(|e| {
-            // Asked after the last attempt too: no token is spent on a resend that cannot be.
-            sent.load(Ordering::Relaxed) < SEND_ATTEMPTS as u32
-                && resend.allows(fault(e))
-                && self.quota.take()
-        })
-        .await;
-        // An answer, an error one included, earns tokens back: the service is up.
-        if r.as_ref().err().is_none_or(|e| fault(e) == Fault::Settled) {
-            self.quota.give(match sent.into_inner() {
-                1 => 1,
-                n => (n - 1) * RESEND_COST,
-            });
+            tokio::time::sleep(wait).await;
         }
-        r
     }
+}
+
+/// The type of the check [`Wire::send_again`] never makes.
+type NoCheck<T, E> = fn() -> std::future::Ready<Result<Option<T>, E>>;
+
+/// What [`Wire::send_loop`] does after a fault that leaves unknown whether the request landed.
+enum Unknown<L> {
+    Resend,
+    Stop,
+    /// Asks whether it landed before sending it again.
+    Check(L),
 }
 
 #[cfg(test)]
@@ -461,5 +513,61 @@ mod tests {
         let before = counter.requests_named("GetSecret");
         assert!(call(Err(Fault::Unknown)).await.is_err());
         assert_eq!(counter.requests_named("GetSecret") - before, 2);
+    }
+
+    /// Sends `faults` (then a success, 7) through `send_unless_landed`, whose check answers
+    /// `landed` (then "not landed"); the answer, the requests sent and the checks made.
+    async fn checked_after(
+        faults: &[Fault],
+        landed: &[Result<Option<u32>, Fault>],
+    ) -> (Result<u32, Fault>, usize, usize) {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let wire = Wire::new();
+        let (sent, checked) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let r = wire
+            .send_unless_landed(
+                OpClass::Write,
+                "AddSecretVersion",
+                |f| *f,
+                || {
+                    let answer = faults
+                        .get(sent.fetch_add(1, SeqCst))
+                        .map_or(Ok(7), |f| Err(*f));
+                    async move { answer }
+                },
+                || {
+                    let answer = *landed
+                        .get(checked.fetch_add(1, SeqCst))
+                        .unwrap_or(&Ok(None));
+                    async move { answer }
+                },
+            )
+            .await;
+        (r, sent.into_inner(), checked.into_inner())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_could_land_twice_is_sent_again_only_once_it_is_known_not_to_have() {
+        use Fault::*;
+        // Its fate unknown, and the service says it landed: that is the answer, not a resend.
+        assert_eq!(
+            checked_after(&[Unknown], &[Ok(Some(9))]).await,
+            (Ok(9), 1, 1)
+        );
+        // It did not land: sent again.
+        assert_eq!(checked_after(&[Unknown], &[Ok(None)]).await, (Ok(7), 2, 1));
+        // Never sent: sent again without asking.
+        assert_eq!(checked_after(&[NotSent], &[]).await, (Ok(7), 2, 0));
+        // The question failing is the answer; an answer is never questioned.
+        assert_eq!(
+            checked_after(&[Unknown], &[Err(Settled)]).await,
+            (Err(Settled), 1, 1)
+        );
+        assert_eq!(checked_after(&[Settled], &[]).await, (Err(Settled), 1, 0));
+        // At most SEND_ATTEMPTS sends, and no question after the last.
+        assert_eq!(
+            checked_after(&[Unknown; SEND_ATTEMPTS], &[]).await,
+            (Err(Unknown), SEND_ATTEMPTS, SEND_ATTEMPTS - 1)
+        );
     }
 }
