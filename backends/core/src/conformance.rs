@@ -6,7 +6,7 @@
 //! ```
 
 use crate::backend::{list_all, SecretBackend};
-use crate::error::{ErrorKind, Result};
+use crate::error::{ErrorKind, Op, Result};
 use crate::types::*;
 use crate::value::SecretValue;
 use std::collections::BTreeMap;
@@ -679,6 +679,91 @@ pub async fn requests_match_the_log(
         counted, logged,
         "{case}: counted (left) against logged (right)"
     );
+}
+
+/// Sends every kind of request the backend makes, one operation at a time, and returns each
+/// request its wire counted with the operation that sent it: creates, updates (a repeat of
+/// one, a conditional one where the backend has them), a create-only write on an existing
+/// secret, head, get and batch get (of a present and an absent secret), listings, a delete,
+/// and where deletes are soft a restore and a forced delete; then a delete of an absent secret. Its
+/// backend test checks the pairs against the backend's permission table
+/// ([`crate::permissions::Table::check`]). Leaves nothing behind.
+pub async fn requests_by_op(b: Arc<dyn SecretBackend>, prefix: &str) -> Vec<(Op, String)> {
+    use crate::layers::{CallCounter, RateLimits};
+    let counter = CallCounter::new();
+    b.wire()
+        .expect("a backend that sends requests has a wire")
+        .attach("permissions", counter.clone(), &RateLimits::unlimited());
+    let caps = b.capabilities();
+    let (a, none) = (format!("{prefix}A"), format!("{prefix}none"));
+    let mut labels = Labels::new();
+    labels.insert("managed-by".into(), "secretsync".into());
+    let token = |t: char| Some(std::iter::repeat_n(t, 48).collect::<String>());
+    let put = |mode: PutMode, t: char| PutOptions {
+        mode,
+        labels: labels.clone(),
+        token: token(t),
+    };
+    let mut sent: Vec<(Op, String)> = Vec::new();
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    let mut record = |op: Op, sent: &mut Vec<(Op, String)>| {
+        for (k, n) in counter.requests() {
+            let before = seen.insert(k.request.to_string(), n).unwrap_or(0);
+            if n > before {
+                sent.push((op, k.request.into_owned()));
+            }
+        }
+    };
+    let case = "requests by operation";
+    b.list(prefix, None).await.expect(case);
+    record(Op::List, &mut sent);
+    b.put(&a, &v("one"), &put(PutMode::CreateOnly, 'a'))
+        .await
+        .expect(case);
+    b.put(&a, &v("two"), &put(PutMode::Upsert, 'b'))
+        .await
+        .expect(case);
+    b.put(&a, &v("two"), &put(PutMode::Upsert, 'b'))
+        .await
+        .expect(case);
+    let _ = b.put(&a, &v("three"), &put(PutMode::CreateOnly, 'c')).await;
+    record(Op::Put, &mut sent);
+    if caps.if_version {
+        let current = b.head(&a).await.expect(case).and_then(|m| m.version);
+        record(Op::Head, &mut sent);
+        b.put(
+            &a,
+            &v("four"),
+            &put(PutMode::IfVersion(current.unwrap_or_default()), 'd'),
+        )
+        .await
+        .expect(case);
+    }
+    record(Op::Put, &mut sent);
+    b.head(&a).await.expect(case);
+    b.head(&none).await.expect(case);
+    record(Op::Head, &mut sent);
+    b.get(&a).await.expect(case);
+    b.get(&none).await.expect(case);
+    record(Op::Get, &mut sent);
+    b.get_many(&[a.clone(), none.clone()]).await.expect(case);
+    record(Op::BatchGet, &mut sent);
+    // One page (a listing that holds names only reads metadata with `head`, its own op).
+    b.list(prefix, None).await.expect(case);
+    record(Op::List, &mut sent);
+    b.delete(&a, &DeleteOptions::default()).await.expect(case);
+    record(Op::Delete, &mut sent);
+    let force = DeleteOptions {
+        mode: DeleteMode::Force,
+    };
+    if caps.soft_delete {
+        b.restore(&a).await.expect(case);
+        record(Op::Restore, &mut sent);
+        b.delete(&a, &force).await.expect(case);
+    }
+    let _ = b.delete(&none, &force).await;
+    record(Op::Delete, &mut sent);
+    sent
 }
 
 #[cfg(test)]

@@ -128,11 +128,14 @@ pub struct BackendError {
     /// The backend (`aws-sm`, `memory`, …), filled in by the backend.
     pub backend: String,
     /// The secret concerned, if any.
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
     /// A message for people. Never contains a value.
     pub message: String,
     /// How long the server asked us to wait before retrying.
     pub retry_after: Option<Duration>,
+    /// For [`ErrorKind::PermissionDenied`]: the permission the request lacked and on what
+    /// (`secretsmanager:CreateSecret on app/A`), from the backend's permission table.
+    pub denied: Option<Box<str>>,
     /// The underlying error.
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -148,6 +151,7 @@ impl BackendError {
             name: None,
             message: message.into(),
             retry_after: None,
+            denied: None,
             source: None,
         }
     }
@@ -160,13 +164,19 @@ impl BackendError {
 
     /// Names the secret.
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
+        self.name = Some(name.into().into_boxed_str());
         self
     }
 
     /// Sets the server's retry-after hint.
     pub fn retry_after(mut self, d: Option<Duration>) -> Self {
         self.retry_after = d;
+        self
+    }
+
+    /// Names the permission a refused request lacked (see [`BackendError::denied`]).
+    pub fn denied(mut self, permission: impl Into<String>) -> Self {
+        self.denied = Some(permission.into().into_boxed_str());
         self
     }
 
@@ -191,6 +201,14 @@ impl fmt::Display for BackendError {
         // what to fix; the operation it stopped and the kind add nothing.
         if self.kind == ErrorKind::Config && self.name.is_none() {
             return write!(f, "{}", self.message);
+        }
+        // A refusal says what was missing, and who was refused when the service said.
+        if let (ErrorKind::PermissionDenied, Some(d)) = (self.kind, &self.denied) {
+            write!(f, "permission denied: {d}")?;
+            if !self.message.is_empty() {
+                write!(f, " ({})", self.message)?;
+            }
+            return Ok(());
         }
         write!(f, "{}", self.op)?;
         if let Some(n) = self.name.as_deref().filter(|n| !n.is_empty()) {

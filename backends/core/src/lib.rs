@@ -10,6 +10,7 @@ pub mod file;
 pub mod fsio;
 pub mod layers;
 pub mod memory;
+pub mod permissions;
 pub mod query;
 pub mod recipient;
 pub mod types;

@@ -33,7 +33,7 @@ impl Checked {
 
     /// Fills in what the backend left out: its scheme, the operation, the secret.
     fn context(&self, op: Op, name: Option<&str>) -> impl Fn(BackendError) -> BackendError + '_ {
-        let name = name.map(str::to_string);
+        let name: Option<Box<str>> = name.map(Into::into);
         move |mut e| {
             if e.backend.is_empty() {
                 e.backend = self.scheme.clone();
