@@ -484,6 +484,7 @@ async fn aws_target(ep: &str) -> RatioTarget {
     let opts = secretsync_aws::SmOptions {
         aws,
         replicas: vec![],
+        kms_key: None,
     };
     let ours = secretsync_aws::AwsSmBackend::new(&opts)
         .await

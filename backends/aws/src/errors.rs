@@ -1,8 +1,10 @@
 //! SDK errors → backend error kinds.
 
+use crate::iam::Need;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use secretsync_core::layers::{Fault, Resend, Wire};
+use secretsync_core::permissions::Table;
 use secretsync_core::{BackendError, ErrorKind, Op, OpClass};
 
 /// What an SDK error means for secretsync. Messages carry AWS's code and message, which never
@@ -28,6 +30,14 @@ where
                 (ErrorKind::Transient, format!("cannot reach AWS: {ctx}"))
             }
         }
+        // An answer the SDK could not parse at all: a refusal or another answer of the
+        // service's all the same, when its status says so (a proxy's or an emulator's body).
+        SdkError::ResponseError(r) if r.raw().status().is_client_error() => {
+            let status = r.raw().status().as_u16();
+            let (code, message) = xml_error(r.raw().body().bytes().unwrap_or_default())
+                .unwrap_or_else(|| ("Unknown".into(), format!("HTTP {status}")));
+            (kind_of(&code, status), format!("{code}: {message}"))
+        }
         SdkError::ResponseError(_) => (ErrorKind::Transient, "an unreadable response".into()),
         SdkError::ConstructionFailure(_) => (
             ErrorKind::Config,
@@ -35,11 +45,15 @@ where
         ),
         SdkError::ServiceError(se) => {
             let e = se.err();
-            let code = e.code().unwrap_or("Unknown");
-            let msg = format!("{code}: {}", e.message().unwrap_or(""));
             let status = se.raw().status().as_u16();
-            let kind = kind_of(code, status);
-            (kind, msg)
+            // An answer the SDK could not read as its protocol's error (moto answers the JSON
+            // protocol's refusals in XML) still has its code and message in the body.
+            let (code, message) = match e.code() {
+                Some(c) => (c.to_string(), e.message().unwrap_or("").to_string()),
+                None => xml_error(se.raw().body().bytes().unwrap_or_default())
+                    .unwrap_or_else(|| ("Unknown".into(), format!("HTTP {status}"))),
+            };
+            (kind_of(&code, status), format!("{code}: {message}"))
         }
         _ => (ErrorKind::Transient, DisplayErrorContext(err).to_string()),
     }
@@ -59,6 +73,7 @@ where
         SdkError::TimeoutError(_) => Fault::TimedOut,
         SdkError::DispatchFailure(d) if d.is_timeout() => Fault::TimedOut,
         SdkError::DispatchFailure(d) if d.is_io() => Fault::Unknown,
+        SdkError::ResponseError(r) if r.raw().status().is_client_error() => Fault::Settled,
         SdkError::ResponseError(_) => Fault::Unknown,
         SdkError::ServiceError(se)
             if se.raw().status().is_server_error()
@@ -71,6 +86,25 @@ where
         }
         _ => Fault::Settled,
     }
+}
+
+/// The `<Code>` and `<Message>` of an XML error body.
+fn xml_error(body: &[u8]) -> Option<(String, String)> {
+    let text = std::str::from_utf8(body).ok()?;
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(
+            text[start..end]
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+        )
+    };
+    Some((tag("Code")?, tag("Message").unwrap_or_default()))
 }
 
 /// Sends a request that does the same when sent twice through `wire`, which resends it after a
@@ -123,7 +157,10 @@ pub(crate) fn kind_of(code: &str, status: u16) -> ErrorKind {
         "AccessDeniedException" | "AccessDenied" => ErrorKind::PermissionDenied,
         "UnrecognizedClientException"
         | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "InvalidClientTokenId"
         | "ExpiredTokenException"
+        | "ExpiredToken"
         | "IncompleteSignature"
         | "MissingAuthenticationToken" => ErrorKind::Unauthenticated,
         "PreconditionNotMetException" => ErrorKind::Conflict,
@@ -141,6 +178,8 @@ pub(crate) fn kind_of(code: &str, status: u16) -> ErrorKind {
         }
         _ if status >= 500 => ErrorKind::Transient,
         _ if status == 429 => ErrorKind::Throttled,
+        _ if status == 403 => ErrorKind::PermissionDenied,
+        _ if status == 401 => ErrorKind::Unauthenticated,
         _ => ErrorKind::InvalidInput,
     }
 }
@@ -152,6 +191,34 @@ where
 {
     let (kind, msg) = classify(&err);
     BackendError::new(kind, op, msg).name(name).source(err)
+}
+
+/// [`to_backend`] for `request`, whose refusal names the action it lacked from `table` (or
+/// from AWS's message, when it says).
+pub(crate) fn to_backend_for<E>(
+    table: &Table<Need>,
+    request: &str,
+    op: Op,
+    name: &str,
+    err: SdkError<E, HttpResponse>,
+) -> BackendError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut e = to_backend(op, name, err);
+    if e.kind != ErrorKind::PermissionDenied {
+        return e;
+    }
+    match crate::iam::denied(table, request, name, &e.message) {
+        Some(d) => {
+            // Who was refused is worth saying (which role did the job assume?).
+            e.message = crate::iam::principal(&e.message)
+                .map(|p| format!("as {p}"))
+                .unwrap_or_default();
+            e.denied(d)
+        }
+        None => e,
+    }
 }
 
 #[cfg(test)]
@@ -177,11 +244,28 @@ mod tests {
             ("KMSInvalidStateException", 400, ErrorKind::Config),
             ("SomethingNew", 503, ErrorKind::Transient),
             ("SomethingNew", 429, ErrorKind::Throttled),
+            ("Unknown", 403, ErrorKind::PermissionDenied),
+            ("SignatureDoesNotMatch", 403, ErrorKind::Unauthenticated),
+            ("Unknown", 401, ErrorKind::Unauthenticated),
             ("SomethingNew", 400, ErrorKind::InvalidInput),
         ];
         for (code, status, want) in cases {
             assert_eq!(kind_of(code, status), want, "{code} {status}");
         }
+    }
+
+    #[test]
+    fn an_xml_refusal_is_read_for_its_code_and_message() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/ci is not authorized to perform: secretsmanager:CreateSecret</Message></Error></Errors></ErrorResponse>"#;
+        let (code, message) = xml_error(body).unwrap();
+        assert_eq!(code, "AccessDenied");
+        assert!(message.ends_with("perform: secretsmanager:CreateSecret"));
+        assert_eq!(xml_error(b"{\"__type\": \"x\"}"), None);
+        assert_eq!(
+            xml_error(b"<Code>A&amp;B</Code>"),
+            Some(("A&B".into(), String::new()))
+        );
     }
 
     #[test]

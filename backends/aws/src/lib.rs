@@ -8,9 +8,10 @@
 
 mod config;
 mod errors;
-mod kms;
-mod sm;
-mod ssm;
+pub mod iam;
+pub mod kms;
+pub mod sm;
+pub mod ssm;
 
 pub use config::AwsOptions;
 pub use kms::AwsKmsRecipient;

@@ -22,6 +22,7 @@ fn opts(endpoint: String) -> SmOptions {
     SmOptions {
         aws: aws(endpoint, "us-east-1"),
         replicas: vec![],
+        kms_key: None,
     }
 }
 
@@ -120,6 +121,7 @@ async fn replicas_are_set_at_create_reported_when_they_differ_and_removed_before
     let with = |replicas: &[&str]| SmOptions {
         aws: aws(ep.clone(), "us-east-1"),
         replicas: replicas.iter().map(|r| r.to_string()).collect(),
+        kms_key: None,
     };
     let b = AwsSmBackend::new(&with(&["eu-central-1", "us-west-2"]))
         .await
@@ -173,6 +175,7 @@ async fn replicas_are_set_at_create_reported_when_they_differ_and_removed_before
     let in_replica_region = AwsSmBackend::new(&SmOptions {
         aws: aws(ep.clone(), "us-west-2"),
         replicas: vec![],
+        kms_key: None,
     })
     .await
     .unwrap();
@@ -445,4 +448,107 @@ async fn every_request_is_counted_as_moto_logs_it() {
         Default::default(),
         "moto still records after the recording ended"
     );
+}
+
+/// Every request the backends send, with the operation that sent it, has an entry in their
+/// permission table, and every entry is sent by some operation here.
+#[tokio::test]
+async fn every_request_has_a_permission_table_entry() {
+    let Some(ep) = emulator_endpoint(ENDPOINT) else {
+        return;
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for replicas in [vec![], vec!["eu-central-1".to_string()]] {
+        let b = AwsSmBackend::new(&SmOptions {
+            replicas,
+            ..opts(ep.clone())
+        })
+        .await
+        .unwrap();
+        let sent =
+            conformance::requests_by_op(Arc::new(b), &conformance::random_prefix("awsperm")).await;
+        let table = &secretsync_aws::sm::permissions::REQUESTS;
+        let problems = table.check(sent.iter().map(|(o, r)| (*o, r.as_str())));
+        assert!(problems.is_empty(), "aws-sm: {problems:#?}");
+        seen.extend(sent.into_iter().map(|(_, r)| r));
+    }
+    let table = &secretsync_aws::sm::permissions::REQUESTS;
+    let never: Vec<&str> = table
+        .0
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| !seen.contains(*n))
+        .collect();
+    assert!(
+        never.is_empty(),
+        "aws-sm table entries never sent: {never:?}"
+    );
+
+    let b = secretsync_aws::AwsSsmBackend::new(secretsync_aws::SsmOptions {
+        aws: opts(ep).aws,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sent = conformance::requests_by_op(
+        Arc::new(b),
+        &format!("/{}/", conformance::random_prefix("ssmperm")),
+    )
+    .await;
+    let table = &secretsync_aws::ssm::permissions::REQUESTS;
+    let problems = table.check(sent.iter().map(|(o, r)| (*o, r.as_str())));
+    assert!(problems.is_empty(), "aws-ssm: {problems:#?}");
+    let never: Vec<&str> = table
+        .0
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| !sent.iter().any(|(_, r)| r == n))
+        .collect();
+    assert!(
+        never.is_empty(),
+        "aws-ssm table entries never sent: {never:?}"
+    );
+}
+
+/// `kms-key=`: new secrets are encrypted with that key (moto records it on the secret), and
+/// they read back as any other.
+#[tokio::test]
+async fn a_kms_key_encrypts_new_secrets() {
+    let Some(ep) = emulator_endpoint(ENDPOINT) else {
+        return;
+    };
+    let kms = aws_sdk_kms::Client::new(&opts(ep.clone()).aws.load().await.unwrap());
+    let arn = kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let b = AwsSmBackend::new(&SmOptions {
+        kms_key: Some(arn.clone()),
+        ..opts(ep.clone())
+    })
+    .await
+    .unwrap();
+    let name = format!("{}Key", conformance::random_prefix("awskms"));
+    b.put(&name, &"v".into(), &PutOptions::default())
+        .await
+        .unwrap();
+    let d = raw_client(&ep)
+        .await
+        .describe_secret()
+        .secret_id(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.kms_key_id(), Some(arn.as_str()));
+    assert_eq!(b.get(&name).await.unwrap().unwrap().value, "v".into());
+    let force = DeleteOptions {
+        mode: DeleteMode::Force,
+    };
+    b.delete(&name, &force).await.unwrap();
 }

@@ -1,4 +1,5 @@
-//! `aws-sm://?region=R[&endpoint=URL][&profile=P][&replicas=R1,R2]`: AWS Secrets Manager.
+//! `aws-sm://?region=R[&endpoint=URL][&profile=P][&replicas=R1,R2][&kms-key=K]`: AWS Secrets
+//! Manager.
 //!
 //! - list: `ListSecrets` (name-prefix filter, 100 a page) gives tags and the version id staged
 //!   `AWSCURRENT`, so a plan reads no values.
@@ -13,14 +14,20 @@
 //!   listing reads each secret's `DescribeSecret` (through the layers, counted) and reports
 //!   regions that differ as placement drift. Replica copies listed in their own region are not
 //!   this region's secrets and are left out. A delete removes the replicas first, as AWS requires.
+//! - `kms-key=`: new secrets are encrypted with that key instead of `aws/secretsmanager`.
+//! - permissions: every request is in [`permissions::REQUESTS`]; a refused one names the
+//!   action it lacked.
 
-use crate::config::AwsOptions;
-use crate::errors::{idempotent, to_backend};
+mod options;
+pub mod permissions;
+
+pub use options::SmOptions;
+
+use crate::errors::{idempotent, to_backend_for};
 use async_trait::async_trait;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::primitives::Blob;
-use aws_sdk_secretsmanager::types::{
-    Filter, FilterNameStringType, ReplicaRegionType, ReplicationStatusType, StatusType, Tag,
-};
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, ReplicaRegionType, Tag};
 use aws_sdk_secretsmanager::Client;
 use secretsync_core::error::Result;
 use secretsync_core::*;
@@ -30,101 +37,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Manager quotas page: 100 a second, not adjustable).
 const BATCH_GET_QUOTA: layers::Rate = layers::Rate::per_second(100);
 
-/// The options of an `aws-sm://` URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SmOptions {
-    /// Region, endpoint and profile.
-    pub aws: AwsOptions,
-    /// Replica regions set at create, sorted; empty for none.
-    pub replicas: Vec<String>,
-}
-
-impl SmOptions {
-    /// Reads an `aws-sm://` URL's query.
-    pub fn from_url(url: &url::Url) -> std::result::Result<Self, String> {
-        let mut o = SmOptions::default();
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                _ if o.aws.set(&k, &v) => {}
-                "replicas" => {
-                    let r = secretsync_core::query::comma_set(&v);
-                    if let Some(bad) = r.iter().find(|r| !is_region(r)) {
-                        return Err(format!(
-                            "replicas={v:?}: {bad:?} is not an AWS region (e.g. replicas=us-east-1,eu-central-1)"
-                        ));
-                    }
-                    o.replicas = r;
-                }
-                other => {
-                    return Err(format!(
-                        "unknown parameter {other:?}: aws-sm:// takes region, endpoint, profile and replicas"
-                    ))
-                }
-            }
-        }
-        if o.aws.region.is_some() && o.replicas.iter().any(|r| Some(r) == o.aws.region.as_ref()) {
-            return Err(format!(
-                "replicas= names the primary region {}: list only the other regions",
-                o.aws.region.as_deref().unwrap_or_default()
-            ));
-        }
-        Ok(o)
-    }
-}
-
-/// Looks like an AWS region name: `xx-name-N` in lowercase letters, digits and dashes.
-fn is_region(r: &str) -> bool {
-    r.split('-').count() >= 3
-        && r.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && r.ends_with(|c: char| c.is_ascii_digit())
-}
-
-/// How a secret's replicas differ from the wanted regions (sorted), with the fix, for people;
-/// `None` when they match. A replica whose replication failed counts as missing.
-fn replica_drift(name: &str, want: &[String], status: &[ReplicationStatusType]) -> Option<String> {
-    let have: Vec<&str> = status
-        .iter()
-        .filter(|s| s.status() != Some(&StatusType::Failed))
-        .filter_map(|s| s.region())
-        .collect();
-    let missing: Vec<String> =
-        want.iter()
-            .filter(|w| !have.contains(&w.as_str()))
-            .map(|w| {
-                match status.iter().find(|s| {
-                    s.region() == Some(w.as_str()) && s.status() == Some(&StatusType::Failed)
-                }) {
-                    Some(f) => format!(
-                        "{w} (replication failed: {})",
-                        f.status_message().unwrap_or("no reason given")
-                    ),
-                    None => w.clone(),
-                }
-            })
-            .collect();
-    let extra: Vec<&str> = have
-        .iter()
-        .copied()
-        .filter(|h| !want.iter().any(|w| w == h))
-        .collect();
-    if missing.is_empty() && extra.is_empty() {
-        return None;
-    }
-    let mut parts = Vec::new();
-    if !missing.is_empty() {
-        parts.push(format!("no replica in {}", missing.join(", ")));
-    }
-    if !extra.is_empty() {
-        parts.push(format!("replicas not asked for in {}", extra.join(", ")));
-    }
-    Some(format!(
-        "replica regions differ from replicas={}: {}; secretsync sets replicas at create only: fix with `aws secretsmanager replicate-secret-to-regions --secret-id {name} --add-replica-regions Region=…` or `remove-regions-from-replication`",
-        want.join(","),
-        parts.join("; ")
-    ))
-}
-
 /// The Secrets Manager backend.
 #[derive(Debug, Clone)]
 pub struct AwsSmBackend {
@@ -132,6 +44,7 @@ pub struct AwsSmBackend {
     target: String,
     region: String,
     replicas: Vec<String>,
+    kms_key: Option<String>,
     wire: layers::Wire,
 }
 
@@ -209,22 +122,47 @@ impl AwsSmBackend {
             target,
             region,
             replicas: opts.replicas.clone(),
+            kms_key: opts.kms_key.clone(),
             wire: layers::Wire::per_api().own_quota("BatchGetSecretValue", BATCH_GET_QUOTA),
         })
     }
 
-    /// `DescribeSecret` of `name`, through the wire.
+    /// What the backend of `opts` can do (known without connecting, for policies).
+    pub fn capabilities_of(opts: &SmOptions) -> Capabilities {
+        Capabilities {
+            max_batch_get: 20,
+            placement_in_list: opts.replicas.is_empty(),
+            ..Capabilities::baseline()
+        }
+    }
+
+    /// Sends `request` (which does the same when sent twice) through the wire; a failure is a
+    /// backend error of `op` on `name`, a refusal naming the action it lacked.
+    async fn send<T, E, Fut>(
+        &self,
+        class: OpClass,
+        request: &'static str,
+        op: Op,
+        name: &str,
+        send: impl FnMut() -> Fut,
+    ) -> Result<T>
+    where
+        Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        idempotent(&self.wire, class, request, send)
+            .await
+            .map_err(|e| to_backend_for(&permissions::REQUESTS, request, op, name, e))
+    }
+
+    /// `DescribeSecret` of `name`, for `op`.
     async fn describe(
         &self,
         name: &str,
-    ) -> std::result::Result<
-        aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput,
-        aws_sdk_secretsmanager::error::SdkError<
-            aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError,
-        >,
-    > {
+        op: Op,
+    ) -> Result<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput> {
         let req = self.client.describe_secret().secret_id(name);
-        idempotent(&self.wire, OpClass::Read, "DescribeSecret", || {
+        self.send(OpClass::Read, "DescribeSecret", op, name, || {
             req.clone().send()
         })
         .await
@@ -233,10 +171,7 @@ impl AwsSmBackend {
     /// Removes every replica of `name` (AWS refuses to delete a secret that has some); false
     /// when it has none.
     async fn remove_replicas(&self, name: &str) -> Result<bool> {
-        let d = self
-            .describe(name)
-            .await
-            .map_err(|e| to_backend(Op::Delete, name, e))?;
+        let d = self.describe(name, Op::Delete).await?;
         let regions: Vec<String> = d
             .replication_status()
             .iter()
@@ -245,10 +180,11 @@ impl AwsSmBackend {
         if regions.is_empty() {
             return Ok(false);
         }
-        idempotent(
-            &self.wire,
+        self.send(
             OpClass::Write,
             "RemoveRegionsFromReplication",
+            Op::Delete,
+            name,
             || {
                 self.client
                     .remove_regions_from_replication()
@@ -257,8 +193,7 @@ impl AwsSmBackend {
                     .send()
             },
         )
-        .await
-        .map_err(|e| to_backend(Op::Delete, name, e))?;
+        .await?;
         Ok(true)
     }
 
@@ -281,24 +216,25 @@ impl AwsSmBackend {
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
         let (text, binary) = payload(value);
-        let out = idempotent(&self.wire, OpClass::Write, "CreateSecret", || {
-            self.client
-                .create_secret()
-                .name(name)
-                .set_client_request_token(opts.token.clone())
-                .set_secret_string(text.clone())
-                .set_secret_binary(binary.clone())
-                .set_tags(Some(tags(&opts.labels)))
-                .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
-                    self.replicas
-                        .iter()
-                        .map(|r| ReplicaRegionType::builder().region(r).build())
-                        .collect()
-                }))
-                .send()
-        })
-        .await
-        .map_err(|e| to_backend(Op::Put, name, e))?;
+        let out = self
+            .send(OpClass::Write, "CreateSecret", Op::Put, name, || {
+                self.client
+                    .create_secret()
+                    .name(name)
+                    .set_kms_key_id(self.kms_key.clone())
+                    .set_client_request_token(opts.token.clone())
+                    .set_secret_string(text.clone())
+                    .set_secret_binary(binary.clone())
+                    .set_tags(Some(tags(&opts.labels)))
+                    .set_add_replica_regions((!self.replicas.is_empty()).then(|| {
+                        self.replicas
+                            .iter()
+                            .map(|r| ReplicaRegionType::builder().region(r).build())
+                            .collect()
+                    }))
+                    .send()
+            })
+            .await?;
         Ok(PutOutcome {
             created: true,
             version: out.version_id().map(str::to_string),
@@ -312,27 +248,26 @@ impl AwsSmBackend {
         opts: &PutOptions,
     ) -> Result<PutOutcome> {
         let (text, binary) = payload(value);
-        let out = idempotent(&self.wire, OpClass::Write, "PutSecretValue", || {
-            self.client
-                .put_secret_value()
-                .secret_id(name)
-                .set_client_request_token(opts.token.clone())
-                .set_secret_string(text.clone())
-                .set_secret_binary(binary.clone())
-                .send()
-        })
-        .await
-        .map_err(|e| to_backend(Op::Put, name, e))?;
+        let out = self
+            .send(OpClass::Write, "PutSecretValue", Op::Put, name, || {
+                self.client
+                    .put_secret_value()
+                    .secret_id(name)
+                    .set_client_request_token(opts.token.clone())
+                    .set_secret_string(text.clone())
+                    .set_secret_binary(binary.clone())
+                    .send()
+            })
+            .await?;
         if !opts.labels.is_empty() {
-            idempotent(&self.wire, OpClass::Write, "TagResource", || {
+            self.send(OpClass::Write, "TagResource", Op::Put, name, || {
                 self.client
                     .tag_resource()
                     .secret_id(name)
                     .set_tags(Some(tags(&opts.labels)))
                     .send()
             })
-            .await
-            .map_err(|e| to_backend(Op::Put, name, e))?;
+            .await?;
         }
         Ok(PutOutcome {
             created: false,
@@ -340,24 +275,22 @@ impl AwsSmBackend {
         })
     }
 
-    /// True when `name` exists but is scheduled for deletion (checked only on error paths).
-    async fn is_pending_deletion(&self, name: &str) -> bool {
-        let d = self.describe(name).await;
-        d.is_ok_and(|d| d.deleted_date().is_some())
-    }
-
     /// `e` as [`ErrorKind::PendingDeletion`] when the secret turns out to be scheduled for
     /// deletion (AWS answers such writes with a generic `InvalidRequestException`, so it is
-    /// asked, on this error path only, rather than guessed from the message).
+    /// asked, on this error path only, rather than guessed from the message). When the
+    /// question itself is refused, the refusal is the answer: it names the missing action.
     async fn pending_or(&self, name: &str, op: Op, e: BackendError) -> BackendError {
         let maybe = matches!(
             e.kind,
             ErrorKind::InvalidInput | ErrorKind::Conflict | ErrorKind::AlreadyExists
         );
-        if maybe && self.is_pending_deletion(name).await {
-            Self::pending_deletion(name, op)
-        } else {
-            e
+        if !maybe {
+            return e;
+        }
+        match self.describe(name, op).await {
+            Ok(d) if d.deleted_date().is_some() => Self::pending_deletion(name, op),
+            Err(denied) if denied.kind == ErrorKind::PermissionDenied => denied,
+            _ => e,
         }
     }
 
@@ -385,11 +318,10 @@ impl SecretBackend for AwsSmBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            max_batch_get: 20,
-            placement_in_list: self.replicas.is_empty(),
-            ..Capabilities::baseline()
-        }
+        Self::capabilities_of(&SmOptions {
+            replicas: self.replicas.clone(),
+            ..SmOptions::default()
+        })
     }
 
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
@@ -406,11 +338,11 @@ impl SecretBackend for AwsSmBackend {
                     .build(),
             );
         }
-        let out = idempotent(&self.wire, OpClass::List, "ListSecrets", || {
-            req.clone().send()
-        })
-        .await
-        .map_err(|e| to_backend(Op::List, prefix, e))?;
+        let out = self
+            .send(OpClass::List, "ListSecrets", Op::List, prefix, || {
+                req.clone().send()
+            })
+            .await?;
         let items = out
             .secret_list()
             .iter()
@@ -439,7 +371,7 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn head(&self, name: &str) -> Result<Option<SecretMeta>> {
-        match self.describe(name).await {
+        match self.describe(name, Op::Head).await {
             Ok(d) if d.deleted_date().is_some() => Ok(None),
             Ok(d) => Ok(Some(SecretMeta {
                 name: d.name().unwrap_or(name).to_string(),
@@ -447,21 +379,20 @@ impl SecretBackend for AwsSmBackend {
                 version: current_version(d.version_ids_to_stages()),
                 updated: to_system_time(d.last_changed_date()),
                 placement_drift: (!self.replicas.is_empty())
-                    .then(|| replica_drift(name, &self.replicas, d.replication_status()))
+                    .then(|| options::replica_drift(name, &self.replicas, d.replication_status()))
                     .flatten(),
             })),
-            Err(e) => match to_backend(Op::Head, name, e) {
-                e if e.kind == ErrorKind::NotFound => Ok(None),
-                e => Err(e),
-            },
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
     async fn get(&self, name: &str) -> Result<Option<Secret>> {
-        match idempotent(&self.wire, OpClass::Read, "GetSecretValue", || {
-            self.client.get_secret_value().secret_id(name).send()
-        })
-        .await
+        match self
+            .send(OpClass::Read, "GetSecretValue", Op::Get, name, || {
+                self.client.get_secret_value().secret_id(name).send()
+            })
+            .await
         {
             Ok(out) => {
                 let value = match (out.secret_string(), out.secret_binary()) {
@@ -475,27 +406,31 @@ impl SecretBackend for AwsSmBackend {
                     version: out.version_id().map(str::to_string),
                 }))
             }
-            Err(e) => match to_backend(Op::Get, name, e) {
-                e if e.kind == ErrorKind::NotFound => Ok(None),
-                // A secret pending deletion has no readable value.
-                e => match self.pending_or(name, Op::Get, e).await {
-                    e if e.kind == ErrorKind::PendingDeletion => Ok(None),
-                    e => Err(e),
-                },
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            // A secret pending deletion has no readable value.
+            Err(e) => match self.pending_or(name, Op::Get, e).await {
+                e if e.kind == ErrorKind::PendingDeletion => Ok(None),
+                e => Err(e),
             },
         }
     }
 
     async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
         let first = names.first().map(String::as_str).unwrap_or_default();
-        let out = idempotent(&self.wire, OpClass::Read, "BatchGetSecretValue", || {
-            self.client
-                .batch_get_secret_value()
-                .set_secret_id_list(Some(names.to_vec()))
-                .send()
-        })
-        .await
-        .map_err(|e| to_backend(Op::BatchGet, first, e))?;
+        let out = self
+            .send(
+                OpClass::Read,
+                "BatchGetSecretValue",
+                Op::BatchGet,
+                first,
+                || {
+                    self.client
+                        .batch_get_secret_value()
+                        .set_secret_id_list(Some(names.to_vec()))
+                        .send()
+                },
+            )
+            .await?;
         if let Some(e) = out
             .errors()
             .iter()
@@ -509,12 +444,17 @@ impl SecretBackend for AwsSmBackend {
                 _ => ErrorKind::InvalidInput,
             };
             let name = e.secret_id().unwrap_or(first);
-            return Err(BackendError::new(
+            let err = BackendError::new(
                 kind,
                 Op::BatchGet,
                 format!("{code}: {}", e.message().unwrap_or("")),
             )
-            .name(name));
+            .name(name);
+            // A batch read checks GetSecretValue on each secret it reads.
+            return Err(match code {
+                "AccessDeniedException" => err.denied(permissions::denied_batch_read(name)),
+                _ => err,
+            });
         }
         let mut by_name: std::collections::HashMap<&str, Secret> = std::collections::HashMap::new();
         for v in out.secret_values() {
@@ -577,24 +517,26 @@ impl SecretBackend for AwsSmBackend {
             }
             DeleteMode::Force => req.force_delete_without_recovery(true),
         };
-        let e = match idempotent(&self.wire, OpClass::Write, "DeleteSecret", || {
-            req.clone().send()
-        })
-        .await
+        let e = match self
+            .send(OpClass::Write, "DeleteSecret", Op::Delete, name, || {
+                req.clone().send()
+            })
+            .await
         {
             Ok(_) => return Ok(()),
-            Err(e) => to_backend(Op::Delete, name, e),
+            Err(e) => e,
         };
         // AWS deletes no secret that still has replicas (a refusal of the request): remove
         // them, then delete. A refusal for any other reason stands.
         let e = if e.kind == ErrorKind::InvalidInput && self.remove_replicas(name).await? {
-            match idempotent(&self.wire, OpClass::Write, "DeleteSecret", || {
-                req.clone().send()
-            })
-            .await
+            match self
+                .send(OpClass::Write, "DeleteSecret", Op::Delete, name, || {
+                    req.clone().send()
+                })
+                .await
             {
                 Ok(_) => return Ok(()),
-                Err(e) => to_backend(Op::Delete, name, e),
+                Err(e) => e,
             }
         } else {
             e
@@ -606,87 +548,10 @@ impl SecretBackend for AwsSmBackend {
     }
 
     async fn restore(&self, name: &str) -> Result<()> {
-        idempotent(&self.wire, OpClass::Write, "RestoreSecret", || {
+        self.send(OpClass::Write, "RestoreSecret", Op::Restore, name, || {
             self.client.restore_secret().secret_id(name).send()
         })
-        .await
-        .map_err(|e| to_backend(Op::Restore, name, e))?;
+        .await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_parse_into_options_or_clear_errors() {
-        let u = |s: &str| url::Url::parse(s).unwrap();
-        let o = SmOptions::from_url(&u(
-            "aws-sm://?region=eu-west-1&endpoint=http://127.0.0.1:9&profile=ops&replicas=us-east-1,eu-central-1",
-        ))
-        .unwrap();
-        assert_eq!(
-            o,
-            SmOptions {
-                aws: AwsOptions {
-                    region: Some("eu-west-1".into()),
-                    endpoint: Some("http://127.0.0.1:9".into()),
-                    profile: Some("ops".into()),
-                },
-                replicas: vec!["eu-central-1".into(), "us-east-1".into()],
-            }
-        );
-        assert_eq!(
-            SmOptions::from_url(&u("aws-sm://")).unwrap(),
-            SmOptions::default()
-        );
-        for (bad, want) in [
-            ("aws-sm://?regoin=eu-west-1", "unknown parameter \"regoin\""),
-            (
-                "aws-sm://?replicas=us-east-1,Mars",
-                "\"Mars\" is not an AWS region",
-            ),
-            (
-                "aws-sm://?region=eu-west-1&replicas=eu-west-1",
-                "names the primary region eu-west-1",
-            ),
-        ] {
-            let err = SmOptions::from_url(&u(bad)).unwrap_err();
-            assert!(err.contains(want), "{bad}: {err}");
-        }
-    }
-
-    fn status(region: &str, st: StatusType) -> ReplicationStatusType {
-        ReplicationStatusType::builder()
-            .region(region)
-            .status(st)
-            .status_message("a secret with this name already exists in this region")
-            .build()
-    }
-
-    #[test]
-    fn replicas_that_differ_are_named_with_the_fix() {
-        let want = vec!["eu-central-1".to_string(), "us-east-1".to_string()];
-        let ok = [
-            status("us-east-1", StatusType::InSync),
-            status("eu-central-1", StatusType::InProgress),
-        ];
-        assert_eq!(replica_drift("app/DB", &want, &ok), None);
-        let d = replica_drift(
-            "app/DB",
-            &want,
-            &[
-                status("us-east-1", StatusType::InSync),
-                status("eu-central-1", StatusType::Failed),
-                status("ap-south-1", StatusType::InSync),
-            ],
-        )
-        .unwrap();
-        assert!(d.contains("no replica in eu-central-1 (replication failed: a secret with this name already exists"), "{d}");
-        assert!(d.contains("replicas not asked for in ap-south-1"), "{d}");
-        assert!(d.contains("--secret-id app/DB"), "{d}");
-        let d = replica_drift("app/DB", &want, &[]).unwrap();
-        assert!(d.contains("no replica in eu-central-1, us-east-1"), "{d}");
     }
 }

@@ -17,10 +17,15 @@
 //!   repeated. The version a write makes is predicted as the current one plus one; if another
 //!   writer raced it, the token no longer matches the version and the next plan reports drift.
 //! - delete: `DeleteParameter`; there is no soft delete.
+//! - permissions: every request is in [`permissions::REQUESTS`]; a refused one names the
+//!   action it lacked.
+
+pub mod permissions;
 
 use crate::config::AwsOptions;
-use crate::errors::{fault, idempotent, to_backend};
+use crate::errors::{fault, idempotent, to_backend_for};
 use async_trait::async_trait;
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::{
     ParameterMetadata, ParameterStringFilter, ParameterTier, ParameterType, Tag,
 };
@@ -184,6 +189,56 @@ impl AwsSsmBackend {
         })
     }
 
+    /// What the backend of `opts` can do (known without connecting, for policies).
+    pub fn capabilities_of(opts: &SsmOptions) -> Capabilities {
+        Capabilities {
+            max_page_size: PAGE as usize,
+            max_value_bytes: opts.max_value(),
+            max_batch_get: BATCH,
+            binary_values: false,
+            value_hint: if opts.advanced {
+                "SSM Parameter Store holds text up to 8 KiB; aws-sm:// holds 64 KiB, binary too"
+            } else {
+                "SSM Parameter Store holds text up to 4 KiB, 8 KiB with tier=advanced (charged by AWS); aws-sm:// holds 64 KiB, binary too"
+            },
+            names: NameRules {
+                // 1011 with the ARN's account and region; what is left for the name.
+                max_len: 900,
+                extra_chars: "/_.-",
+                rooted_paths: true,
+                reserved_prefixes: &["aws", "ssm"],
+            },
+            labels: LabelRules {
+                max_labels: 50,
+                max_key_len: 128,
+                max_value_len: 256,
+                lowercase_only: false,
+            },
+            idempotency_token: false,
+            soft_delete: false,
+            ..Capabilities::baseline()
+        }
+    }
+
+    /// Sends `request` (which does the same when sent twice) through the wire; a failure is a
+    /// backend error of `op` on `name`, a refusal naming the action it lacked.
+    async fn send<T, E, Fut>(
+        &self,
+        class: OpClass,
+        request: &'static str,
+        op: Op,
+        name: &str,
+        send: impl FnMut() -> Fut,
+    ) -> Result<T>
+    where
+        Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        idempotent(&self.wire, class, request, send)
+            .await
+            .map_err(|e| to_backend_for(&permissions::REQUESTS, request, op, name, e))
+    }
+
     /// The metadata of the parameters of these names that exist (one call for up to 50).
     async fn describe_many(
         &self,
@@ -197,15 +252,15 @@ impl AwsSsmBackend {
             .set_values(Some(names.to_vec()))
             .build()
             .map_err(|e| BackendError::new(ErrorKind::InvalidInput, op, e.to_string()))?;
-        let out = idempotent(&self.wire, OpClass::List, "DescribeParameters", || {
-            self.client
-                .describe_parameters()
-                .parameter_filters(filter.clone())
-                .max_results(PAGE)
-                .send()
-        })
-        .await
-        .map_err(|e| to_backend(op, first, e))?;
+        let out = self
+            .send(OpClass::List, "DescribeParameters", op, first, || {
+                self.client
+                    .describe_parameters()
+                    .parameter_filters(filter.clone())
+                    .max_results(PAGE)
+                    .send()
+            })
+            .await?;
         Ok(out
             .parameters()
             .iter()
@@ -237,33 +292,7 @@ impl SecretBackend for AwsSsmBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            max_page_size: PAGE as usize,
-            max_value_bytes: self.opts.max_value(),
-            max_batch_get: BATCH,
-            binary_values: false,
-            value_hint: if self.opts.advanced {
-                "SSM Parameter Store holds text up to 8 KiB; aws-sm:// holds 64 KiB, binary too"
-            } else {
-                "SSM Parameter Store holds text up to 4 KiB, 8 KiB with tier=advanced (charged by AWS); aws-sm:// holds 64 KiB, binary too"
-            },
-            names: NameRules {
-                // 1011 with the ARN's account and region; what is left for the name.
-                max_len: 900,
-                extra_chars: "/_.-",
-                rooted_paths: true,
-                reserved_prefixes: &["aws", "ssm"],
-            },
-            labels: LabelRules {
-                max_labels: 50,
-                max_key_len: 128,
-                max_value_len: 256,
-                lowercase_only: false,
-            },
-            idempotency_token: false,
-            soft_delete: false,
-            ..Capabilities::baseline()
-        }
+        Self::capabilities_of(&self.opts)
     }
 
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
@@ -292,11 +321,15 @@ impl SecretBackend for AwsSsmBackend {
                     })?,
             );
         }
-        let out = idempotent(&self.wire, OpClass::List, "DescribeParameters", || {
-            req.clone().send()
-        })
-        .await
-        .map_err(|e| to_backend(Op::List, prefix, e))?;
+        let out = self
+            .send(
+                OpClass::List,
+                "DescribeParameters",
+                Op::List,
+                prefix,
+                || req.clone().send(),
+            )
+            .await?;
         Ok(Page {
             items: out
                 .parameters()
@@ -321,15 +354,15 @@ impl SecretBackend for AwsSsmBackend {
 
     async fn get_many(&self, names: &[String]) -> Result<Vec<Option<Secret>>> {
         let first = names.first().map(String::as_str).unwrap_or_default();
-        let out = idempotent(&self.wire, OpClass::Read, "GetParameters", || {
-            self.client
-                .get_parameters()
-                .set_names(Some(names.to_vec()))
-                .with_decryption(true)
-                .send()
-        })
-        .await
-        .map_err(|e| to_backend(Op::BatchGet, first, e))?;
+        let out = self
+            .send(OpClass::Read, "GetParameters", Op::BatchGet, first, || {
+                self.client
+                    .get_parameters()
+                    .set_names(Some(names.to_vec()))
+                    .with_decryption(true)
+                    .send()
+            })
+            .await?;
         let mut by_name: std::collections::HashMap<String, (String, i64)> = out
             .parameters()
             .iter()
@@ -437,9 +470,11 @@ impl SecretBackend for AwsSsmBackend {
                 || req.clone().send(),
             )
             .await
-            .map_err(|e| to_backend(Op::Put, name, e))?;
+            .map_err(|e| {
+                to_backend_for(&permissions::REQUESTS, "PutParameter", Op::Put, name, e)
+            })?;
         if current.is_some() && !opts.labels.is_empty() {
-            idempotent(&self.wire, OpClass::Write, "AddTagsToResource", || {
+            self.send(OpClass::Write, "AddTagsToResource", Op::Put, name, || {
                 self.client
                     .add_tags_to_resource()
                     .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
@@ -447,8 +482,7 @@ impl SecretBackend for AwsSsmBackend {
                     .set_tags(Some(tags(&opts.labels)))
                     .send()
             })
-            .await
-            .map_err(|e| to_backend(Op::Put, name, e))?;
+            .await?;
         }
         let made = out.version();
         let version = match &opts.token {
@@ -470,11 +504,10 @@ impl SecretBackend for AwsSsmBackend {
             )
             .name(name));
         }
-        idempotent(&self.wire, OpClass::Write, "DeleteParameter", || {
+        self.send(OpClass::Write, "DeleteParameter", Op::Delete, name, || {
             self.client.delete_parameter().name(name).send()
         })
-        .await
-        .map_err(|e| to_backend(Op::Delete, name, e))?;
+        .await?;
         Ok(())
     }
 }
