@@ -4,8 +4,8 @@
 
 mod config;
 mod errors;
-mod kms;
-mod sm;
+pub mod kms;
+pub mod sm;
 
 pub use config::GcpOptions;
 pub use kms::GcpKmsRecipient;

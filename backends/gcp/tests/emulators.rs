@@ -316,3 +316,25 @@ async fn batch_reads_are_one_access_request_each_outside_the_read_quota() {
     assert_eq!(counter.requests_named("AccessSecretVersion"), 21);
     assert_eq!(counter.total_requests(), 21, "{:?}", counter.requests());
 }
+
+/// Every request the backend sends, with the operation that sent it, has an entry in its
+/// permission table, and every entry is sent by some operation here.
+#[tokio::test]
+async fn every_request_has_a_permission_table_entry() {
+    let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_GCP_SM_ENDPOINT") else {
+        return;
+    };
+    let b = GcpSmBackend::new("permissions", &opts(ep)).await.unwrap();
+    let sent =
+        conformance::requests_by_op(Arc::new(b), &conformance::random_prefix("gcpperm")).await;
+    let table = &secretsync_gcp::sm::permissions::REQUESTS;
+    let problems = table.check(sent.iter().map(|(o, r)| (*o, r.as_str())));
+    assert!(problems.is_empty(), "{problems:#?}");
+    let never: Vec<&str> = table
+        .0
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| !sent.iter().any(|(_, r)| r == n))
+        .collect();
+    assert!(never.is_empty(), "table entries never sent: {never:?}");
+}

@@ -20,15 +20,18 @@
 //!   a listing returns it, so a secret whose replication differs from the URL's is reported as
 //!   placement drift at no extra call.
 
+mod options;
+pub mod permissions;
+
+pub use options::GcpSmOptions;
+use options::{location_drift, replication};
+
 use crate::config::GcpOptions;
 use crate::errors::{fault, idempotent, to_backend};
 use async_trait::async_trait;
 use google_cloud_gax::retry_policy::NeverRetry;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
-use google_cloud_secretmanager_v1::model::{
-    replication::{user_managed::Replica, Automatic, UserManaged},
-    Replication, Secret as GSecret, SecretPayload, SecretVersion,
-};
+use google_cloud_secretmanager_v1::model::{Secret as GSecret, SecretPayload, SecretVersion};
 use secretsync_core::error::Result;
 use secretsync_core::*;
 
@@ -49,100 +52,6 @@ pub struct GcpSmBackend {
     target: String,
     locations: Vec<String>,
     wire: layers::Wire,
-}
-
-/// What a `gcp-sm://PROJECT` URL asks for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GcpSmOptions {
-    /// The project.
-    pub project: String,
-    /// Endpoint and credentials.
-    pub gcp: GcpOptions,
-    /// User-managed replication locations set at create, sorted; empty for automatic.
-    pub locations: Vec<String>,
-}
-
-impl GcpSmOptions {
-    /// Reads a `gcp-sm://` URL (and the endpoint and auth variables).
-    pub fn from_url(url: &url::Url) -> std::result::Result<Self, String> {
-        let project = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or("gcp-sm:// needs a project: gcp-sm://PROJECT")?
-            .to_string();
-        let mut gcp = GcpOptions::from_env("SECRETSYNC_GCP_SECRETMANAGER_ENDPOINT");
-        let mut locations = Vec::new();
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                _ if gcp.set(&k, &v)? => {}
-                "locations" => locations = parse_locations(&v)?,
-                other => {
-                    return Err(format!(
-                        "unknown parameter {other:?}: gcp-sm:// takes endpoint, auth and locations"
-                    ))
-                }
-            }
-        }
-        Ok(Self {
-            project,
-            gcp,
-            locations,
-        })
-    }
-}
-
-/// `locations=L1,L2`, sorted: each a GCP location name, at least one.
-fn parse_locations(v: &str) -> std::result::Result<Vec<String>, String> {
-    let locations = secretsync_core::query::comma_set(v);
-    if let Some(bad) = locations.iter().find(|l| {
-        !l.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    }) {
-        return Err(format!(
-            "locations={v:?}: {bad:?} is not a GCP location (e.g. locations=europe-west1,europe-west4)"
-        ));
-    }
-    if locations.is_empty() {
-        return Err("locations= is empty: name at least one location, or leave it out for automatic replication".into());
-    }
-    Ok(locations)
-}
-
-/// The replication a create asks for: user-managed in `locations`, else automatic.
-fn replication(locations: &[String]) -> Replication {
-    if locations.is_empty() {
-        return Replication::new().set_automatic(Automatic::default());
-    }
-    Replication::new().set_user_managed(
-        UserManaged::new().set_replicas(
-            locations
-                .iter()
-                .map(|l| Replica::default().set_location(l.clone())),
-        ),
-    )
-}
-
-/// How a secret's replication differs from `locations=` (sorted), with the fix, for people;
-/// `None` when it matches or no locations were asked for.
-fn location_drift(want: &[String], got: Option<&Replication>) -> Option<String> {
-    if want.is_empty() {
-        return None;
-    }
-    let have = match got.and_then(|r| r.user_managed()) {
-        Some(u) => {
-            let mut l: Vec<&str> = u.replicas.iter().map(|r| r.location.as_str()).collect();
-            l.sort_unstable();
-            if l == want.iter().map(String::as_str).collect::<Vec<_>>() {
-                return None;
-            }
-            format!("user-managed in {}", l.join(","))
-        }
-        None => "automatic".into(),
-    };
-    Some(format!(
-        "replication is {have}, locations={} asks for user-managed in those; GCP cannot change a secret's replication: recreate the secret (delete it and apply), or change locations= to match",
-        want.join(",")
-    ))
 }
 
 fn config(msg: impl Into<String>) -> BackendError {
@@ -224,6 +133,60 @@ impl GcpSmBackend {
         format!("projects/{}/secrets/{name}", self.project)
     }
 
+    /// What the backend can do (known without connecting, for policies).
+    pub fn capabilities_of() -> Capabilities {
+        Capabilities {
+            version_in_list: false,
+            max_page_size: PAGE as usize,
+            names: NameRules {
+                max_len: 255,
+                extra_chars: "_-",
+                rooted_paths: false,
+                reserved_prefixes: &[],
+            },
+            labels: LabelRules {
+                max_labels: 62,
+                max_key_len: 63,
+                max_value_len: 63,
+                lowercase_only: true,
+            },
+            soft_delete: false,
+            ..Capabilities::baseline()
+        }
+    }
+
+    /// The backend error of `request` failing for `op` on `name`; a refusal names the
+    /// permission it lacked, on the resource GCP checks it on.
+    fn fail(
+        &self,
+        request: &str,
+        op: Op,
+        name: &str,
+        e: google_cloud_gax::error::Error,
+    ) -> BackendError {
+        let mut e = to_backend(op, name, e);
+        if e.kind != ErrorKind::PermissionDenied {
+            return e;
+        }
+        let on_project = permissions::REQUESTS
+            .get(request)
+            .and_then(|r| r.needs.first())
+            .is_some_and(|n| n.on_project);
+        let resource = if on_project || name.is_empty() || op == Op::List {
+            format!("projects/{}", self.project)
+        } else {
+            self.path(name)
+        };
+        match permissions::denied(request, &resource, &e.message) {
+            Some(d) => {
+                // GCP's words say no more than the permission and the resource.
+                e.message.clear();
+                e.denied(d)
+            }
+            None => e,
+        }
+    }
+
     async fn secret(&self, name: &str, op: Op) -> Result<Option<GSecret>> {
         let req = self.client.get_secret().set_name(self.path(name));
         match idempotent(&self.wire, OpClass::Read, "GetSecret", || {
@@ -232,7 +195,7 @@ impl GcpSmBackend {
         .await
         {
             Ok(s) => Ok(Some(s)),
-            Err(e) => match to_backend(op, name, e) {
+            Err(e) => match self.fail("GetSecret", op, name, e) {
                 e if e.kind == ErrorKind::NotFound => Ok(None),
                 e => Err(e),
             },
@@ -260,7 +223,7 @@ impl GcpSmBackend {
             req.clone().send()
         })
         .await;
-        match r.map_err(|e| to_backend(Op::Put, name, e)) {
+        match r.map_err(|e| self.fail("CreateSecret", Op::Put, name, e)) {
             Ok(_) => Ok(true),
             Err(e) if e.kind == ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(e),
@@ -285,7 +248,7 @@ impl GcpSmBackend {
                     r.payload.map(|p| p.data.to_vec()).unwrap_or_default(),
                 )))
             }
-            Err(e) => match to_backend(op, name, e) {
+            Err(e) => match self.fail("AccessSecretVersion", op, name, e) {
                 e if e.kind == ErrorKind::NotFound => Ok(None),
                 e => Err(e),
             },
@@ -303,7 +266,7 @@ impl GcpSmBackend {
         .await;
         match r {
             Ok(v) => Ok(version_number(&v.name)),
-            Err(e) => match to_backend(op, name, e) {
+            Err(e) => match self.fail("GetSecretVersion", op, name, e) {
                 e if e.kind == ErrorKind::NotFound => Ok(None),
                 e => Err(e),
             },
@@ -359,7 +322,7 @@ impl GcpSmBackend {
                 landed,
             )
             .await
-            .map_err(|e| to_backend(Op::Put, name, e))?;
+            .map_err(|e| self.fail("AddSecretVersion", Op::Put, name, e))?;
         version_number(&v.name).ok_or_else(|| {
             BackendError::new(
                 ErrorKind::Transient,
@@ -386,7 +349,7 @@ impl GcpSmBackend {
             req.clone().send()
         })
         .await
-        .map_err(|e| to_backend(Op::Put, name, e))?;
+        .map_err(|e| self.fail("UpdateSecret", Op::Put, name, e))?;
         Ok(())
     }
 }
@@ -405,24 +368,7 @@ impl SecretBackend for GcpSmBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            version_in_list: false,
-            max_page_size: PAGE as usize,
-            names: NameRules {
-                max_len: 255,
-                extra_chars: "_-",
-                rooted_paths: false,
-                reserved_prefixes: &[],
-            },
-            labels: LabelRules {
-                max_labels: 62,
-                max_key_len: 63,
-                max_value_len: 63,
-                lowercase_only: true,
-            },
-            soft_delete: false,
-            ..Capabilities::baseline()
-        }
+        Self::capabilities_of()
     }
 
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {
@@ -436,7 +382,7 @@ impl SecretBackend for GcpSmBackend {
             req.clone().send()
         })
         .await
-        .map_err(|e| to_backend(Op::List, prefix, e))?;
+        .map_err(|e| self.fail("ListSecrets", Op::List, prefix, e))?;
         let items = out
             .secrets
             .iter()
@@ -603,69 +549,7 @@ impl SecretBackend for GcpSmBackend {
             req.clone().send()
         })
         .await
-        .map_err(|e| to_backend(Op::Delete, name, e))?;
+        .map_err(|e| self.fail("DeleteSecret", Op::Delete, name, e))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_parse_into_options_or_clear_errors() {
-        let u = |s: &str| url::Url::parse(s).unwrap();
-        let o = GcpSmOptions::from_url(&u(
-            "gcp-sm://proj?auth=none&locations=europe-west4,europe-west1&endpoint=http://127.0.0.1:9",
-        ))
-        .unwrap();
-        assert_eq!(o.project, "proj");
-        assert!(o.gcp.anonymous);
-        assert_eq!(o.gcp.endpoint.as_deref(), Some("http://127.0.0.1:9"));
-        assert_eq!(o.locations, ["europe-west1", "europe-west4"]);
-        assert!(GcpSmOptions::from_url(&u("gcp-sm://proj?auth=none"))
-            .unwrap()
-            .locations
-            .is_empty());
-        for (bad, want) in [
-            (
-                "gcp-sm://proj?locations=Europe_West1",
-                "\"Europe_West1\" is not a GCP location",
-            ),
-            ("gcp-sm://proj?locations=", "locations= is empty"),
-            ("gcp-sm://proj?colour=red", "endpoint, auth and locations"),
-            ("gcp-sm://proj?auth=basic", "auth=basic"),
-            ("gcp-sm://", "needs a project"),
-        ] {
-            let err = GcpSmOptions::from_url(&u(bad)).unwrap_err();
-            assert!(err.contains(want), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn replication_is_asked_for_and_checked_against_locations() {
-        let want = vec!["europe-west1".to_string(), "europe-west4".to_string()];
-        let asked = replication(&want);
-        let locs: Vec<&str> = asked
-            .user_managed()
-            .unwrap()
-            .replicas
-            .iter()
-            .map(|r| r.location.as_str())
-            .collect();
-        assert_eq!(locs, ["europe-west1", "europe-west4"]);
-        assert!(replication(&[]).automatic().is_some());
-
-        assert_eq!(location_drift(&want, Some(&asked)), None);
-        // Nothing asked for: not checked.
-        assert_eq!(location_drift(&[], Some(&asked)), None);
-        let d = location_drift(&want, Some(&replication(&[]))).unwrap();
-        assert!(
-            d.starts_with("replication is automatic, locations=europe-west1,europe-west4"),
-            "{d}"
-        );
-        let d = location_drift(&want, Some(&replication(&want[..1]))).unwrap();
-        assert!(d.contains("user-managed in europe-west1,"), "{d}");
-        assert!(d.contains("recreate the secret"), "{d}");
     }
 }
