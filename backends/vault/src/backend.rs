@@ -117,6 +117,24 @@ impl VaultBackend {
         Ok(b)
     }
 
+    /// What the backend can do (known without connecting, for policies).
+    pub fn capabilities_of() -> Capabilities {
+        Capabilities {
+            labels_in_list: false,
+            version_in_list: true,
+            // A folder's names come in one LIST, so in one page.
+            max_page_size: usize::MAX,
+            labels: LabelRules {
+                max_labels: 62,
+                max_key_len: 128,
+                max_value_len: 512,
+                lowercase_only: false,
+            },
+            if_version: true,
+            ..Capabilities::baseline()
+        }
+    }
+
     /// `/v1/SEGS…` and, for KV calls (`rel` given), the backend's path and `rel`.
     fn url(&self, segs: &[&str], rel: Option<&str>, list: bool) -> Result<reqwest::Url> {
         let mut u = reqwest::Url::parse(&self.opts.addr)
@@ -163,6 +181,7 @@ impl VaultBackend {
             _ => (OpClass::Write, method.as_str()),
         };
         let request = format!("{verb} {}", segs.last().unwrap_or(&""));
+        let request_name = request.clone();
         let patch = method == Method::PATCH;
         // One attempt; the wire sends it again after a passing fault (every KV request may be
         // sent twice: reads, merge patches, and data writes whose check-and-set refuses a
@@ -278,7 +297,22 @@ impl VaultBackend {
             })
             .unwrap_or_default();
         let kind = classify(status.as_u16(), &msg, !self.token.is_empty());
-        Err(err(kind, format!("HTTP {}: {msg}", status.as_u16())).retry_after(retry_after))
+        let e = err(kind, format!("HTTP {}: {msg}", status.as_u16())).retry_after(retry_after);
+        // A refusal names the capability the request needs and the path it was refused on.
+        let denied = (kind == ErrorKind::PermissionDenied)
+            .then(|| {
+                crate::permissions::denied(&request_name, url.path().trim_start_matches("/v1/"))
+            })
+            .flatten();
+        Err(match denied {
+            Some(d) => {
+                // Vault says "permission denied" and nothing more.
+                let mut e = e.denied(d);
+                e.message.clear();
+                e
+            }
+            None => e,
+        })
     }
 
     fn check_name(&self, op: Op, name: &str) -> Result<()> {
@@ -430,20 +464,7 @@ impl SecretBackend for VaultBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            labels_in_list: false,
-            version_in_list: true,
-            // A folder's names come in one LIST, so in one page.
-            max_page_size: usize::MAX,
-            labels: LabelRules {
-                max_labels: 62,
-                max_key_len: 128,
-                max_value_len: 512,
-                lowercase_only: false,
-            },
-            if_version: true,
-            ..Capabilities::baseline()
-        }
+        Self::capabilities_of()
     }
 
     async fn list(&self, prefix: &str, page: Option<String>) -> Result<Page<SecretMeta>> {

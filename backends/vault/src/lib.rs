@@ -23,8 +23,9 @@ mod backend;
 mod http;
 mod metadata;
 mod options;
+pub mod permissions;
 
 pub use auth::Auth;
 pub use backend::VaultBackend;
 pub use http::MAX_RESPONSE_BYTES;
-pub use options::VaultOptions;
+pub use options::{Location, VaultOptions};

@@ -24,6 +24,46 @@ pub struct VaultOptions {
     pub auth: Auth,
 }
 
+/// Where a `vault://` URL writes: the KV v2 mount, the path under it and the namespace. Read
+/// without credentials or a server (for policies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// KV v2 mount, e.g. `secret`.
+    pub mount: String,
+    /// Path under the mount that names are relative to (may be empty).
+    pub path: String,
+    /// Enterprise / OpenBao namespace.
+    pub namespace: Option<String>,
+}
+
+impl Location {
+    /// Reads the mount, path and namespace of a `vault://` or `vault+http://` URL.
+    pub fn from_url(url: &url::Url) -> Result<Self> {
+        if !matches!(url.scheme(), "vault" | "vault+http") {
+            return Err(config(format!("{}:// is not a Vault URL", url.scheme())));
+        }
+        let mut segs = url.path().trim_matches('/').splitn(2, '/');
+        let mount = segs
+            .next()
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| config("the URL names no KV mount: vault://HOST/MOUNT[/PATH]"))?;
+        let path = segs.next().unwrap_or("").trim_matches('/').to_string();
+        let mut namespace = std::env::var("VAULT_NAMESPACE").ok();
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "auth" | "role" | "auth_mount" => {}
+                "namespace" => namespace = Some(v.into_owned()),
+                other => return Err(config(format!("unknown parameter {other:?}: vault URLs take auth, role, auth_mount and namespace"))),
+            }
+        }
+        Ok(Location {
+            mount: mount.into(),
+            path,
+            namespace,
+        })
+    }
+}
+
 impl VaultOptions {
     /// Reads a `vault://` or `vault+http://` URL.
     pub fn from_url(url: &url::Url) -> Result<Self> {
@@ -32,6 +72,7 @@ impl VaultOptions {
             "vault+http" => "http",
             other => return Err(config(format!("{other}:// is not a Vault URL"))),
         };
+        let loc = Location::from_url(url)?;
         let addr = match url.host_str().filter(|h| !h.is_empty()) {
             Some(h) => format!(
                 "{scheme}://{h}{}",
@@ -48,29 +89,21 @@ impl VaultOptions {
                 addr
             }
         };
-        let mut segs = url.path().trim_matches('/').splitn(2, '/');
-        let mount = segs
-            .next()
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| config("the URL names no KV mount: vault://HOST/MOUNT[/PATH]"))?;
-        let path = segs.next().unwrap_or("").trim_matches('/').to_string();
-        let (mut method, mut role, mut auth_mount, mut namespace) =
-            (None, None, None, std::env::var("VAULT_NAMESPACE").ok());
+        let (mut method, mut role, mut auth_mount) = (None, None, None);
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
                 "auth" => method = Some(v.into_owned()),
                 "role" => role = Some(v.into_owned()),
                 "auth_mount" => auth_mount = Some(v.into_owned()),
-                "namespace" => namespace = Some(v.into_owned()),
-                other => return Err(config(format!("unknown parameter {other:?}: vault URLs take auth, role, auth_mount and namespace"))),
+                _ => {}
             }
         }
         let auth = Auth::from_params(method.as_deref(), role.as_deref(), auth_mount.as_deref())?;
         Ok(VaultOptions {
             addr: addr.trim_end_matches('/').to_string(),
-            mount: mount.into(),
-            path,
-            namespace,
+            mount: loc.mount,
+            path: loc.path,
+            namespace: loc.namespace,
             auth,
         })
     }

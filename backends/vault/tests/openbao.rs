@@ -347,3 +347,25 @@ async fn every_request_is_counted_as_the_audit_device_logs_it() {
     let mark = request_log::Mark::now(request_log::Emulator::OpenBao, log).unwrap();
     conformance::requests_match_the_log(Arc::new(b), "s_", mark, &format!("{folder}/")).await;
 }
+
+/// Every request the backend sends, with the operation that sent it, has an entry in its
+/// permission table, and every entry but the login (sent when the backend opens, with AppRole
+/// or Kubernetes auth) is sent by some operation here.
+#[tokio::test]
+async fn every_request_has_a_permission_table_entry() {
+    let Some((b, _)) = backend("permissions").await else {
+        return;
+    };
+    let sent =
+        conformance::requests_by_op(Arc::new(b), &conformance::random_prefix("vaultperm")).await;
+    let table = &secretsync_vault::permissions::REQUESTS;
+    let problems = table.check(sent.iter().map(|(o, r)| (*o, r.as_str())));
+    assert!(problems.is_empty(), "{problems:#?}");
+    let never: Vec<&str> = table
+        .0
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| !sent.iter().any(|(_, r)| r == n))
+        .collect();
+    assert_eq!(never, ["POST login"], "table entries never sent");
+}
