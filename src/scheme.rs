@@ -6,6 +6,7 @@
 use anyhow::{bail, Context, Result};
 use secretsync_core::layers::{Rate, RateLimits};
 use secretsync_core::memory::MemoryBackend;
+use secretsync_core::permissions::{Policy, PolicyScope};
 use secretsync_core::SecretBackend;
 use std::path::Path;
 use std::sync::Arc;
@@ -157,6 +158,49 @@ impl Scheme {
             }
         }
         Ok(scheme)
+    }
+
+    /// The policy document `scope`'s job needs on the backend `url` names, written from the
+    /// backend's permission table without connecting; `None` for local backends, which need no
+    /// grant.
+    pub fn policy(self, url: &str, scope: &PolicyScope) -> Result<Option<Policy>, String> {
+        #[cfg(any(feature = "aws", feature = "gcp", feature = "vault"))]
+        let parsed =
+            || url::Url::parse(url).map_err(|e| format!("{url:?} is not a valid URL: {e}"));
+        #[cfg(not(any(feature = "aws", feature = "gcp", feature = "vault")))]
+        let _ = (url, scope);
+        let policy = match self {
+            Scheme::Memory | Scheme::File => None,
+            #[cfg(feature = "aws")]
+            Scheme::AwsSm => Some(secretsync_aws::sm::permissions::policy(
+                &secretsync_aws::SmOptions::from_url(&parsed()?)?,
+                scope,
+            )),
+            #[cfg(feature = "aws")]
+            Scheme::AwsSsm => Some(secretsync_aws::ssm::permissions::policy(
+                &secretsync_aws::SsmOptions::from_url(&parsed()?)?,
+                scope,
+            )),
+            #[cfg(feature = "gcp")]
+            Scheme::GcpSm => Some(secretsync_gcp::sm::permissions::policy(
+                &secretsync_gcp::GcpSmOptions::from_url(&parsed()?)?,
+                scope,
+            )),
+            #[cfg(feature = "vault")]
+            Scheme::Vault | Scheme::VaultHttp => Some(secretsync_vault::permissions::policy(
+                &secretsync_vault::Location::from_url(&parsed()?).map_err(|e| e.to_string())?,
+                scope,
+            )),
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(format!(
+                    "{}:// backends are not built into this secretsync (build with --features {})",
+                    other.as_str(),
+                    other.feature().unwrap_or_default()
+                ))
+            }
+        };
+        Ok(policy)
     }
 
     /// Opens the backend `url` names; relative `file://` paths are taken from `base`.

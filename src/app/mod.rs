@@ -10,6 +10,7 @@ pub mod keys;
 pub mod merge;
 pub mod migrate;
 pub mod overview;
+pub mod policy;
 pub mod reconcile;
 pub mod secrets;
 pub mod sync;
@@ -71,6 +72,39 @@ pub fn error_line(e: &anyhow::Error) -> String {
         )
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// What a refusal points at: the command that prints the policy `job` needs on `env`.
+pub fn policy_hint(env: &str, job: secretsync_core::permissions::Job, verify: bool) -> String {
+    let verify = if verify && job != secretsync_core::permissions::Job::Reconcile {
+        " --verify"
+    } else {
+        ""
+    };
+    format!("the credentials lack a permission: `secretsync policy --env {env} --for {job}{verify}` prints the policy {job} needs")
+}
+
+/// True when a backend refused `e`'s call for lack of a permission.
+pub fn is_refusal(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let backend = c.downcast_ref::<secretsync_core::BackendError>().or(
+            match c.downcast_ref::<crate::sync::PlanError>() {
+                Some(crate::sync::PlanError::Backend(b)) => Some(b),
+                _ => None,
+            },
+        );
+        backend.is_some_and(|b| b.kind == secretsync_core::ErrorKind::PermissionDenied)
+    })
+}
+
+/// `e` on one line (see [`error_line`]), with `hint` when a backend refused it.
+pub fn error_line_hinted(e: &anyhow::Error, hint: impl FnOnce() -> String) -> String {
+    let line = error_line(e);
+    if is_refusal(e) {
+        format!("{line}; {}", hint())
+    } else {
+        line
+    }
 }
 
 /// Reports progress of long item-by-item work (a progress bar on a terminal; nothing elsewhere).

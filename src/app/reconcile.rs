@@ -10,6 +10,7 @@ use crate::sync::plan::Summary;
 use crate::sync::{self, PlanOptions, Status};
 use anyhow::Result;
 use futures::StreamExt;
+use secretsync_core::permissions::Job;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,9 +58,13 @@ pub struct EnvDetail {
     /// Why it was not started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
-    /// The items left for a person or that failed: `NAME (drift)`, `NAME (adopt)`, …
+    /// The items left for a person or that failed: `NAME (drift)`, `NAME (adopt)`,
+    /// `NAME (failed)`, `NAME (permission denied: ACTION on RESOURCE)`, …
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub needs_you: Vec<String>,
+    /// What to do, when a backend refused a call for lack of a permission.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// A round's outcome.
@@ -165,14 +170,23 @@ pub async fn round(
                                         matches!(r.status, Status::Skipped | Status::Failed)
                                     })
                                     .map(|r| {
-                                        let what = if r.status == Status::Failed {
-                                            "failed".to_string()
-                                        } else {
-                                            format!("{:?}", r.action).to_lowercase()
+                                        let missing =
+                                            r.error.as_ref().and_then(|e| e.missing.as_deref());
+                                        let what = match (r.status, missing) {
+                                            (Status::Failed, Some(m)) => {
+                                                format!("permission denied: {m}")
+                                            }
+                                            (Status::Failed, None) => "failed".to_string(),
+                                            _ => format!("{:?}", r.action).to_lowercase(),
                                         };
                                         format!("{} ({what})", r.name)
                                     })
                                     .collect(),
+                                hint: report
+                                    .results
+                                    .iter()
+                                    .any(|r| r.error.as_ref().is_some_and(|e| e.missing.is_some()))
+                                    .then(|| super::policy_hint(env.name(), Job::Reconcile, true)),
                                 ..Default::default()
                             },
                             seconds,
@@ -184,7 +198,9 @@ pub async fn round(
                             env: name,
                             result: RunResult::Error,
                             detail: EnvDetail {
-                                error: Some(super::error_line(&e)),
+                                error: Some(super::error_line_hinted(&e, || {
+                                    super::policy_hint(env.name(), Job::Reconcile, true)
+                                })),
                                 ..Default::default()
                             },
                             seconds: started.elapsed().as_secs_f64(),

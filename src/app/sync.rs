@@ -11,6 +11,7 @@ use crate::sync::{
     self, Action, ApplyReport, DriftPolicy, Fingerprinter, Plan, PlanOptions, Status,
 };
 use anyhow::Result;
+use secretsync_core::permissions::Job;
 use serde::Serialize;
 
 /// What `plan` and `apply` take.
@@ -68,13 +69,19 @@ pub struct EnvError {
 }
 
 impl EnvError {
-    fn new(env: &EnvRef, e: &anyhow::Error) -> Self {
+    fn new(env: &EnvRef, e: &anyhow::Error, job: Job, verify: bool) -> Self {
         Self {
             env: env.name().to_string(),
-            error: super::error_line(e),
+            error: super::error_line_hinted(e, || super::policy_hint(env.name(), job, verify)),
             detail: super::causes(e, true),
         }
     }
+}
+
+/// Whether the plan options read values (`--verify`, `--on-drift adopt`): the policy then
+/// needs value reads.
+fn reads_values(opts: &PlanOptions) -> bool {
+    opts.verify || opts.on_drift == DriftPolicy::Accept
 }
 
 /// One environment's apply, as `apply` reports it.
@@ -175,7 +182,7 @@ pub async fn plan(ws: &Workspace, opts: &SyncOptions) -> Result<PlanReport> {
             match plan_env(&cfg, &store, env, &opts.plan, &declared).await {
                 Ok(p) => p,
                 Err(e) => {
-                    errors.push(EnvError::new(env, &e));
+                    errors.push(EnvError::new(env, &e, Job::Plan, reads_values(&opts.plan)));
                     continue;
                 }
             };
@@ -213,7 +220,7 @@ pub async fn apply(
             match plan_env(&cfg, &store, env, &opts.plan, &declared).await {
                 Ok(p) => p,
                 Err(e) => {
-                    errors.push(EnvError::new(env, &e));
+                    errors.push(EnvError::new(env, &e, Job::Apply, reads_values(&opts.plan)));
                     continue;
                 }
             };
@@ -227,7 +234,7 @@ pub async fn apply(
             }
         }
         progress.start(plan.items.iter().filter(|i| i.is_change()).count() as u64);
-        let report = sync::apply(
+        let mut report = sync::apply(
             &plan,
             target.backend.clone(),
             &fpr,
@@ -235,6 +242,11 @@ pub async fn apply(
             &|_| progress.inc(),
         )
         .await;
+        report.hint_refusals(&super::policy_hint(
+            env.name(),
+            Job::Apply,
+            reads_values(&opts.plan),
+        ));
         progress.finish();
         environments.push(EnvApply {
             summary: plan.summary(),
@@ -358,15 +370,13 @@ pub async fn restore(ws: &Workspace, env: &str, names: &[String]) -> Result<Rest
     let mut results = Vec::new();
     for n in names {
         let name = format!("{}{n}", target.prefix);
-        let error = target
-            .backend
-            .restore(&name)
-            .await
-            .err()
-            .map(|e| sync::apply::ItemError {
-                kind: e.kind.as_str(),
-                message: e.to_string(),
-            });
+        let error = target.backend.restore(&name).await.err().map(|e| {
+            let mut err = sync::apply::ItemError::of(&e);
+            if err.missing.is_some() {
+                err.hint = Some(super::policy_hint(env.name(), Job::Restore, false));
+            }
+            err
+        });
         results.push(Restored {
             name,
             restored: error.is_none(),

@@ -10,6 +10,7 @@ mod key;
 mod list;
 mod merge;
 mod migrate;
+mod policy;
 mod pull;
 mod quickstart;
 mod reconcile;
@@ -134,6 +135,12 @@ pub enum Command {
         after_help = "Examples:\n  secretsync apply --env prod-eu\n  secretsync apply --env prod-eu --prune --max-deletes 5"
     )]
     Apply(replicate::ApplyArgs),
+    /// Print the permissions a job needs, as the backend's policy document (IAM, GCP role,
+    /// Vault HCL), scoped to the environment's prefix.
+    #[command(
+        after_help = "Examples:\n  secretsync policy --env prod-eu --for apply > policy.json\n  aws iam put-role-policy --role-name deploy --policy-name secretsync --policy-document file://policy.json\n  secretsync policy --env staging --for plan --json\n  secretsync policy --for open production"
+    )]
+    Policy(policy::PolicyArgs),
     /// Undo soft deletes of an environment's secrets (AWS recovery window, Vault delete).
     #[command(after_help = "Examples:\n  secretsync restore --env prod-eu OldToken")]
     Restore(replicate::RestoreArgs),
@@ -299,6 +306,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Plan(a) => replicate::run_plan(&ctx, a).await,
         Command::Apply(a) => replicate::run_apply(&ctx, a).await,
         Command::Restore(a) => replicate::run_restore(&ctx, a).await,
+        Command::Policy(a) => policy::run(&ctx, a).await,
         Command::Migrate(a) => migrate::run_migrate(&ctx, a).await,
         Command::Import(a) => migrate::run_import(&ctx, a).await,
         Command::Reconcile(a) => reconcile::run(&ctx, a).await,

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod migrate;
 pub mod overview;
 pub mod plan;
+pub mod policy;
 pub mod printer;
 pub mod secrets;
 

@@ -81,6 +81,9 @@ pub fn render_apply(r: &ApplyReport) -> String {
             x.name
         ));
     }
+    for h in r.hints() {
+        out.push_str(&format!("  hint: {h}\n"));
+    }
     out.push_str(&format!(
         "Apply: {} done, {} failed, {} skipped, {} unchanged.\n",
         r.count(Status::Done),

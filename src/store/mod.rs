@@ -110,6 +110,11 @@ fn scope_locked(
     );
     if let Some(cause) = cause {
         msg.push_str(&format!("\n  your key for it failed: {cause}"));
+        if cause.contains("permission denied: ") {
+            msg.push_str(&format!(
+                "\n  `secretsync policy --for open {scope}` prints the KMS policy that opens it"
+            ));
+        }
     }
     match mine.first() {
         Some(first) => msg.push_str(&format!(

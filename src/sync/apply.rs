@@ -30,6 +30,25 @@ pub struct ItemError {
     pub kind: &'static str,
     /// What happened.
     pub message: String,
+    /// For a refusal: the permission the credentials lack and on what
+    /// (`secretsmanager:CreateSecret on app/A`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+    /// What to do about it (for a refusal: the command that prints the policy the job needs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl ItemError {
+    /// The error of a failed backend call.
+    pub fn of(e: &BackendError) -> Self {
+        Self {
+            kind: e.kind.as_str(),
+            message: e.to_string(),
+            missing: e.denied.as_deref().map(str::to_string),
+            hint: None,
+        }
+    }
 }
 
 /// The outcome of one plan item.
@@ -65,6 +84,30 @@ impl ApplyReport {
     pub fn count(&self, status: Status) -> usize {
         self.results.iter().filter(|r| r.status == status).count()
     }
+
+    /// Gives each refused item (`permission_denied`) the hint `hint`.
+    pub fn hint_refusals(&mut self, hint: &str) {
+        for e in self.results.iter_mut().filter_map(|r| r.error.as_mut()) {
+            if e.kind == secretsync_core::ErrorKind::PermissionDenied.as_str() {
+                e.hint = Some(hint.to_string());
+            }
+        }
+    }
+
+    /// The distinct hints of its items, in order.
+    pub fn hints(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for h in self
+            .results
+            .iter()
+            .filter_map(|r| r.error.as_ref()?.hint.as_deref())
+        {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+        out
+    }
 }
 
 fn failed(item: &PlanItem, e: BackendError) -> ItemResult {
@@ -73,10 +116,7 @@ fn failed(item: &PlanItem, e: BackendError) -> ItemResult {
         action: item.action,
         status: Status::Failed,
         version: None,
-        error: Some(ItemError {
-            kind: e.kind.as_str(),
-            message: e.to_string(),
-        }),
+        error: Some(ItemError::of(&e)),
     }
 }
 
@@ -183,6 +223,8 @@ pub async fn apply(
         let error = item.blocked.then(|| ItemError {
             kind: "refused",
             message: item.reason.clone(),
+            missing: None,
+            hint: None,
         });
         results.push(ItemResult {
             name: item.name.clone(),

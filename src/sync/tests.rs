@@ -1006,3 +1006,73 @@ async fn only_what_a_plan_writes_carries_a_write_token() {
         );
     }
 }
+
+/// The operations each job makes are those its policy grants (`Job::ops`): a plan with every
+/// flag that reads no value, and an apply that creates, updates, adopts and prunes, on
+/// backends whose listings lack labels or versions too. A new call in the engine that the
+/// policies do not know fails here.
+#[tokio::test]
+async fn each_job_makes_only_the_operations_its_policy_grants() {
+    use secretsync_core::permissions::Job;
+    use std::collections::BTreeSet;
+    let shapes = [
+        MemoryBackend::default_capabilities(),
+        Capabilities {
+            labels_in_list: false,
+            ..MemoryBackend::default_capabilities()
+        },
+        Capabilities {
+            version_in_list: false,
+            ..MemoryBackend::default_capabilities()
+        },
+    ];
+    for caps in shapes {
+        let r = rig(MemoryBackend::new().with_capabilities(caps.clone()));
+        let f = fpr("s");
+        let used =
+            |r: &Rig| -> BTreeSet<Op> { r.counter.snapshot().keys().map(|k| k.op).collect() };
+        // Someone else's secret under the prefix, to adopt.
+        r.mem
+            .put("app/C", &"theirs".into(), &PutOptions::default())
+            .await
+            .unwrap();
+        let plan_only = PlanOptions {
+            check_drift: true,
+            ..PlanOptions::default()
+        };
+        plan_with(&r, &f, &[("A", "1"), ("B", "1")], &plan_only).await;
+        let granted = Job::Plan.ops(&caps, false);
+        assert!(
+            used(&r).is_subset(&granted),
+            "{caps:?}: plan used {:?}, granted {granted:?}",
+            used(&r)
+        );
+        let apply_opts = PlanOptions {
+            prune: true,
+            adopt: true,
+            check_drift: true,
+            on_drift: DriftPolicy::Revert,
+            ..PlanOptions::default()
+        };
+        sync(&r, &f, &[("A", "1"), ("B", "1"), ("C", "1")], &apply_opts).await;
+        sync(&r, &f, &[("A", "2"), ("C", "1")], &apply_opts).await;
+        let granted = Job::Apply.ops(&caps, false);
+        assert!(
+            used(&r).is_subset(&granted),
+            "{caps:?}: apply used {:?}, granted {granted:?}",
+            used(&r)
+        );
+        assert!(used(&r).contains(&Op::Delete), "the prune ran");
+        let verify = PlanOptions {
+            verify: true,
+            ..apply_opts
+        };
+        sync(&r, &f, &[("A", "2"), ("C", "1")], &verify).await;
+        let granted = Job::Apply.ops(&caps, true);
+        assert!(
+            used(&r).is_subset(&granted),
+            "{caps:?}: --verify used {:?}, granted {granted:?}",
+            used(&r)
+        );
+    }
+}
