@@ -5,12 +5,15 @@
 #                               write the endpoints to $EMU_DIR/env (source it)
 #   scripts/emulators.sh down   stop what `up` started
 #
-# EMU_DIR defaults to target/emulators. Emulators: moto (AWS Secrets Manager + KMS) and an
-# OpenBao dev server (Vault KV v2 at secret/, root token "root", in memory), and for GCP
+# EMU_DIR defaults to target/emulators. Emulators: moto (AWS Secrets Manager + KMS), a second
+# moto that enforces IAM (INITIAL_NO_AUTH_ACTION_COUNT=3: an admin user is made with the first
+# three requests, and every later one is checked against its user's policies), an OpenBao dev
+# server (Vault KV v2 at secret/, root token "root", in memory), and for GCP
 # cloudbox's Secret Manager and drongo's Cloud KMS (see scripts/gcp_emulators.py). For the
 # dashboard's browser tests: Debian's chromium and chromium-driver (pinned below), with
 # chromedriver serving WebDriver on loopback. For the deploy files' tests: kubernetes-validate
-# and check-jsonschema (scripts/tools-requirements.txt).
+# and check-jsonschema, and parliament for the generated IAM policies
+# (scripts/tools-requirements.txt).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 EMU_DIR="${EMU_DIR:-$root/target/emulators}"
@@ -18,7 +21,7 @@ venv="$EMU_DIR/venv"
 req="$root/scripts/emulators-requirements.txt"
 
 # Debian bookworm-security's build; if the archive has moved on, the newest is taken, loudly.
-CHROMIUM_VERSION="156.0.8078.108-1~deb12u1"
+CHROMIUM_VERSION="156.0.8078.114-1~deb12u1"
 
 install_chromium() {
   if command -v chromedriver >/dev/null && command -v chromium >/dev/null; then return 0; fi
@@ -86,6 +89,15 @@ up() {
     "$venv/bin/python" "$root/scripts/moto_server.py" 127.0.0.1 "$moto_port" >"$EMU_DIR/moto.log" 2>&1 &
   echo $! >"$EMU_DIR/moto.pid"
   wait_http "http://127.0.0.1:$moto_port/moto-api/" moto "$EMU_DIR/moto.pid"
+  # The IAM-enforcing moto: its first three requests (unauthenticated) make the admin user
+  # the tests make their users with; every request after them is checked.
+  local iam_port iam_admin
+  iam_port=$(free_port)
+  INITIAL_NO_AUTH_ACTION_COUNT=3 \
+    "$venv/bin/python" "$root/scripts/moto_server.py" 127.0.0.1 "$iam_port" >"$EMU_DIR/moto-iam.log" 2>&1 &
+  echo $! >"$EMU_DIR/moto-iam.pid"
+  wait_http "http://127.0.0.1:$iam_port/moto-api/" moto-iam "$EMU_DIR/moto-iam.pid"
+  iam_admin=$("$venv/bin/python" "$root/scripts/moto_iam.py" bootstrap "http://127.0.0.1:$iam_port")
   local bao_port
   bao_port=$(free_port)
   # A file audit device logs every request (values HMAC'd); OpenBao enables audit devices from
@@ -131,12 +143,15 @@ export SECRETSYNC_TEST_GCP_SM_ENDPOINT=http://127.0.0.1:$sm_port
 export SECRETSYNC_TEST_GCP_KMS_ENDPOINT=http://127.0.0.1:$kms_port
 export SECRETSYNC_TEST_GCP_SM_CREATES=$EMU_DIR/gcp-sm-creates.jsonl
 export SECRETSYNC_TEST_AWS_REQUEST_LOG=$EMU_DIR/moto-requests.jsonl
+export SECRETSYNC_TEST_AWS_IAM_ENDPOINT=http://127.0.0.1:$iam_port
+export SECRETSYNC_TEST_AWS_IAM_ADMIN="$iam_admin"
+export SECRETSYNC_TEST_PYTHON=$venv/bin/python
 export SECRETSYNC_TEST_VAULT_REQUEST_LOG=$EMU_DIR/openbao-audit.jsonl
 export SECRETSYNC_TEST_GCP_SM_REQUEST_LOG=$EMU_DIR/gcp-sm-access.log
 export SECRETSYNC_TEST_WEBDRIVER=http://127.0.0.1:$wd_port
 export SECRETSYNC_TEST_SCHEMA_TOOLS=$EMU_DIR/tools-venv/bin
 ENV
-  echo "emulators: moto :$moto_port, openbao :$bao_port, gcp secret manager :$sm_port, gcp kms :$kms_port, chromedriver :$wd_port (endpoints in $EMU_DIR/env)"
+  echo "emulators: moto :$moto_port, moto enforcing IAM :$iam_port, openbao :$bao_port, gcp secret manager :$sm_port, gcp kms :$kms_port, chromedriver :$wd_port (endpoints in $EMU_DIR/env)"
 }
 
 down() {
