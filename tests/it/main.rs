@@ -18,5 +18,6 @@ mod crash;
 mod deploy;
 mod faults;
 mod json_schemas;
+mod least_privilege;
 mod scopes;
 mod ui;
