@@ -31,6 +31,10 @@ pub enum ConfigError {
         path: PathBuf,
         known: String,
     },
+    #[error("`{0}` is a template: use `--env {0}:ID` (e.g. --env {0}:123 for pull request 123)")]
+    Template(String),
+    #[error("{0}")]
+    Instance(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,7 +51,7 @@ struct RawConfig {
     #[serde(default)]
     typescript: Option<GoSection>,
     #[serde(default)]
-    environments: BTreeMap<EnvName, Environment>,
+    environments: BTreeMap<String, Environment>,
     /// Let environments on one backend use nested prefixes (`app/` and `app/staging/`).
     #[serde(default)]
     allow_nested_prefixes: bool,
@@ -105,6 +109,55 @@ pub struct Environment {
     /// List calls per second.
     #[serde(default)]
     pub lists_per_second: Option<u32>,
+    /// A template's instances applied longer ago than this are torn down by `reconcile`
+    /// (`14d`).
+    #[serde(default)]
+    pub keep_for: Option<String>,
+}
+
+/// What a template's prefix or backend URL holds where an instance's id goes.
+pub const ID_SLOT: &str = "{id}";
+
+impl Environment {
+    /// A template: its prefix or backend URL holds `{id}`, and `--env NAME:ID` instantiates it.
+    pub fn is_template(&self) -> bool {
+        self.prefix.as_deref().is_some_and(|p| p.contains(ID_SLOT))
+            || self.backend.as_deref().is_some_and(|b| b.contains(ID_SLOT))
+    }
+
+    /// The instance `id` of this template: `{id}` replaced in the prefix and the URL.
+    pub fn instantiate(&self, id: &str) -> Environment {
+        Environment {
+            backend: self.backend.as_ref().map(|b| b.replace(ID_SLOT, id)),
+            prefix: self.prefix.as_ref().map(|p| p.replace(ID_SLOT, id)),
+            keep_for: None,
+            ..self.clone()
+        }
+    }
+
+    /// The prefix every instance's prefix starts with (a template's, up to `{id}`), for the
+    /// nested-prefix checks and for finding its instances; the prefix itself otherwise.
+    pub fn prefix_root(&self) -> &str {
+        let p = self.prefix.as_deref().unwrap_or("");
+        p.find(ID_SLOT).map_or(p, |i| &p[..i])
+    }
+
+    /// `keep_for`, parsed.
+    pub fn keep_for(&self) -> Option<std::time::Duration> {
+        self.keep_for
+            .as_deref()
+            .and_then(|k| parse_keep_for(k).ok())
+    }
+}
+
+/// A `keep_for` or `--older-than` age: 1 minute to 10 years (`14d`, `36h`).
+pub fn parse_keep_for(s: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    secretsync_core::duration::parse(
+        s,
+        Duration::from_secs(60),
+        Duration::from_secs(3650 * 86400),
+    )
 }
 
 fn backend_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -162,13 +215,8 @@ impl Config {
             ));
         }
         let dir = path.parent().unwrap_or(Path::new("."));
-        check_overlaps(
-            path,
-            text,
-            dir,
-            &raw.environments,
-            raw.allow_nested_prefixes,
-        )?;
+        let environments = check_environments(path, text, raw.environments)?;
+        check_overlaps(path, text, dir, &environments, raw.allow_nested_prefixes)?;
         let scopes = match raw.scopes {
             None => ScopeLayout::default(),
             Some(map) => {
@@ -189,7 +237,7 @@ impl Config {
             secrets: raw.secrets,
             go_roots: roots(dir, raw.go),
             ts_roots: roots(dir, raw.typescript),
-            environments: raw.environments,
+            environments,
         })
     }
 
@@ -228,10 +276,34 @@ development = ["development", "preview", "local"]
     }
 
     /// Resolves an environment name: a type (or shorthand) is its implicit environment;
-    /// anything else must be declared.
+    /// `TEMPLATE:ID` an instance of a template; anything else must be declared (and not be a
+    /// template, which needs an id).
     pub fn env(&self, name: &str) -> Result<EnvRef, ConfigError> {
         if name.contains(',') {
             return Err(ConfigError::OneEnv(name.into()));
+        }
+        if let Some((template, id)) = name.split_once(':') {
+            let (t, e) = self
+                .environments
+                .iter()
+                .find(|(n, _)| n.as_str() == template)
+                .ok_or_else(|| ConfigError::Instance(format!(
+                    "{name:?} names an instance of {template:?}, which {} does not declare: templates are [environments.NAME] whose prefix holds {{id}} ({})",
+                    self.path.display(),
+                    self.template_names().unwrap_or_else(|| "none declared".into())
+                )))?;
+            if !e.is_template() {
+                return Err(ConfigError::Instance(format!(
+                    "{template} is not a template (its prefix and backend hold no {{id}}), so it has no instances: use --env {template}"
+                )));
+            }
+            let n = EnvName::instance(t, id).map_err(|e| ConfigError::Instance(e.0))?;
+            return Ok(EnvRef::Declared(n, e.env_type));
+        }
+        if let Some((n, e)) = self.environments.iter().find(|(n, _)| n.as_str() == name) {
+            if e.is_template() {
+                return Err(ConfigError::Template(n.to_string()));
+            }
         }
         if let Some(t) = EnvType::parse_opt(name) {
             return Ok(EnvRef::Implicit(t));
@@ -255,7 +327,31 @@ development = ["development", "preview", "local"]
             })
     }
 
-    /// Every environment: the four implicit ones, then the declared ones.
+    /// The declared environment `name`, a template's instance with its id in place.
+    pub fn environment(&self, name: &EnvName) -> Option<Environment> {
+        if let Some((template, id)) = name.instance_parts() {
+            return self
+                .environments
+                .iter()
+                .find(|(n, e)| n.as_str() == template && e.is_template())
+                .map(|(_, e)| e.instantiate(id));
+        }
+        self.environments.get(name).cloned()
+    }
+
+    /// The templates' names, for messages (`None` when there are none).
+    fn template_names(&self) -> Option<String> {
+        let names: Vec<&str> = self
+            .environments
+            .iter()
+            .filter(|(_, e)| e.is_template())
+            .map(|(n, _)| n.as_str())
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    }
+
+    /// Every environment: the four implicit ones, then the declared ones (templates too: their
+    /// values are their instances').
     pub fn all_envs(&self) -> Vec<EnvRef> {
         EnvType::ALL
             .into_iter()
@@ -328,6 +424,68 @@ fn env_line(text: &str, name: &str) -> usize {
         .map_or(0, |i| i + 1)
 }
 
+/// Names the environments (a template may take a type's shorthand) and checks what only a
+/// template may say: `{id}` once, in the prefix or the backend URL's path, with a backend; and
+/// `keep_for`, only on a template.
+fn check_environments(
+    path: &Path,
+    text: &str,
+    raw: BTreeMap<String, Environment>,
+) -> Result<BTreeMap<EnvName, Environment>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (name, e) in raw {
+        // The table's header as the file writes it (quoted when not a bare key).
+        let header = if name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            format!("[environments.{name}]")
+        } else {
+            format!("[environments.{name:?}]")
+        };
+        let bad = |msg: String| {
+            ConfigError::Parse(
+                path.into(),
+                format!("line {}: {header}: {msg}", env_line(text, &name)),
+            )
+        };
+        let n = if e.is_template() {
+            EnvName::template(&name)
+        } else {
+            name.parse()
+        }
+        .map_err(|e| bad(e.0))?;
+        if e.is_template() {
+            let slots = e.prefix.as_deref().unwrap_or("").matches(ID_SLOT).count()
+                + e.backend.as_deref().unwrap_or("").matches(ID_SLOT).count();
+            if slots > 1 {
+                return Err(bad("{id} appears more than once: a template holds it once, in its prefix (e.g. prefix = \"web/pr-{id}/\") or its backend URL's path".into()));
+            }
+            let Some(url) = e.backend.as_deref() else {
+                return Err(bad(
+                    "a template needs a backend: its instances are replicated there".into(),
+                ));
+            };
+            if let Some(i) = url.find(ID_SLOT) {
+                let query = url.find('?').unwrap_or(url.len());
+                if i > query || !url[..i].contains("://") {
+                    return Err(bad(format!(
+                        "{{id}} in {url:?} must be in the URL's path (or put it in the prefix)"
+                    )));
+                }
+            }
+        }
+        if let Some(k) = e.keep_for.as_deref() {
+            if !e.is_template() {
+                return Err(bad("keep_for applies to templates (environments whose prefix holds {id}): their instances older than it are torn down by reconcile".into()));
+            }
+            parse_keep_for(k).map_err(|m| bad(format!("keep_for: {m}")))?;
+        }
+        out.insert(n, e);
+    }
+    Ok(out)
+}
+
 /// Refuses two environments on the same backend target whose prefixes are equal (they would
 /// overwrite each other's secrets every sync) or nest (one's listing holds the other's secrets),
 /// unless `allow_nested_prefixes` says the nesting is meant. Ownership labels keep nested
@@ -339,11 +497,13 @@ fn check_overlaps(
     envs: &BTreeMap<EnvName, Environment>,
     allow_nested: bool,
 ) -> Result<(), ConfigError> {
+    // A template counts with its prefix's root (`web/pr-`), which every instance's starts with:
+    // no environment may prune into its instances, nor an instance reach another's secrets.
     let with_backend: Vec<(&EnvName, String, &str)> = envs
         .iter()
         .filter_map(|(n, e)| {
             let b = e.backend.as_deref()?;
-            Some((n, backend_target(b, dir), e.prefix.as_deref().unwrap_or("")))
+            Some((n, backend_target(b, dir), e.prefix_root()))
         })
         .collect();
     for (i, (a, ta, pa)) in with_backend.iter().enumerate() {
@@ -537,6 +697,88 @@ prefix = "billing/"
             ]
         ))
         .is_err());
+    }
+
+    #[test]
+    fn templates_instantiate_per_id_and_say_what_is_wrong() {
+        let c = parse(
+            "app = \"a\"\n[environments.pr]\ntype = \"preview\"\nbackend = \"aws-sm://?region=eu-west-1\"\nprefix = \"web/pr-{id}/\"\nkeep_for = \"14d\"\n[environments.vp]\ntype = \"preview\"\nbackend = \"vault://v.example/secret/previews/{id}\"\n",
+        )
+        .unwrap();
+        let pr = c.env("pr:123").unwrap();
+        assert_eq!(pr.env_type(), EnvType::Preview);
+        let EnvRef::Declared(name, _) = &pr else {
+            panic!()
+        };
+        let e = c.environment(name).unwrap();
+        assert_eq!(e.prefix.as_deref(), Some("web/pr-123/"));
+        assert_eq!(e.backend.as_deref(), Some("aws-sm://?region=eu-west-1"));
+        let EnvRef::Declared(v, _) = c.env("vp:9").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            c.environment(&v).unwrap().backend.as_deref(),
+            Some("vault://v.example/secret/previews/9")
+        );
+        assert_eq!(
+            c.environments[&EnvName::template("pr").unwrap()].keep_for(),
+            Some(std::time::Duration::from_secs(14 * 86_400))
+        );
+        for (name, want) in [
+            ("pr", "`pr` is a template: use `--env pr:ID`"),
+            ("pr:../x", "invalid id \"../x\""),
+            ("pr:", "invalid id \"\""),
+            ("nope:1", "names an instance of \"nope\""),
+            ("preview", ""),
+        ] {
+            match c.env(name) {
+                Err(e) => assert!(
+                    !want.is_empty() && e.to_string().contains(want),
+                    "{name}: {e}"
+                ),
+                Ok(r) => assert!(want.is_empty(), "{name}: {r}"),
+            }
+        }
+        let tpl =
+            |body: &str| format!("app = \"a\"\n[environments.pr]\ntype = \"preview\"\n{body}");
+        for (body, want) in [
+            (
+                "backend = \"file://./r/{id}\"\nprefix = \"x-{id}\"\n",
+                "{id} appears more than once",
+            ),
+            ("prefix = \"x-{id}\"\n", "a template needs a backend"),
+            (
+                "backend = \"aws-sm://?region={id}\"\n",
+                "must be in the URL's path",
+            ),
+            (
+                "backend = \"file://./r\"\nprefix = \"x-{id}\"\nkeep_for = \"soon\"\n",
+                "keep_for: \"soon\" is not a duration",
+            ),
+        ] {
+            let err = parse(&tpl(body)).unwrap_err().to_string();
+            assert!(
+                err.contains(want) && err.contains("line 2: [environments.pr]"),
+                "{body}: {err}"
+            );
+        }
+        let err = parse("app = \"a\"\n[environments.x]\ntype = \"prod\"\nbackend = \"file://./r\"\nkeep_for = \"1d\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keep_for applies to templates"), "{err}");
+        // The shorthand is a template's only: a plain environment may not take it.
+        let err =
+            parse("app = \"a\"\n[environments.pr]\ntype = \"preview\"\nbackend = \"file://./r\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("already an implicit environment"), "{err}");
+        let err = parse(
+            &tpl("backend = \"file://./r\"\nprefix = \"x-{id}\"\n")
+                .replace("environments.pr]", "environments.preview]"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("already an implicit environment"), "{err}");
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn select(cfg: &Config, envs: &[String], all: bool) -> Result<Vec<EnvRef>> {
         let out: Vec<EnvRef> = cfg
             .environments
             .iter()
-            .filter(|(_, e)| e.backend.is_some())
+            .filter(|(_, e)| e.backend.is_some() && !e.is_template())
             .map(|(n, e)| EnvRef::Declared(n.clone(), e.env_type))
             .collect();
         if out.is_empty() {
@@ -47,7 +47,19 @@ pub async fn open(cfg: &Config, env: &EnvRef, concurrency: usize) -> Result<EnvB
     let EnvRef::Declared(name, _) = env else {
         bail!("{env} is an implicit environment with no backend: declare [environments.NAME] with a type and a backend in {}", cfg.path.display());
     };
-    let e = &cfg.environments[name];
+    let e = &cfg
+        .environment(name)
+        .with_context(|| format!("environment {name} is not declared"))?;
+    open_environment(cfg, name.as_str(), e, concurrency).await
+}
+
+/// Opens the backend of environment `name` (declared as `e`), layered.
+pub async fn open_environment(
+    cfg: &Config,
+    name: &str,
+    e: &crate::config::Environment,
+    concurrency: usize,
+) -> Result<EnvBackend> {
     let url = e.backend.as_deref().with_context(|| {
         format!(
             "environment {name} has no backend: add `backend = \"…\"` under [environments.{name}]"

@@ -14,6 +14,7 @@ pub mod policy;
 pub mod reconcile;
 pub mod secrets;
 pub mod sync;
+pub mod teardown;
 mod workspace;
 
 pub use workspace::Workspace;
@@ -25,6 +26,21 @@ use anyhow::Result;
 /// What a write applies to: the types given, or an environment (its override when declared,
 /// its type's value for an implicit one).
 pub fn write_selector(cfg: &Config, types: Option<TypeSet>, env: Option<&str>) -> Result<Selector> {
+    if let Some(e) = env {
+        let template = e.split(':').next().unwrap_or(e);
+        if let Some((_, t)) = cfg
+            .environments
+            .iter()
+            .find(|(n, d)| n.as_str() == template && d.is_template())
+        {
+            anyhow::bail!(
+                "{e} is {} template {template}: its instances take the {} type's values, which every instance shares; set them with --type {}",
+                if e.contains(':') { "an instance of" } else { "the" },
+                t.env_type,
+                t.env_type
+            );
+        }
+    }
     Ok(match (types, env) {
         (Some(t), _) => Selector::Types(t),
         (None, Some(e)) => match cfg.env(e)? {

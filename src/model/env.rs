@@ -95,10 +95,42 @@ impl fmt::Display for EnvType {
 #[serde(try_from = "String", into = "String")]
 pub struct EnvName(String);
 
+/// The longest id an instance of a template takes.
+pub const INSTANCE_ID_MAX: usize = 40;
+
 impl EnvName {
     /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The name of an environment template (`[environments.NAME]` whose prefix or backend
+    /// holds `{id}`): a name as [`EnvName`] takes, or a type's shorthand (`pr`, `dev`, `prod`),
+    /// which a template may take because it is never named alone.
+    pub fn template(s: &str) -> Result<Self, InvalidInput> {
+        match s {
+            "pr" | "dev" | "prod" => Ok(Self(s.to_string())),
+            _ => s.parse(),
+        }
+    }
+
+    /// Instance `id` of template `template` (`pr:123`). The id is letters, digits and `-`, 1
+    /// to 40 of them; anything else (`../x`, empty) is refused before any request is made.
+    pub fn instance(template: &EnvName, id: &str) -> Result<Self, InvalidInput> {
+        let ok = !id.is_empty()
+            && id.len() <= INSTANCE_ID_MAX
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(InvalidInput(format!(
+                "invalid id {id:?} for template {template}: an id is 1 to {INSTANCE_ID_MAX} letters, digits or '-' (e.g. --env {template}:123 for pull request 123)"
+            )));
+        }
+        Ok(Self(format!("{template}:{id}")))
+    }
+
+    /// For an instance (`pr:123`): its template's name and its id.
+    pub fn instance_parts(&self) -> Option<(&str, &str)> {
+        self.0.split_once(':')
     }
 }
 
@@ -192,6 +224,29 @@ mod tests {
         assert_eq!("local".parse::<EnvType>().unwrap(), EnvType::Local);
         let err = "prodution".parse::<EnvType>().unwrap_err();
         assert!(err.0.contains("expected production"), "{err}");
+    }
+
+    #[test]
+    fn templates_may_take_a_shorthand_and_instances_take_a_checked_id() {
+        let pr = EnvName::template("pr").unwrap();
+        assert!(
+            EnvName::template("preview").is_err(),
+            "a full type name stays the type's"
+        );
+        assert!(EnvName::template("local").is_err());
+        assert_eq!(EnvName::template("web-pr").unwrap().as_str(), "web-pr");
+        let i = EnvName::instance(&pr, "123").unwrap();
+        assert_eq!(i.as_str(), "pr:123");
+        assert_eq!(i.instance_parts(), Some(("pr", "123")));
+        assert_eq!(
+            EnvName::instance(&pr, "Feature-X").unwrap().as_str(),
+            "pr:Feature-X"
+        );
+        for bad in ["", "../x", "a/b", "a_b", "a.b", &"1".repeat(41), "x y", "é"] {
+            let e = EnvName::instance(&pr, bad).unwrap_err().0;
+            assert!(e.contains("1 to 40 letters, digits or '-'"), "{bad:?}: {e}");
+        }
+        assert_eq!("prod-eu".parse::<EnvName>().unwrap().instance_parts(), None);
     }
 
     #[test]
