@@ -258,6 +258,8 @@ pub struct EnvRow {
     pub prefix: String,
     /// The scope whose recipients can read its values.
     pub scope: String,
+    /// A template: its instances (`NAME:ID`) are the environments that replicate.
+    pub template: bool,
 }
 
 /// Every environment: the four types' implicit ones, then the declared ones.
@@ -280,6 +282,7 @@ fn environments_of(cfg: &Config) -> Vec<EnvRow> {
                 backend: decl.and_then(|d| d.backend.clone()),
                 prefix: decl.and_then(|d| d.prefix.clone()).unwrap_or_default(),
                 scope: cfg.scopes.scope_of(e.env_type()).to_string(),
+                template: decl.is_some_and(|d| d.is_template()),
             }
         })
         .collect()

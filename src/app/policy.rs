@@ -13,12 +13,14 @@ use serde::Serialize;
 pub enum PolicyFor {
     /// A job on an environment's backend.
     Job {
-        /// The environment.
+        /// The environment (a template: every instance).
         env: String,
         /// The job.
         job: Job,
         /// With `--verify`'s value reads.
         verify: bool,
+        /// Deletes without a recovery window (`teardown --force-delete`).
+        force_delete: bool,
     },
     /// Opening a scope of the store: its KMS recipients' decrypt permission.
     Open {
@@ -84,9 +86,12 @@ pub enum PolicyReport {
 pub fn policy(ws: &Workspace, what: &PolicyFor) -> Result<PolicyReport> {
     let cfg = ws.config()?;
     match what {
-        PolicyFor::Job { env, job, verify } => {
-            job_policy(ws, &cfg, env, *job, *verify).map(PolicyReport::Job)
-        }
+        PolicyFor::Job {
+            env,
+            job,
+            verify,
+            force_delete,
+        } => job_policy(ws, &cfg, env, *job, *verify, *force_delete).map(PolicyReport::Job),
         PolicyFor::Open { scope, recipient } => {
             open_policy(ws, &cfg, scope, recipient.as_deref()).map(PolicyReport::Open)
         }
@@ -99,18 +104,43 @@ fn job_policy(
     env: &str,
     job: Job,
     verify: bool,
+    force_delete: bool,
 ) -> Result<JobPolicy> {
-    let env_ref = cfg.env(env)?;
-    let crate::model::EnvRef::Declared(name, _) = &env_ref else {
-        bail!("{env} is an implicit environment with no backend: a policy is written for a declared environment ([environments.NAME] with a backend in {})", cfg.path.display());
+    // A template's policy covers every instance: its prefix up to {id}.
+    let template = cfg
+        .environments
+        .iter()
+        .find(|(n, e)| n.as_str() == env && e.is_template());
+    let (name, e, prefix) = match template {
+        Some((n, e)) => {
+            if e.backend
+                .as_deref()
+                .is_some_and(|b| b.contains(crate::config::ID_SLOT))
+            {
+                bail!("the instances of {n} live at different backend URLs ({{id}} is in its URL): write the policy of one (--env {n}:ID), or move {{id}} into the prefix");
+            }
+            (n.clone(), e.clone(), e.prefix_root().to_string())
+        }
+        None => {
+            let crate::model::EnvRef::Declared(name, _) = cfg.env(env)? else {
+                bail!("{env} is an implicit environment with no backend: a policy is written for a declared environment ([environments.NAME] with a backend in {})", cfg.path.display());
+            };
+            if job == Job::Teardown && name.instance_parts().is_none() {
+                bail!("teardown is for preview environments: write its policy for a template (--env TEMPLATE) or an instance (--env TEMPLATE:ID)");
+            }
+            let e = cfg
+                .environment(&name)
+                .with_context(|| format!("environment {name} is not declared"))?;
+            let prefix = e.prefix.clone().unwrap_or_default();
+            (name, e, prefix)
+        }
     };
-    let e = &cfg.environments[name];
+    let e = &e;
     let url = e.backend.as_deref().with_context(|| {
         format!(
             "environment {name} has no backend: add `backend = \"…\"` under [environments.{name}]"
         )
     })?;
-    let prefix = e.prefix.clone().unwrap_or_default();
     // The store id, for the ownership conditions on deletes (read without opening anything).
     let store = ws.store(cfg)?;
     let scope = PolicyScope {
@@ -119,7 +149,7 @@ fn job_policy(
         env: name.as_str(),
         prefix: &prefix,
         store_id: Some(store.id()),
-        force_delete: false,
+        force_delete,
     };
     let (scheme, _) = Scheme::of_url(url).map_err(anyhow::Error::msg)?;
     let policy = scheme

@@ -119,7 +119,35 @@ pub async fn round(
     let cfg = ws.config()?;
     let store = ws.unlocked(&cfg).await?;
     let declared = ws.declared(&cfg)?;
-    let mut envs = select(&cfg, &opts.envs, opts.envs.is_empty())?;
+    // Templates named in --env are collected, not applied: a template has no secrets of its
+    // own, its instances (NAME:ID) do.
+    let template = |n: &str| {
+        cfg.environments
+            .iter()
+            .find(|(k, e)| k.as_str() == n && e.is_template())
+            .map(|(_, e)| e)
+    };
+    let (named_templates, others): (Vec<String>, Vec<String>) = opts
+        .envs
+        .iter()
+        .cloned()
+        .partition(|n| template(n).is_some());
+    if let Some(t) = named_templates
+        .iter()
+        .find(|n| template(n).is_some_and(|e| e.keep_for().is_none()))
+    {
+        anyhow::bail!("{t} is a template without keep_for: reconcile has nothing to do for it; set keep_for = \"14d\" under [environments.{t}] to collect its old instances, or reconcile one instance with --env {t}:ID");
+    }
+    let expiring = cfg.environments.values().any(|e| e.keep_for().is_some());
+    let mut envs = match (opts.envs.is_empty(), others.is_empty()) {
+        // Every declared environment; a config of templates alone has none to apply.
+        (true, _) => match select(&cfg, &[], true) {
+            Err(_) if expiring => Vec::new(),
+            r => r?,
+        },
+        (false, true) => Vec::new(),
+        (false, false) => select(&cfg, &others, false)?,
+    };
     if let Some(shard) = opts.shard {
         envs.retain(|e| in_shard(e.name(), shard));
     }
@@ -129,7 +157,17 @@ pub async fn round(
         ..opts.plan.clone()
     };
     let (cfg, store, plan_opts, declared) = (&cfg, &store, &plan_opts, &declared);
-    let environments = futures::stream::iter(envs)
+    // The templates whose instances expire (`keep_for`), collected after the environments.
+    let templates: Vec<(String, std::time::Duration)> = cfg
+        .environments
+        .iter()
+        .filter(|(n, _)| {
+            (opts.envs.is_empty() || named_templates.iter().any(|x| x == n.as_str()))
+                && opts.shard.is_none_or(|s| in_shard(n.as_str(), s))
+        })
+        .filter_map(|(n, e)| Some((n.to_string(), e.keep_for()?)))
+        .collect();
+    let mut environments = futures::stream::iter(envs)
         .map(|env: EnvRef| async move {
             let started = Instant::now();
             let name = env.name().to_string();
@@ -214,5 +252,76 @@ pub async fn round(
         .buffer_unordered(opts.parallel_envs.max(1))
         .collect::<Vec<_>>()
         .await;
+    for (template, keep_for) in templates {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let out = collect(ws, &template, keep_for, opts, metrics).await;
+        on_env(&out);
+        environments.push(out);
+    }
     Ok(RoundReport { environments })
+}
+
+/// One round's collection of template `template`: its instances not written within
+/// `keep_for` are torn down (capped like a prune).
+async fn collect(
+    ws: &Workspace,
+    template: &str,
+    keep_for: std::time::Duration,
+    opts: &ReconcileOptions,
+    metrics: &Metrics,
+) -> EnvOutcome {
+    let started = Instant::now();
+    let t = super::teardown::TeardownOptions {
+        env: template.to_string(),
+        older_than: Some(keep_for),
+        max_deletes: opts.plan.max_deletes,
+        concurrency: opts.plan.concurrency,
+        ..Default::default()
+    };
+    let hint = || super::policy_hint(template, Job::Teardown, false);
+    match super::teardown::teardown(ws, &t).await {
+        Ok(out) => {
+            let e = &out.environments[0];
+            let calls = &out.calls;
+            let seconds = started.elapsed().as_secs_f64();
+            let result = metrics.record(template, &e.plan, &e.report, seconds, calls);
+            EnvOutcome {
+                env: template.to_string(),
+                result,
+                detail: EnvDetail {
+                    summary: Some(e.summary.clone()),
+                    failed: Some(e.report.count(Status::Failed)),
+                    needs_you: e
+                        .report
+                        .results
+                        .iter()
+                        .filter(|r| matches!(r.status, Status::Skipped | Status::Failed))
+                        .map(|r| format!("{} (teardown {:?})", r.name, r.status).to_lowercase())
+                        .collect(),
+                    hint: e
+                        .report
+                        .results
+                        .iter()
+                        .any(|r| r.error.as_ref().is_some_and(|x| x.missing.is_some()))
+                        .then(hint),
+                    ..Default::default()
+                },
+                seconds,
+            }
+        }
+        Err(e) => {
+            metrics.record_error(template, &[]);
+            EnvOutcome {
+                env: template.to_string(),
+                result: RunResult::Error,
+                detail: EnvDetail {
+                    error: Some(super::error_line_hinted(&e, hint)),
+                    ..Default::default()
+                },
+                seconds: started.elapsed().as_secs_f64(),
+            }
+        }
+    }
 }

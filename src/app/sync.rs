@@ -158,6 +158,10 @@ pub async fn plan_env(
         .filter(|d| !have.contains(d.name.as_str()))
         .map(|d| d.name.to_string())
         .collect();
+    let opts = &PlanOptions {
+        refresh_after: refresh_after(cfg, env),
+        ..opts.clone()
+    };
     let plan = sync::plan(
         env.name(),
         target.backend.as_ref(),
@@ -168,6 +172,24 @@ pub async fn plan_env(
     )
     .await?;
     Ok((plan, target, missing, fpr))
+}
+
+/// For an instance of a template: how long its newest write may age before an apply writes
+/// one of its secrets again, so that `teardown --older-than` (and `keep_for`) see it in use: a
+/// quarter of the template's `keep_for`, between an hour and a day (a day without one).
+fn refresh_after(cfg: &Config, env: &EnvRef) -> Option<std::time::Duration> {
+    use std::time::Duration;
+    let EnvRef::Declared(name, _) = env else {
+        return None;
+    };
+    let (template, _) = name.instance_parts()?;
+    let keep = cfg
+        .environments
+        .iter()
+        .find(|(n, _)| n.as_str() == template)
+        .and_then(|(_, e)| e.keep_for());
+    let day = Duration::from_secs(86_400);
+    Some(keep.map_or(day, |k| (k / 4).clamp(Duration::from_secs(3_600), day)))
 }
 
 /// `plan`: what `apply` would change in each environment. Reads no value unless asked to verify.
@@ -310,7 +332,8 @@ fn unignored_replica(cfg: &Config, env: &EnvRef) -> Option<String> {
         return None;
     };
     let base = cfg.path.parent().unwrap_or(std::path::Path::new("."));
-    let b = cfg.environments[name]
+    let b = cfg
+        .environment(name)?
         .backend
         .as_deref()
         .and_then(|u| crate::registry::file_backend(u, base))?;

@@ -17,6 +17,7 @@ mod reconcile;
 mod replicate;
 mod run;
 mod set;
+mod teardown;
 mod ui;
 
 use crate::app::inject::{self, Source};
@@ -141,6 +142,12 @@ pub enum Command {
         after_help = "Examples:\n  secretsync policy --env prod-eu --for apply > policy.json\n  aws iam put-role-policy --role-name deploy --policy-name secretsync --policy-document file://policy.json\n  secretsync policy --env staging --for plan --json\n  secretsync policy --for open production"
     )]
     Policy(policy::PolicyArgs),
+    /// Delete what a preview environment owns (`--env pr:123`), or every instance of a
+    /// template but those kept (`--env pr --keep 12,15` / `--older-than 14d`).
+    #[command(
+        after_help = "Examples:\n  secretsync teardown --env pr:123 --yes\n  secretsync teardown --env pr --keep 12,15 --max-deletes 100\n  secretsync teardown --env pr --older-than 14d --force-delete"
+    )]
+    Teardown(teardown::TeardownArgs),
     /// Undo soft deletes of an environment's secrets (AWS recovery window, Vault delete).
     #[command(after_help = "Examples:\n  secretsync restore --env prod-eu OldToken")]
     Restore(replicate::RestoreArgs),
@@ -307,6 +314,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Apply(a) => replicate::run_apply(&ctx, a).await,
         Command::Restore(a) => replicate::run_restore(&ctx, a).await,
         Command::Policy(a) => policy::run(&ctx, a).await,
+        Command::Teardown(a) => teardown::run(&ctx, a).await,
         Command::Migrate(a) => migrate::run_migrate(&ctx, a).await,
         Command::Import(a) => migrate::run_import(&ctx, a).await,
         Command::Reconcile(a) => reconcile::run(&ctx, a).await,

@@ -11,13 +11,17 @@ pub struct PolicyArgs {
     /// The environment whose backend the policy is for (not with `--for open`).
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// The job: plan, apply, reconcile or restore; or `open SCOPE`, the KMS permission that
+    /// The job: plan, apply, reconcile, restore or teardown; or `open SCOPE`, the KMS permission that
     /// opens a scope of the store.
     #[arg(long = "for", value_name = "JOB", num_args = 1..=2, required = true)]
     pub job: Vec<String>,
     /// Add the value reads of `--verify` and `--on-drift adopt` (reconcile has them).
     #[arg(long)]
     pub verify: bool,
+    /// With `--for teardown`: deletes that skip the recovery window (`teardown
+    /// --force-delete`).
+    #[arg(long)]
+    pub force_delete: bool,
     /// With `--for open`: only this recipient of the scope.
     #[arg(long, value_name = "ID")]
     pub recipient: Option<String>,
@@ -44,13 +48,14 @@ impl PolicyArgs {
                     env: env.clone(),
                     job: job.parse::<Job>().map_err(anyhow::Error::msg)?,
                     verify: self.verify,
+                    force_delete: self.force_delete,
                 })
             }
             ([job], None) => bail!(
                 "name the environment the {job} policy is for: `secretsync policy --env ENV --for {job}`"
             ),
             (more, _) => bail!(
-                "--for takes one job (plan, apply, reconcile, restore) or `open SCOPE`, not {:?}",
+                "--for takes one job (plan, apply, reconcile, restore, teardown) or `open SCOPE`, not {:?}",
                 more.join(" ")
             ),
         }

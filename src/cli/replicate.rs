@@ -55,6 +55,7 @@ impl SyncArgs {
                 check_drift: self.check_drift,
                 on_drift: self.on_drift.into(),
                 concurrency: self.concurrency,
+                refresh_after: None,
             },
         }
     }

@@ -112,6 +112,25 @@ impl super::Human for crate::app::sync::ApplyOutcome {
     }
 }
 
+impl super::Human for crate::app::teardown::TeardownOutcome {
+    fn human(&self) -> String {
+        let mut out: String = self
+            .environments
+            .iter()
+            .map(|e| render_apply(&e.report))
+            .collect();
+        if !self.kept.is_empty() {
+            let kept: Vec<String> = self
+                .kept
+                .iter()
+                .map(|k| format!("{} ({})", k.instance, super::count(k.secrets, "secret")))
+                .collect();
+            out.push_str(&format!("Kept: {}.\n", kept.join(", ")));
+        }
+        out
+    }
+}
+
 impl super::Human for crate::app::sync::RestoreReport {
     fn human(&self) -> String {
         self.results

@@ -124,10 +124,11 @@ async fn apply_one(
     item: &PlanItem,
     backend: &dyn SecretBackend,
     fpr: &Fingerprinter,
+    delete: DeleteOptions,
 ) -> ItemResult {
     let caps = backend.capabilities();
     if item.action == Action::Delete {
-        return match backend.delete(&item.name, &DeleteOptions::default()).await {
+        return match backend.delete(&item.name, &delete).await {
             Ok(()) => done(item, None),
             Err(e) => failed(item, e),
         };
@@ -199,7 +200,10 @@ pub async fn apply(
                 let span = tracing::debug_span!("item", name = %item.name, action = ?item.action);
                 async move {
                     let started = std::time::Instant::now();
-                    let r = apply_one(item, backend, fpr).await;
+                    let delete = DeleteOptions {
+                        mode: plan.delete_mode,
+                    };
+                    let r = apply_one(item, backend, fpr, delete).await;
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
                     match &r.error {
                         // Info, not a warning: the command's report lists it already; jobs log at info.

@@ -36,6 +36,13 @@ pub const ENV_LABEL: &str = "secretsync-env";
 pub use secretsync_core::FP_LABEL;
 /// Label holding the id of the fingerprint key that wrote the secret.
 pub const KEY_LABEL: &str = "secretsync-key";
+/// On an instance of a template (`pr:7`): the template's label (`pr`), by which its instances
+/// are found without reading a value.
+pub const TEMPLATE_LABEL: &str = "secretsync-template";
+/// On an instance's secret: its id's label (the id itself when it is lowercase).
+pub const INSTANCE_LABEL: &str = "secretsync-instance";
+/// On an instance's secret: when it was last written (Unix seconds), for `teardown --older-than`.
+pub const APPLIED_LABEL: &str = "secretsync-applied";
 
 const FP_HEX: usize = 32;
 const NONCE_HEX: usize = 16;
@@ -111,6 +118,8 @@ pub struct Fingerprinter {
     retired: Vec<FpKey>,
     store_id: String,
     env: String,
+    /// For an instance of a template: the template's label and the id's.
+    instance: Option<(String, String)>,
     /// A throwaway key (a migration without a store): nothing it wrote earlier can be verified,
     /// so the key-history check does not apply.
     ephemeral: bool,
@@ -165,6 +174,7 @@ impl Fingerprinter {
             retired: retired.into_iter().map(FpKey::new).collect(),
             store_id: store_id.into(),
             env: String::new(),
+            instance: None,
             ephemeral: false,
         }
     }
@@ -186,15 +196,25 @@ impl Fingerprinter {
         self.ephemeral
     }
 
-    /// The same keys, labelling and owning as environment `env`.
+    /// The same keys, labelling and owning as environment `env`. An instance of a template
+    /// (`pr:7`) is an environment of its own, whose secrets also carry the template's and the
+    /// id's labels and when they were written.
     pub fn for_env(&self, env: &str) -> Self {
         Self {
             current: self.current.clone(),
             retired: self.retired.clone(),
             store_id: self.store_id.clone(),
             env: env_label(env),
+            instance: env
+                .split_once(':')
+                .map(|(t, id)| (env_label(t), env_label(id))),
             ephemeral: self.ephemeral,
         }
+    }
+
+    /// True for an instance of a template.
+    pub fn is_instance(&self) -> bool {
+        self.instance.is_some()
     }
 
     /// The id of the current fingerprint key.
@@ -247,7 +267,7 @@ impl Fingerprinter {
 
     /// The labels a write of a value with fingerprint `fp` carries.
     pub fn labels(&self, fp: &str) -> Labels {
-        [
+        let mut labels: Labels = [
             (MANAGED_BY, MANAGED_BY_VALUE),
             (STORE_LABEL, self.store_id.as_str()),
             (ENV_LABEL, self.env.as_str()),
@@ -256,7 +276,24 @@ impl Fingerprinter {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .collect();
+        if let Some((template, id)) = &self.instance {
+            labels.insert(TEMPLATE_LABEL.into(), template.clone());
+            labels.insert(INSTANCE_LABEL.into(), id.clone());
+            labels.insert(APPLIED_LABEL.into(), unix_now().to_string());
+        }
+        labels
+    }
+
+    /// The environment label of the secret `meta` describes when it belongs to an instance of
+    /// `template` that this store wrote (whichever instance).
+    pub fn instance_of<'m>(&self, meta: &'m SecretMeta, template: &str) -> Option<&'m str> {
+        let l = &meta.labels;
+        (l.get(MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+            && l.get(STORE_LABEL) == Some(&self.store_id)
+            && l.get(TEMPLATE_LABEL).map(String::as_str) == Some(env_label(template).as_str()))
+        .then(|| l.get(ENV_LABEL).map(String::as_str))
+        .flatten()
     }
 
     /// Who owns the secret `meta` describes.
@@ -315,6 +352,18 @@ fn token_tag(key: &FpKey, name: &str, fp: &str, nonce: &str) -> String {
     let mut out = hex::encode(mac);
     out.truncate(FP_HEX);
     out
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// When the secret `meta` describes was last written by an instance (its applied label).
+pub fn applied(meta: &SecretMeta) -> Option<u64> {
+    meta.labels.get(APPLIED_LABEL)?.parse().ok()
 }
 
 /// The fingerprint label of a secret, if any.
@@ -408,6 +457,41 @@ mod tests {
             Owner::OtherStore("store-b".into())
         );
         assert_eq!(f.owner(&meta(Labels::new())), Owner::Unmanaged);
+    }
+
+    #[test]
+    fn an_instance_owns_its_secrets_and_labels_its_template_id_and_time() {
+        let f = fpr("s");
+        let seven = f.for_env("pr:7");
+        let eight = f.for_env("pr:8");
+        let meta = |labels: Labels| SecretMeta {
+            name: "web/pr-7/A".into(),
+            labels,
+            ..Default::default()
+        };
+        let m = meta(seven.labels("ab"));
+        assert_eq!(seven.owner(&m), Owner::Us);
+        assert_eq!(eight.owner(&m), Owner::OtherEnv(env_label("pr:7")));
+        assert_eq!(m.labels[TEMPLATE_LABEL], "pr");
+        assert_eq!(m.labels[INSTANCE_LABEL], "7");
+        assert!(applied(&m).is_some_and(|t| t + 60 > unix_now()));
+        assert_eq!(f.instance_of(&m, "pr"), Some(env_label("pr:7").as_str()));
+        assert_eq!(f.instance_of(&m, "preview"), None, "another template");
+        assert_eq!(fpr("t").instance_of(&m, "pr"), None, "another store");
+        // A plain environment's secret is no instance's, and carries no time.
+        let plain = meta(f.for_env("pr-7").labels("ab"));
+        assert_eq!(f.instance_of(&plain, "pr"), None);
+        assert!(applied(&plain).is_none());
+        assert_ne!(
+            env_label("pr:7"),
+            env_label("pr-7"),
+            "no instance is a declared environment"
+        );
+        // Ids that are not lowercase still label apart.
+        assert_ne!(
+            f.for_env("pr:Ab").labels("x")[INSTANCE_LABEL],
+            f.for_env("pr:ab").labels("x")[INSTANCE_LABEL]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod fingerprint;
 pub mod metrics;
 pub mod migrate;
 pub mod plan;
+pub mod teardown;
 
 pub use apply::{apply, ApplyReport, ItemResult, Status};
 pub use fingerprint::Fingerprinter;

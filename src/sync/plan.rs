@@ -82,6 +82,10 @@ pub struct PlanOptions {
     pub on_drift: DriftPolicy,
     /// Reads in flight at once (for `--verify`).
     pub concurrency: usize,
+    /// For an instance of a template: when none of its secrets was written within this long,
+    /// one is written again (the same value) so that its applied label says the instance is in
+    /// use (`teardown --older-than` goes by it).
+    pub refresh_after: Option<std::time::Duration>,
 }
 
 impl Default for PlanOptions {
@@ -94,6 +98,7 @@ impl Default for PlanOptions {
             check_drift: false,
             on_drift: DriftPolicy::Report,
             concurrency: 8,
+            refresh_after: None,
         }
     }
 }
@@ -161,6 +166,9 @@ pub struct Plan {
     pub delete_refusal: Option<String>,
     /// The drift policy the plan was made under.
     pub on_drift: DriftPolicy,
+    /// How its deletes delete (`teardown --force-delete`: without the recovery window).
+    #[serde(skip)]
+    pub delete_mode: secretsync_core::DeleteMode,
 }
 
 /// Counts of a plan's actions: each item counts once, under its action; `blocked` counts the
@@ -261,6 +269,12 @@ pub async fn plan(
     if opts.check_drift && !caps.version_in_list {
         fill_versions(backend, &mut listed, fpr, opts.concurrency).await?;
     }
+    // An instance's newest write, and whether it has a secret written before the label was.
+    let last_applied = fpr.is_instance().then(|| {
+        let ours = listed.values().filter(|m| fpr.owner(m) == Owner::Us);
+        ours.map(|m| super::fingerprint::applied(m).unwrap_or(0))
+            .max()
+    });
     let mut items = Vec::with_capacity(desired.len());
     for (secret, value) in desired {
         let name = format!("{prefix}{secret}");
@@ -333,6 +347,9 @@ pub async fn plan(
         };
         read_values(backend, &mut items, fpr, opts).await?;
     }
+    if let (Some(Some(last)), Some(every)) = (last_applied, opts.refresh_after) {
+        refresh(&mut items, last, every);
+    }
     for item in items.iter_mut() {
         misplaced(item);
         if item.token.is_none() && item.action != Action::Unchanged {
@@ -350,6 +367,7 @@ pub async fn plan(
         drift_unchecked,
         delete_refusal,
         on_drift: opts.on_drift,
+        delete_mode: secretsync_core::DeleteMode::Default,
     };
     let s = plan.summary();
     tracing::info!(
@@ -364,6 +382,36 @@ pub async fn plan(
         "planned"
     );
     Ok(plan)
+}
+
+/// When an instance writes nothing this time and its newest write is older than `every`,
+/// writes one of its secrets again (the same value, a new version) so that its applied label
+/// shows the instance in use.
+fn refresh(items: &mut [PlanItem], last: u64, every: std::time::Duration) {
+    let age = super::fingerprint::unix_now().saturating_sub(last);
+    if age < every.as_secs() || items.iter().any(PlanItem::is_change) {
+        return;
+    }
+    if let Some(item) = items
+        .iter_mut()
+        .find(|i| i.action == Action::Unchanged && i.secret.is_some())
+    {
+        item.action = Action::Update;
+        item.reason = format!(
+            "refreshing the instance's applied time (last written {} ago; teardown --older-than goes by it)",
+            age_text(age)
+        );
+    }
+}
+
+/// A number of seconds for people, at its largest whole unit (`3d`, `5h`, `12m`, `40s`).
+pub fn age_text(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{}d", s / 86_400),
+        s if s >= 3_600 => format!("{}h", s / 3_600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 fn classify(

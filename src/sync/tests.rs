@@ -1076,3 +1076,82 @@ async fn each_job_makes_only_the_operations_its_policy_grants() {
         );
     }
 }
+
+/// An instance of a template whose newest write is older than `refresh_after` writes one of
+/// its secrets again, so that its applied label shows it in use; then it is quiet again. A
+/// plain environment never does.
+#[tokio::test]
+async fn an_idle_instance_refreshes_its_applied_time_once() {
+    use crate::sync::fingerprint::{applied, unix_now, APPLIED_LABEL};
+    let r = rig(MemoryBackend::new());
+    let f = fpr("s");
+    let want = desired(&[("A", "1"), ("B", "2")]);
+    let opts = PlanOptions {
+        refresh_after: Some(Duration::from_secs(86_400)),
+        ..PlanOptions::default()
+    };
+    let plan_as = |env: &'static str| {
+        let (r, f, want, opts) = (&r, &f, want.clone(), opts.clone());
+        async move {
+            plan(env, r.backend.as_ref(), "app/pr-7/", want, f, &opts)
+                .await
+                .unwrap()
+        }
+    };
+    let p = plan_as("pr:7").await;
+    apply(&p, r.backend.clone(), &f, 8, &|_| {}).await;
+    assert!(!plan_as("pr:7").await.has_changes(), "just written");
+    let two_days_ago = (unix_now() - 2 * 86_400).to_string();
+    for n in ["app/pr-7/A", "app/pr-7/B"] {
+        r.mem.set_label(n, APPLIED_LABEL, Some(&two_days_ago));
+    }
+    let p = plan_as("pr:7").await;
+    let updates: Vec<&PlanItem> = p.items.iter().filter(|i| i.is_change()).collect();
+    assert_eq!(
+        updates.len(),
+        1,
+        "one write refreshes the instance: {:?}",
+        p.items
+    );
+    assert!(
+        updates[0]
+            .reason
+            .contains("refreshing the instance's applied time (last written 2d ago"),
+        "{}",
+        updates[0].reason
+    );
+    let report = apply(&p, r.backend.clone(), &f, 8, &|_| {}).await;
+    assert_eq!(report.count(Status::Done), 1);
+    assert!(!plan_as("pr:7").await.has_changes(), "refreshed");
+    let stamps: Vec<Option<u64>> = list_all_meta(&r, "app/pr-7/")
+        .await
+        .iter()
+        .map(applied)
+        .collect();
+    assert!(
+        stamps
+            .iter()
+            .any(|s| s.is_some_and(|t| t + 60 > unix_now())),
+        "{stamps:?}"
+    );
+    // A plain environment with old stamps (none, in fact) writes nothing.
+    let p = plan(
+        "pr-7",
+        r.backend.as_ref(),
+        "app/pr-7/",
+        want.clone(),
+        &f,
+        &opts,
+    )
+    .await
+    .unwrap();
+    assert!(
+        p.items.iter().all(|i| i.action != Action::Update),
+        "{:?}",
+        p.items
+    );
+}
+
+async fn list_all_meta(r: &Rig, prefix: &str) -> Vec<secretsync_core::SecretMeta> {
+    secretsync_core::list_all(&r.mem, prefix).await.unwrap()
+}

@@ -435,7 +435,7 @@ pub fn environments(p: &Page, envs: &[EnvRow], check: &CheckReport) -> Markup {
                 @for e in envs {
                     @let missing = check.environments.iter().find(|c| c.name == e.name).map(|c| c.missing.clone()).unwrap_or_default();
                     tr {
-                        th scope="row" { (e.name) @if !e.declared { " " span.tag { "implicit" } } }
+                        th scope="row" { (e.name) @if !e.declared { " " span.tag { "implicit" } } @if e.template { " " span.tag { "template" } } }
                         td { (e.env_type) }
                         td { (e.scope) }
                         td { @if let Some(b) = &e.backend { code { (b) } } @else { "none (runs locally)" } }
@@ -443,7 +443,9 @@ pub fn environments(p: &Page, envs: &[EnvRow], check: &CheckReport) -> Markup {
                         @if missing.is_empty() { td.ok { "ok" } }
                         @else { td.missing.declared { "missing: " (missing.join(", ")) } }
                         td.actions {
-                            @if e.backend.is_some() {
+                            @if e.template {
+                                "a template: one environment per id, " code { "--env " (e.name) ":ID" }
+                            } @else if e.backend.is_some() {
                                 a href={ "/environments/" (e.name) "/plan" } { "Plan" }
                                 " "
                                 a href={ "/environments/" (e.name) "/plan?check_drift=1" } { "Plan, checking drift" }

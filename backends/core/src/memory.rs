@@ -101,6 +101,18 @@ impl MemoryBackend {
         self
     }
 
+    /// Sets label `key` of secret `name` to `value` (or removes it), as a person with console
+    /// access would: no new version. For tests.
+    pub fn set_label(&self, name: &str, key: &str, value: Option<&str>) {
+        let mut s = self.state.lock().expect("memory lock");
+        if let Some(e) = s.get_mut(name) {
+            match value {
+                Some(v) => e.labels.insert(key.into(), v.into()),
+                None => e.labels.remove(key),
+            };
+        }
+    }
+
     /// Versions kept for `name` (0 when absent), to prove writes were not duplicated.
     pub fn version_count(&self, name: &str) -> usize {
         self.state

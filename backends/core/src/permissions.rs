@@ -88,11 +88,20 @@ pub enum Job {
     Reconcile,
     /// `restore`: undoing soft deletes.
     Restore,
+    /// `teardown`: listing a preview environment's (or every instance's) secrets and deleting
+    /// them.
+    Teardown,
 }
 
 impl Job {
     /// Every job, in the order help lists them.
-    pub const ALL: [Job; 4] = [Job::Plan, Job::Apply, Job::Reconcile, Job::Restore];
+    pub const ALL: [Job; 5] = [
+        Job::Plan,
+        Job::Apply,
+        Job::Reconcile,
+        Job::Restore,
+        Job::Teardown,
+    ];
 
     /// Its name on the command line.
     pub fn as_str(self) -> &'static str {
@@ -101,6 +110,7 @@ impl Job {
             Job::Apply => "apply",
             Job::Reconcile => "reconcile",
             Job::Restore => "restore",
+            Job::Teardown => "teardown",
         }
     }
 
@@ -130,6 +140,13 @@ impl Job {
             Job::Restore => {
                 ops.insert(Op::Restore);
             }
+            Job::Teardown => {
+                ops.insert(Op::List);
+                if !caps.labels_in_list {
+                    ops.insert(Op::Head);
+                }
+                ops.insert(Op::Delete);
+            }
         }
         if verify || self == Job::Reconcile {
             ops.extend([Op::Get, Op::BatchGet]);
@@ -150,7 +167,9 @@ impl std::str::FromStr for Job {
         Job::ALL
             .into_iter()
             .find(|j| j.as_str() == s)
-            .ok_or_else(|| format!("unknown job {s:?}: use plan, apply, reconcile or restore"))
+            .ok_or_else(|| {
+                format!("unknown job {s:?}: use plan, apply, reconcile, restore or teardown")
+            })
     }
 }
 
@@ -285,6 +304,10 @@ mod tests {
         assert!(Job::Apply.ops(&full, true).contains(&Op::BatchGet));
         assert!(Job::Reconcile.ops(&full, false).contains(&Op::Get));
         assert_eq!(Job::Restore.ops(&full, false), [Op::Restore].into());
+        assert_eq!(
+            Job::Teardown.ops(&names_only, false),
+            [Op::List, Op::Head, Op::Delete].into()
+        );
         assert_eq!("apply".parse::<Job>(), Ok(Job::Apply));
         assert!("deploy".parse::<Job>().unwrap_err().contains("plan, apply"));
     }
