@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The GitHub Action's work (action.yml): `check`, then `plan --detailed-exitcode`, then `apply`
 # when asked. Each environment's plan (names and actions, never values) goes to the job
-# summary; `changes` and `missing` go to the step's outputs.
+# summary; `changes` and `missing` go to the step's outputs. With INPUT_COMMAND=teardown:
+# `teardown --yes` of the instance (or the template's instances not kept), its outcome in the
+# summary.
 #
 # Inputs: INPUT_ENVIRONMENT (required, comma-separated), INPUT_APPLY (true/false), INPUT_PRUNE,
-# INPUT_MAX_DELETES, INPUT_CONFIG. GitHub reads GITHUB_STEP_SUMMARY and GITHUB_OUTPUT afterwards
+# INPUT_MAX_DELETES, INPUT_CONFIG; INPUT_COMMAND (sync or teardown), INPUT_KEEP,
+# INPUT_OLDER_THAN, INPUT_FORCE_DELETE (teardown). GitHub reads GITHUB_STEP_SUMMARY and GITHUB_OUTPUT afterwards
 # (tests point them at files). SECRETSYNC_BIN overrides the binary (default: on PATH).
 #
 # Exit: 0 when checked and planned (and applied, if asked, with nothing left for a person);
@@ -34,6 +37,36 @@ run_json() { # file, args…
   shift
   "$bin" "${global[@]}" "$@" --json >"$file"
 }
+
+case "${INPUT_COMMAND:-sync}" in
+  sync | "") ;;
+  teardown)
+    flags=(--yes --max-deletes "${INPUT_MAX_DELETES:-10}")
+    [ -n "${INPUT_KEEP:-}" ] && flags+=(--keep "$INPUT_KEEP")
+    [ -n "${INPUT_OLDER_THAN:-}" ] && flags+=(--older-than "$INPUT_OLDER_THAN")
+    truthy "${INPUT_FORCE_DELETE:-}" && flags+=(--force-delete)
+    echo "::group::secretsync teardown --env $envs"
+    run_json "$tmp/teardown.json" teardown --env "$envs" "${flags[@]}"
+    rc=$?
+    echo "::endgroup::"
+    python3 "$here/summary.py" teardown "$tmp/teardown.json" >>"$summary"
+    case "$rc" in
+      0) exit 0 ;;
+      2)
+        echo "::error::secretsync teardown refused its deletions (more than max-deletes: ${INPUT_MAX_DELETES:-10}); see the job summary"
+        exit 1
+        ;;
+      *)
+        echo "::error::secretsync teardown failed (exit $rc); see the job summary and the log"
+        exit 1
+        ;;
+    esac
+    ;;
+  *)
+    echo "::error::secretsync: unknown command '${INPUT_COMMAND}': use sync or teardown"
+    exit 1
+    ;;
+esac
 
 echo "::group::secretsync check --env $envs"
 run_json "$tmp/check.json" check --env "$envs"

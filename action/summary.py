@@ -5,6 +5,7 @@ the reports never hold a value).
     summary.py missing FILE   # ENV:NAME,… for the step output
     summary.py plan FILE      # each environment's plan
     summary.py apply FILE     # each environment's outcome, item by item
+    summary.py teardown FILE  # what a teardown deleted, and the instances it kept
 """
 
 import collections
@@ -102,9 +103,9 @@ def plan(doc):
     return "\n".join(out) + "\n"
 
 
-def apply(doc):
+def apply(doc, kind="apply"):
     if doc is None:
-        return "### secretsync apply\n\nNo report: see the step's log.\n"
+        return f"### secretsync {kind}\n\nNo report: see the step's log.\n"
     out = []
     for e in doc.get("environments", []):
         r = e["report"]
@@ -116,15 +117,23 @@ def apply(doc):
         ]
         by = collections.Counter(x["status"] for x in results)
         tally = ", ".join(f"{n} {s}" for s, n in sorted(by.items())) or "nothing to do"
-        out += section("apply", r["env"], r["backend"], tally, ["secret", "action", "status", "error"], rows, "Nothing changed.")
+        out += section(kind, r["env"], r["backend"], tally, ["secret", "action", "status", "error"], rows, "Nothing changed.")
     out.extend(errors(doc))
     return "\n".join(out) + "\n"
+
+
+def teardown(doc):
+    text = apply(doc, "teardown")
+    kept = (doc or {}).get("kept", [])
+    if kept:
+        text += "Kept: " + ", ".join(f"`{cell(k['instance'])}` ({k['secrets']} secrets)" for k in kept) + "\n"
+    return text
 
 
 def main():
     mode, path = sys.argv[1], sys.argv[2]
     doc = load(path)
-    text = {"check": check, "missing": missing, "plan": plan, "apply": apply}[mode](doc)
+    text = {"check": check, "missing": missing, "plan": plan, "apply": apply, "teardown": teardown}[mode](doc)
     sys.stdout.write(text)
 
 
