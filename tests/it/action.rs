@@ -186,3 +186,66 @@ fn a_long_plan_is_cut_to_200_rows_naming_the_full_report() {
     );
     assert!(md.contains("250 create"), "{md}");
 }
+
+/// `command: teardown`: a closed pull request's preview goes, its outcome in the summary; a
+/// collection keeps the open ones and says so; the cap refused fails the job.
+#[test]
+fn the_action_tears_previews_down() {
+    let p = Project::init();
+    p.append_config(
+        "[secrets.Token]\n[environments.pr]\ntype = \"preview\"\nbackend = \"file://./previews\"\nprefix = \"web/pr-{id}/\"\n",
+    );
+    p.set("Token", "--type", "preview", CANARY);
+    for id in ["7", "8", "9"] {
+        let r = action(
+            &p,
+            &[("environment", &format!("pr:{id}")), ("apply", "true")],
+        );
+        assert_eq!(r.code, 0, "{}", r.log);
+    }
+    let r = action(&p, &[("command", "teardown"), ("environment", "pr:7")]);
+    assert_eq!(r.code, 0, "{}", r.log);
+    assert!(
+        r.summary.contains("### secretsync teardown: pr:7"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        r.summary.contains("| `web/pr-7/Token` | delete | done |"),
+        "{}",
+        r.summary
+    );
+    let r = action(
+        &p,
+        &[
+            ("command", "teardown"),
+            ("environment", "pr"),
+            ("keep", "8"),
+            ("max_deletes", "0"),
+        ],
+    );
+    assert_eq!(r.code, 1, "the cap refuses: {}", r.log);
+    assert!(r.log.contains("refused its deletions"), "{}", r.log);
+    let r = action(
+        &p,
+        &[
+            ("command", "teardown"),
+            ("environment", "pr"),
+            ("keep", "8"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.log);
+    assert!(
+        r.summary.contains("Kept: `pr:8` (1 secrets)"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        r.summary.contains("| `web/pr-9/Token` | delete | done |"),
+        "{}",
+        r.summary
+    );
+    let r = action(&p, &[("command", "destroy"), ("environment", "pr")]);
+    assert_eq!(r.code, 1);
+    assert!(r.log.contains("unknown command 'destroy'"), "{}", r.log);
+}

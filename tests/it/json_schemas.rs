@@ -203,6 +203,20 @@ fn every_documented_json_shape_matches_the_output() {
         "",
         0,
     );
+    // Preview environments: an instance torn down, and a template's collection.
+    p.append_config(
+        "[environments.pr]\ntype = \"preview\"\nbackend = \"file://./previews\"\nprefix = \"pr-{id}/\"\n",
+    );
+    for id in ["1", "2", "3"] {
+        p.ok(&["apply", "--env", &format!("pr:{id}")], None);
+    }
+    run("teardown", &["teardown", "--env", "pr:1"], "", 0);
+    run(
+        "teardown",
+        &["teardown", "--env", "pr", "--keep", "2"],
+        "",
+        0,
+    );
 
     for (cmd, got) in &seen {
         check_shape(&docs, cmd, got);

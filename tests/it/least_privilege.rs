@@ -531,9 +531,26 @@ fn parliament_is_silent_on_every_generated_aws_policy() {
             "[environments.e{i}]\ntype = \"production\"\nbackend = \"{url}\"\nprefix = \"{prefix}\"\n"
         ));
     }
+    config.push_str("[environments.pr]\ntype = \"preview\"\nbackend = \"aws-sm://?region=eu-west-1\"\nprefix = \"web/pr-{id}/\"\n");
     p.append_config(&config);
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
+    for args in [
+        &["policy", "--env", "pr", "--for", "apply"][..],
+        &["policy", "--env", "pr:7", "--for", "teardown"][..],
+        &[
+            "policy",
+            "--env",
+            "pr",
+            "--for",
+            "teardown",
+            "--force-delete",
+        ][..],
+    ] {
+        let f = dir.path().join(format!("template-{}.json", files.len()));
+        std::fs::write(&f, p.ok(args, None)).unwrap();
+        files.push(f);
+    }
     for (i, url) in urls.iter().enumerate() {
         for (job, verify) in [
             ("plan", false),
@@ -787,6 +804,74 @@ async fn the_open_policy_opens_a_kms_wrapped_scope_and_only_it_does() {
         &crate::json_schemas::documented(),
         "policy --for open",
         &got,
+    );
+}
+
+/// A template's policies cover every instance (its prefix up to `{id}`): the apply role
+/// applies any pull request's preview, the teardown role tears them down and collects them,
+/// and cannot write.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_templates_policies_hold_for_every_instance() {
+    let Some(iam) = Iam::from_env() else {
+        return;
+    };
+    let id = unique("pv");
+    let p = Project::init();
+    p.append_config(&format!(
+        "[environments.pr]\ntype = \"preview\"\nbackend = \"{}\"\nprefix = \"{id}/pr-{{id}}/\"\n",
+        Kind::Sm.url(&iam.endpoint)
+    ));
+    let apply = p.ok(&["policy", "--env", "pr", "--for", "apply"], None);
+    assert!(apply.contains(&format!("secret:{id}/pr-*")), "{apply}");
+    let teardown = p.ok(
+        &[
+            "policy",
+            "--env",
+            "pr",
+            "--for",
+            "teardown",
+            "--force-delete",
+        ],
+        None,
+    );
+    // Listing, deleting, and DescribeSecret for a delete's errors (replicas, a recovery
+    // window): no write, no value read.
+    assert_eq!(
+        actions(&teardown),
+        [
+            "secretsmanager:ListSecrets",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:DeleteSecret"
+        ]
+    );
+    let applier = iam.user(&unique("pvapply"), &apply).unwrap();
+    let reaper = iam.user(&unique("pvreap"), &teardown).unwrap();
+    p.set("A", "--type", "preview", "a");
+    for n in ["7", "8", "9"] {
+        let out = as_user(&p, &applier, &["apply", "--env", &format!("pr:{n}")], None);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let out = as_user(&p, &reaper, &["apply", "--env", "pr:10"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("permission denied: secretsmanager:CreateSecret"));
+    let out = as_user(
+        &p,
+        &reaper,
+        &["teardown", "--env", "pr:7", "--force-delete"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = as_user(
+        &p,
+        &reaper,
+        &["teardown", "--env", "pr", "--keep", "8", "--force-delete"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 done") && text(&out).contains("Kept: pr:8"),
+        "{}",
+        text(&out)
     );
 }
 

@@ -19,5 +19,6 @@ mod deploy;
 mod faults;
 mod json_schemas;
 mod least_privilege;
+mod previews;
 mod scopes;
 mod ui;

@@ -670,3 +670,32 @@ mod guard {
         }
     }
 }
+
+/// A template in the environment list: marked as one, with how its instances are named and no
+/// plan of its own; an instance's plan is at its own address.
+#[test]
+fn the_environment_list_shows_a_template_and_an_instance_plans() {
+    let p = project();
+    p.append_config(
+        "[environments.pr]\ntype = \"preview\"\nbackend = \"file://replica/previews\"\nprefix = \"web/pr-{id}/\"\n",
+    );
+    let d = start(&p, &[]);
+    rt().block_on(async {
+        let Some(c) = browser(&p).await else { return };
+        c.goto(&d.url).await.unwrap();
+        c.goto(&format!("{}/environments", d.base)).await.unwrap();
+        let page = html(&c).await;
+        assert!(
+            page.contains("<th scope=\"row\">pr <span class=\"tag\">template</span></th>"),
+            "{page}"
+        );
+        assert!(page.contains("<code>--env pr:ID</code>"), "{page}");
+        assert!(!page.contains("href=\"/environments/pr/plan\""), "{page}");
+        c.goto(&format!("{}/environments/pr:7/plan", d.base))
+            .await
+            .unwrap();
+        let page = html(&c).await;
+        assert!(page.contains("web/pr-7/DatabaseURL"), "{page}");
+        c.close().await.unwrap();
+    });
+}
