@@ -19,8 +19,8 @@ pub trait SecretBackend: Send + Sync + Debug {
     fn capabilities(&self) -> Capabilities;
 
     /// Where its HTTP requests are counted and paced one by one, for a backend that makes
-    /// them (see [`crate::layers::Wire`]); `None` for local ones, which are paced per call.
-    fn wire(&self) -> Option<&crate::layers::Wire> {
+    /// them (see [`crate::wire::Wire`]); `None` for local ones, which are paced per call.
+    fn wire(&self) -> Option<&crate::wire::Wire> {
         None
     }
 

@@ -4,17 +4,20 @@
 //! (`memory://`, `file://`).
 
 pub mod backend;
+pub mod calls;
 pub mod duration;
 pub mod error;
 pub mod file;
 pub mod fsio;
 pub mod layers;
 pub mod memory;
+pub mod pace;
 pub mod permissions;
 pub mod query;
 pub mod recipient;
 pub mod types;
 pub mod value;
+pub mod wire;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

@@ -1,6 +1,6 @@
 //! What the emulators say they were sent: their own request logs, read back to check the
 //! request counts a backend reports (tests and benchmarks). Each log names a request the way
-//! the service does, as [`crate::layers::Wire`] counters do, so the two can be compared as maps.
+//! the service does, as [`crate::wire::Wire`] counters do, so the two can be compared as maps.
 //!
 //! - moto: its recorder, one JSON line per request, named by the `X-Amz-Target` header. It
 //!   records only while a [`MotoRecording`] lives: it would otherwise write every request body

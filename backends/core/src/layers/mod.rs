@@ -15,23 +15,23 @@ mod concurrency;
 mod counter;
 mod rate;
 mod retry;
-mod wire;
 
 #[cfg(any(test, feature = "chaos"))]
 pub use chaos::{Chaos, Faults};
 pub use checked::Checked;
 pub use concurrency::ConcurrencyLimit;
-pub use counter::{CallCounter, CallKey, Counted, RequestKey};
-pub use rate::{Rate, RateLimit, RateLimits};
+pub use counter::Counted;
 pub use retry::{Retry, RetryPolicy};
-pub use wire::{Fault, Resend, Wire};
 
 use crate::backend::SecretBackend;
+use crate::calls::CallCounter;
 use crate::error::{Op, Result};
+use crate::pace::{RateLimit, RateLimits};
 use crate::types::{
     BackendInfo, Capabilities, DeleteOptions, Page, PutOptions, PutOutcome, Secret, SecretMeta,
 };
 use crate::value::SecretValue;
+use crate::wire::Wire;
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::future::Future;
@@ -154,6 +154,7 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
     use crate::memory::MemoryBackend;
+    use crate::pace::Rate;
     use crate::types::PutOptions;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};

@@ -2,8 +2,9 @@
 //! call can make several requests (a GCP create is three); cloud quotas count requests, so the
 //! rate limit and the request counter sit on each request, not on the call.
 
-use super::{CallCounter, Rate, RateLimit, RateLimits};
+use crate::calls::CallCounter;
 use crate::error::OpClass;
+use crate::pace::{Rate, RateLimit, RateLimits};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -45,7 +46,7 @@ pub enum Resend {
     IfNotSent,
 }
 
-/// What [`stack`](super::stack) attaches to a backend's wire.
+/// What [`stack`](crate::layers::stack) attaches to a backend's wire.
 #[derive(Debug)]
 struct Hooks {
     backend: String,
@@ -328,7 +329,7 @@ enum Unknown<L> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::{Rate, RateLimits};
+    use crate::pace::{Rate, RateLimits};
     use std::time::Duration;
 
     fn ten_writes_a_second() -> RateLimits {
