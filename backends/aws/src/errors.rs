@@ -3,8 +3,8 @@
 use crate::iam::Need;
 use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use secretsync_core::layers::{Fault, Resend, Wire};
 use secretsync_core::permissions::Table;
+use secretsync_core::wire::{Fault, Resend, Wire};
 use secretsync_core::{BackendError, ErrorKind, Op, OpClass};
 
 /// What an SDK error means for secretsync. Messages carry AWS's code and message, which never
@@ -59,7 +59,7 @@ where
     }
 }
 
-/// Whether the wire may send a failed request again at once (see `layers::Fault`): after a
+/// Whether the wire may send a failed request again at once (see `wire::Fault`): after a
 /// broken connection, an unreadable response or a 5xx (each request secretsync sends to AWS
 /// is idempotent or carries its write's `ClientRequestToken`, but `PutParameter`, which the
 /// wire sends again only when it never left); never after an answer, a throttle or a timeout,

@@ -2,7 +2,7 @@
 
 use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::error::Error;
-use secretsync_core::layers::{Fault, Resend, Wire};
+use secretsync_core::wire::{Fault, Resend, Wire};
 use secretsync_core::{BackendError, ErrorKind, Op, OpClass};
 
 /// What a client error means for secretsync.
@@ -54,7 +54,7 @@ fn http_kind(status: u16) -> Option<ErrorKind> {
 
 /// Whether the wire may send a failed request again at once: a connection never made always,
 /// a passing fault after the request may have arrived when it is idempotent, anything the
-/// service answered (a throttle included) or a timeout never (see `layers::Fault`).
+/// service answered (a throttle included) or a timeout never (see `wire::Fault`).
 pub fn fault(e: &Error) -> Fault {
     if e.is_connect() {
         Fault::NotSent

@@ -269,7 +269,9 @@ async fn every_request_is_counted_as_the_emulator_logs_it() {
 /// under the 600-a-minute read quota (an export of 300 secrets took 30 s that way).
 #[tokio::test]
 async fn batch_reads_are_one_access_request_each_outside_the_read_quota() {
-    use secretsync_core::layers::{stack, CallCounter, Rate, RateLimits, RetryPolicy, StackConfig};
+    use secretsync_core::calls::CallCounter;
+    use secretsync_core::layers::{stack, RetryPolicy, StackConfig};
+    use secretsync_core::pace::{Rate, RateLimits};
     let Some(ep) = emulator_endpoint("SECRETSYNC_TEST_GCP_SM_ENDPOINT") else {
         return;
     };

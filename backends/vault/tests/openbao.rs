@@ -316,10 +316,10 @@ async fn a_listing_reads_each_folder_once_whatever_its_size() {
     assert_eq!(seen, names);
     assert_eq!(pages, 4, "the prefix's folder, sub/, sub/deeper/ and side/");
     // Through the layers, as a plan lists: 4 list calls, then one head per secret.
-    let counter = layers::CallCounter::new();
+    let counter = calls::CallCounter::new();
     let cfg = layers::StackConfig {
         retry: layers::RetryPolicy::default(),
-        rates: layers::RateLimits::unlimited(),
+        rates: pace::RateLimits::unlimited(),
         concurrency: 16,
         counter: counter.clone(),
     };

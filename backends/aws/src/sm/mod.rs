@@ -35,7 +35,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// AWS's quota for `BatchGetSecretValue`, below the read class's 10,000 a second (Secrets
 /// Manager quotas page: 100 a second, not adjustable).
-const BATCH_GET_QUOTA: layers::Rate = layers::Rate::per_second(100);
+const BATCH_GET_QUOTA: pace::Rate = pace::Rate::per_second(100);
 
 /// The Secrets Manager backend.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ pub struct AwsSmBackend {
     region: String,
     replicas: Vec<String>,
     kms_key: Option<String>,
-    wire: layers::Wire,
+    wire: wire::Wire,
 }
 
 fn config_err(msg: impl Into<String>) -> BackendError {
@@ -123,7 +123,7 @@ impl AwsSmBackend {
             region,
             replicas: opts.replicas.clone(),
             kms_key: opts.kms_key.clone(),
-            wire: layers::Wire::per_api().own_quota("BatchGetSecretValue", BATCH_GET_QUOTA),
+            wire: wire::Wire::per_api().own_quota("BatchGetSecretValue", BATCH_GET_QUOTA),
         })
     }
 
@@ -313,7 +313,7 @@ impl SecretBackend for AwsSmBackend {
         }
     }
 
-    fn wire(&self) -> Option<&layers::Wire> {
+    fn wire(&self) -> Option<&wire::Wire> {
         Some(&self.wire)
     }
 

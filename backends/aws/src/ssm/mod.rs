@@ -158,7 +158,7 @@ pub struct AwsSsmBackend {
     client: Client,
     target: String,
     opts: SsmOptions,
-    wire: layers::Wire,
+    wire: wire::Wire,
 }
 
 impl AwsSsmBackend {
@@ -185,7 +185,7 @@ impl AwsSsmBackend {
             client: Client::new(&conf),
             target,
             opts,
-            wire: layers::Wire::new(),
+            wire: wire::Wire::new(),
         })
     }
 
@@ -287,7 +287,7 @@ impl SecretBackend for AwsSsmBackend {
         }
     }
 
-    fn wire(&self) -> Option<&layers::Wire> {
+    fn wire(&self) -> Option<&wire::Wire> {
         Some(&self.wire)
     }
 
@@ -465,7 +465,7 @@ impl SecretBackend for AwsSsmBackend {
             .send_again(
                 OpClass::Write,
                 "PutParameter",
-                layers::Resend::IfNotSent,
+                wire::Resend::IfNotSent,
                 fault,
                 || req.clone().send(),
             )

@@ -9,8 +9,8 @@
 //!   reused instead of adding a duplicate. For the same reason the wire does not resend it
 //!   blind after a fault that leaves unknown whether it landed: the latest version is read,
 //!   and the request is sent again only when no newer version holds the value
-//!   (`layers::Wire::send_unless_landed`). Every other request is resent after a passing
-//!   fault (`layers::Wire::send_again`).
+//!   (`wire::Wire::send_unless_landed`). Every other request is resent after a passing
+//!   fault (`wire::Wire::send_again`).
 //! - versions: GCP numbers versions itself; the token of the last write and the version it
 //!   produced are kept in labels, and the token is reported as the version id while that version
 //!   is the latest. Listing shows no versions (`version_in_list: false`): drift needs `--verify`
@@ -42,7 +42,7 @@ const TOKEN_VERSION_LABEL: &str = "secretsync-token-version";
 const PAGE: i32 = 25_000;
 /// GCP's quota for `AccessSecretVersion`, apart from the other reads' (Secret Manager quotas
 /// page: 90,000 access requests a minute per project).
-const ACCESS_QUOTA: layers::Rate = layers::Rate::per_minute(90_000);
+const ACCESS_QUOTA: pace::Rate = pace::Rate::per_minute(90_000);
 
 /// The Secret Manager backend of one project.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ pub struct GcpSmBackend {
     project: String,
     target: String,
     locations: Vec<String>,
-    wire: layers::Wire,
+    wire: wire::Wire,
 }
 
 fn config(msg: impl Into<String>) -> BackendError {
@@ -125,7 +125,7 @@ impl GcpSmBackend {
             target,
             locations: Vec::new(),
             // Value reads have a quota of their own, apart from the other reads' 600 a minute.
-            wire: layers::Wire::new().own_quota("AccessSecretVersion", ACCESS_QUOTA),
+            wire: wire::Wire::new().own_quota("AccessSecretVersion", ACCESS_QUOTA),
         })
     }
 
@@ -363,7 +363,7 @@ impl SecretBackend for GcpSmBackend {
         }
     }
 
-    fn wire(&self) -> Option<&layers::Wire> {
+    fn wire(&self) -> Option<&wire::Wire> {
         Some(&self.wire)
     }
 
