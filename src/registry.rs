@@ -4,7 +4,6 @@
 use crate::scheme::Scheme;
 use crate::store::age_key::{self, AgeIdentity, AgeRecipient};
 use anyhow::{bail, Context, Result};
-use secretsync_core::file::FileBackend;
 use secretsync_core::{Identity, Recipient, SecretBackend};
 use std::path::Path;
 use std::sync::Arc;
@@ -14,12 +13,6 @@ use std::sync::Arc;
 pub async fn backend(url: &str, base: &Path) -> Result<Arc<dyn SecretBackend>> {
     let (scheme, _) = Scheme::of_url(url).map_err(anyhow::Error::msg)?;
     scheme.open(url, base).await
-}
-
-/// The file backend a `file://` URL names (relative paths from `base`); `None` for other URLs.
-pub fn file_backend(url: &str, base: &Path) -> Option<FileBackend> {
-    let rest = url.strip_prefix("file://")?;
-    Some(FileBackend::new(base.join(rest.trim_start_matches("./"))))
 }
 
 /// Builds the recipient for an id (`age1…`, `aws-kms:KEY`).

@@ -4,12 +4,20 @@
 //! the compiler points at each place that must learn about it.
 
 use anyhow::{bail, Context, Result};
-use secretsync_core::layers::{Rate, RateLimits};
 use secretsync_core::memory::MemoryBackend;
+use secretsync_core::pace::{Rate, RateLimits};
 use secretsync_core::permissions::{Policy, PolicyScope};
 use secretsync_core::SecretBackend;
 use std::path::Path;
 use std::sync::Arc;
+
+/// The file backend a `file://` URL names (relative paths from `base`); `None` for other URLs.
+pub fn file_backend(url: &str, base: &Path) -> Option<secretsync_core::file::FileBackend> {
+    let rest = url.strip_prefix("file://")?;
+    Some(secretsync_core::file::FileBackend::new(
+        base.join(rest.trim_start_matches("./")),
+    ))
+}
 
 /// A backend URL scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +222,7 @@ impl Scheme {
                 if rest.is_empty() {
                     bail!("file:// needs a path, e.g. file://./replica or file:///var/lib/app/secrets.json");
                 }
-                Arc::new(crate::registry::file_backend(url, base).context("a file:// URL")?)
+                Arc::new(file_backend(url, base).context("a file:// URL")?)
             }
             #[cfg(feature = "aws")]
             Scheme::AwsSm => Arc::new(secretsync_aws::AwsSmBackend::from_url(&parsed()?).await?),

@@ -146,7 +146,7 @@ fn ignore_local_files(cfg: &Config) -> Result<Vec<String>> {
         let Some(b) = e
             .backend
             .as_deref()
-            .and_then(|u| registry::file_backend(u, dir))
+            .and_then(|u| crate::scheme::file_backend(u, dir))
         else {
             continue;
         };

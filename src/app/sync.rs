@@ -336,7 +336,7 @@ fn unignored_replica(cfg: &Config, env: &EnvRef) -> Option<String> {
         .environment(name)?
         .backend
         .as_deref()
-        .and_then(|u| crate::registry::file_backend(u, base))?;
+        .and_then(|u| crate::scheme::file_backend(u, base))?;
     let path = b.path();
     let dir = path.parent().filter(|d| d.is_dir())?;
     let ignored = std::process::Command::new("git")

@@ -8,7 +8,6 @@
 //! scope its selector touches. Format 1 (one symmetric data key for everything) is still read:
 //! it loads as a single scope [`LEGACY_SCOPE`], and its first write upgrades it.
 
-use super::canonical;
 use chrono::{DateTime, Utc};
 use litemap::LiteMap;
 use serde::{Deserialize, Serialize};
@@ -300,92 +299,4 @@ pub(crate) mod v1 {
             }
         }
     }
-}
-
-/// Parses a store file of either format into the current shape.
-pub(crate) fn parse(text: &str) -> Result<StoreFile, String> {
-    #[derive(Deserialize)]
-    struct Probe {
-        secretsync: ProbeHeader,
-    }
-    #[derive(Deserialize)]
-    struct ProbeHeader {
-        format: u32,
-    }
-    // The header comes first in every file secretsync writes: parse it alone rather than the
-    // whole file twice (the whole file only when it is not found there).
-    let header = text.split_once("[secretsync]\n").map(|(_, rest)| {
-        let end = rest.find("\n[").map_or(rest.len(), |i| i + 1);
-        format!("[secretsync]\n{}", &rest[..end])
-    });
-    let probe: Probe = match header.and_then(|h| toml::from_str(&h).ok()) {
-        Some(p) => p,
-        None => toml::from_str(text).map_err(|e| e.to_string())?,
-    };
-    match probe.secretsync.format {
-        FORMAT_V1 => toml::from_str::<v1::StoreFile>(text)
-            .map(v1::StoreFile::into_current)
-            .map_err(|e| e.to_string()),
-        FORMAT => Ok(match fast_parse(text) {
-            Some(file) => file,
-            None => toml::from_str::<StoreFile>(text).map_err(|e| e.to_string())?,
-        }),
-        n => Err(format!(
-            "store format {n} is not supported by this secretsync (it reads formats {FORMAT_V1} and {FORMAT}); upgrade secretsync"
-        )),
-    }
-}
-
-/// The header and scopes, as `toml` writes the start of a [`StoreFile`].
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Head<H, S> {
-    secretsync: H,
-    scopes: S,
-}
-
-/// A format-2 file through [`canonical`] for its secrets and `toml` for the rest; `None` when
-/// the secrets are not in the layout it reads.
-pub(super) fn fast_parse(text: &str) -> Option<StoreFile> {
-    let start = canonical::secrets_start(text)?;
-    let secrets = canonical::parse(&text[start..])?;
-    let head: Head<Header, BTreeMap<String, ScopeEntry>> = toml::from_str(&text[..start]).ok()?;
-    Some(StoreFile {
-        secretsync: head.secretsync,
-        scopes: head.scopes,
-        secrets,
-    })
-}
-
-/// The whole file as `toml` writes it (the slow path, and what the fast one must equal).
-pub(super) fn toml_render(file: &StoreFile) -> Result<String, toml::ser::Error> {
-    if file.secretsync.format == FORMAT_V1 {
-        toml::to_string(&v1::StoreFile::from_current(file.clone()))
-    } else {
-        toml::to_string(file)
-    }
-}
-
-/// The comment every store file starts with.
-const PREAMBLE: &str =
-    "# secretsync canonical store: names and selectors in clear, every value sealed.\n\
-                        # Change it with `secretsync set/delete/key`, not by hand.\n\n";
-
-/// Writes the file in its own format.
-pub(crate) fn render(file: &StoreFile) -> Result<String, String> {
-    let fail = |e: toml::ser::Error| format!("cannot serialize the store: {e}");
-    if file.secretsync.format == FORMAT && !file.secrets.is_empty() {
-        let head = toml::to_string(&Head {
-            secretsync: &file.secretsync,
-            scopes: &file.scopes,
-        })
-        .map_err(fail)?;
-        let mut out = [PREAMBLE, &head].concat();
-        if canonical::render_into(&file.secrets, &mut out) {
-            return Ok(out);
-        }
-    }
-    toml_render(file)
-        .map(|body| format!("{PREAMBLE}{body}"))
-        .map_err(fail)
 }

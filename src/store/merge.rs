@@ -27,7 +27,7 @@ fn parse(path: &Path, text: &str) -> Result<Option<StoreFile>, StoreError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    format::parse(text)
+    super::codec::parse(text)
         .map(Some)
         .map_err(|e| StoreError::Parse(path.into(), e))
 }

@@ -9,12 +9,14 @@
 
 pub mod age_key;
 mod canonical;
+mod codec;
 pub mod crypto;
 mod file;
 mod format;
 mod info;
 mod keys;
 pub mod merge;
+mod validate;
 mod values;
 pub use secretsync_core::fsio;
 
