@@ -4,7 +4,9 @@
 use crate::config::Config;
 use crate::model::EnvRef;
 use anyhow::{bail, Context, Result};
-use secretsync_core::layers::{stack, CallCounter, Rate, RetryPolicy, StackConfig};
+use secretsync_core::calls::CallCounter;
+use secretsync_core::layers::{stack, RetryPolicy, StackConfig};
+use secretsync_core::pace::Rate;
 use secretsync_core::SecretBackend;
 use std::path::Path;
 use std::sync::Arc;

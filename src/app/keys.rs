@@ -121,11 +121,25 @@ fn scopes_arg(
 
 /// `key add`: wraps the keys of `scopes` for one more recipient (needs each scope open).
 /// Returns its id and the scopes it was added to.
-pub async fn add(
-    ws: &Workspace,
-    recipient: &str,
-    scopes: Option<&str>,
-) -> Result<(String, Vec<String>)> {
+/// What `key add` did.
+#[derive(Debug, Serialize)]
+pub struct KeyAdded {
+    /// The recipient added.
+    pub added: String,
+    /// The scopes it can open now.
+    pub scopes: Vec<String>,
+}
+
+/// What `key remove` did.
+#[derive(Debug, Serialize)]
+pub struct KeyRemoved {
+    /// The recipient removed.
+    pub removed: String,
+    /// The scopes it was removed from.
+    pub scopes: Vec<String>,
+}
+
+pub async fn add(ws: &Workspace, recipient: &str, scopes: Option<&str>) -> Result<KeyAdded> {
     let cfg = ws.config()?;
     let r = registry::recipient(recipient).await?;
     let mut w = ws.writer(&cfg).await?;
@@ -134,7 +148,10 @@ pub async fn add(
         w.add_recipient(scope, r.as_ref()).await?;
     }
     w.commit()?;
-    Ok((r.id(), scopes))
+    Ok(KeyAdded {
+        added: r.id(),
+        scopes,
+    })
 }
 
 /// `key remove`: stops wrapping the keys of `scopes` (default: every scope it has) for a
@@ -145,7 +162,7 @@ pub async fn remove(
     recipient: &str,
     scopes: Option<&str>,
     force: bool,
-) -> Result<(String, Vec<String>)> {
+) -> Result<KeyRemoved> {
     let cfg = ws.config()?;
     let id = recipient.trim();
     let mine = registry::local_identities(ws.identity_file.as_deref())
@@ -172,7 +189,10 @@ pub async fn remove(
         w.remove_recipient(scope, id)?;
     }
     w.commit()?;
-    Ok((id.to_string(), scopes))
+    Ok(KeyRemoved {
+        removed: id.to_string(),
+        scopes,
+    })
 }
 
 /// What `key rotate` did.

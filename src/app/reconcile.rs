@@ -67,6 +67,20 @@ pub struct EnvDetail {
     pub hint: Option<String>,
 }
 
+/// What the loop's `/healthz` says: no error text, as the endpoint may be reachable from the
+/// network and errors name backends and secrets.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// Rounds ended.
+    pub rounds: u64,
+    /// Whether the last round was in sync (`null` before the first ends).
+    pub last_round_ok: Option<bool>,
+    /// Since the last round ended (or the loop started).
+    pub seconds_since_last_round: u64,
+    /// No round ended for longer than a round may take: the status is 503.
+    pub stuck: bool,
+}
+
 /// A round's outcome.
 #[derive(Debug, Serialize)]
 pub struct RoundReport {

@@ -165,6 +165,52 @@ pub async fn undelete(ws: &Workspace, name: &SecretName) -> Result<Undeleted> {
 }
 
 /// `get`: the value `scope` refers to, and the selector it is stored under.
+/// A value, as `get --json` prints it: the one report that holds a value (`get` exists to
+/// print it).
+#[derive(Serialize)]
+pub struct GotValue {
+    /// The secret.
+    pub name: String,
+    /// What was asked for, in words (`type production`, `environment prod-eu`).
+    pub scope: String,
+    /// The stored value's selector.
+    pub selector: String,
+    /// The value, when it is UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The value in base64, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_base64: Option<String>,
+}
+
+impl std::fmt::Debug for GotValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GotValue({} {}, [REDACTED])", self.name, self.selector)
+    }
+}
+
+impl GotValue {
+    /// The report of `value` of `name`, stored under `selector`, asked for as `scope`.
+    pub fn new(
+        name: &SecretName,
+        scope: &Target,
+        selector: &Selector,
+        value: &SecretValue,
+    ) -> Self {
+        use base64::Engine;
+        let text = value.as_str();
+        Self {
+            name: name.to_string(),
+            scope: scope.to_string(),
+            selector: selector.to_string(),
+            value: text.map(str::to_string),
+            value_base64: text
+                .is_none()
+                .then(|| base64::engine::general_purpose::STANDARD.encode(value.expose())),
+        }
+    }
+}
+
 pub async fn get(
     ws: &Workspace,
     name: &SecretName,

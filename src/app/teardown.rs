@@ -76,7 +76,7 @@ pub struct TeardownOutcome {
     pub kept: Vec<Kept>,
     /// The backend calls made, for metrics.
     #[serde(skip)]
-    pub calls: Vec<(secretsync_core::layers::CallKey, u64)>,
+    pub calls: Vec<(secretsync_core::calls::CallKey, u64)>,
 }
 
 impl TeardownOutcome {

@@ -4,7 +4,6 @@ use super::{Ctx, Outcome, ScopeArgs};
 use crate::app;
 use crate::model::SecretName;
 use anyhow::Result;
-use base64::Engine;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -19,20 +18,9 @@ pub async fn run(ctx: &Ctx, args: GetArgs) -> Result<Outcome> {
     let scope = args.scope.scope(&ctx.config()?)?;
     let (selector, value) = app::secrets::get(&ctx.ws, &args.name, &scope).await?;
     if ctx.out.json {
-        let mut doc = serde_json::json!({
-            "name": args.name,
-            "scope": scope.to_string(),
-            "selector": selector.to_string(),
-        });
-        match value.as_str() {
-            Some(s) => doc["value"] = s.into(),
-            None => {
-                doc["value_base64"] = base64::engine::general_purpose::STANDARD
-                    .encode(value.expose())
-                    .into()
-            }
-        }
-        ctx.out.json_doc(&doc)?;
+        ctx.out.json_doc(&app::secrets::GotValue::new(
+            &args.name, &scope, &selector, &value,
+        ))?;
     } else {
         ctx.out.bytes(value.expose())?;
     }

@@ -4,7 +4,6 @@ use super::{Ctx, Outcome};
 use crate::app;
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
@@ -60,17 +59,16 @@ pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
     match cmd {
         KeyCommand::List => ctx.out.report(&app::keys::list(&ctx.ws)?)?,
         KeyCommand::Add { recipient, scope } => {
-            let (id, scopes) = app::keys::add(&ctx.ws, &recipient, scope.as_deref()).await?;
-            report(ctx, "added", &id, &scopes)?;
+            ctx.out
+                .report(&app::keys::add(&ctx.ws, &recipient, scope.as_deref()).await?)?;
         }
         KeyCommand::Remove {
             recipient,
             scope,
             force,
         } => {
-            let (id, scopes) =
-                app::keys::remove(&ctx.ws, &recipient, scope.as_deref(), force).await?;
-            report(ctx, "removed", &id, &scopes)?;
+            let removed = app::keys::remove(&ctx.ws, &recipient, scope.as_deref(), force).await?;
+            ctx.out.report(&removed)?;
             if !ctx.out.json {
                 ctx.out.text("note: run `secretsync key rotate --fingerprint` so that a copy of the old keys opens no future value and confirms no guess against the backends' labels\n")?;
             }
@@ -87,17 +85,4 @@ pub async fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<Outcome> {
 pub async fn upgrade(ctx: &Ctx) -> Result<Outcome> {
     ctx.out.report(&app::keys::upgrade(&ctx.ws).await?)?;
     Ok(Outcome::Ok)
-}
-
-fn report(ctx: &Ctx, verb: &str, id: &str, scopes: &[String]) -> Result<()> {
-    if ctx.out.json {
-        ctx.out.json_doc(&json!({ verb: id, "scopes": scopes }))
-    } else {
-        let prep = if verb == "added" { "to" } else { "from" };
-        ctx.out.text(&format!(
-            "{verb} recipient {id} {prep} scope{} {}\n",
-            if scopes.len() == 1 { "" } else { "s" },
-            scopes.join(", ")
-        ))
-    }
 }

@@ -7,7 +7,6 @@ use crate::sync::metrics::{Metrics, RunResult};
 use crate::sync::PlanOptions;
 use anyhow::{Context, Result};
 use clap::Args;
-use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -127,13 +126,13 @@ impl Health {
     fn report(&self) -> (u16, String) {
         let age = self.last_round_end.elapsed();
         let stuck = age > self.stale_after;
-        let body = json!({
-            "rounds": self.rounds,
-            "last_round_ok": self.last_round_ok,
-            "seconds_since_last_round": age.as_secs(),
-            "stuck": stuck,
-        })
-        .to_string();
+        let body = app::Health {
+            rounds: self.rounds,
+            last_round_ok: self.last_round_ok,
+            seconds_since_last_round: age.as_secs(),
+            stuck,
+        };
+        let body = serde_json::to_string(&body).expect("health serializes");
         (if stuck { 503 } else { 200 }, body)
     }
 }

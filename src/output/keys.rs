@@ -1,7 +1,7 @@
 //! The human `key` reports.
 
 use super::Human;
-use crate::app::keys::{KeyList, Rotated, Upgraded};
+use crate::app::keys::{KeyAdded, KeyList, KeyRemoved, Rotated, Upgraded};
 
 impl Human for KeyList {
     fn human(&self) -> String {
@@ -65,5 +65,34 @@ impl Human for Rotated {
             );
         }
         out
+    }
+}
+
+/// `scope` or `scopes`, and the names.
+fn scopes(names: &[String]) -> String {
+    format!(
+        "scope{} {}",
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}
+
+impl Human for KeyAdded {
+    fn human(&self) -> String {
+        format!(
+            "added recipient {} to {}\n",
+            self.added,
+            scopes(&self.scopes)
+        )
+    }
+}
+
+impl Human for KeyRemoved {
+    fn human(&self) -> String {
+        format!(
+            "removed recipient {} from {}\n",
+            self.removed,
+            scopes(&self.scopes)
+        )
     }
 }

@@ -1,8 +1,10 @@
 //! Engine tests on the in-memory backend, with injected faults.
 
 use super::*;
-use secretsync_core::layers::{stack, CallCounter, Chaos, RateLimits, RetryPolicy, StackConfig};
+use secretsync_core::calls::CallCounter;
+use secretsync_core::layers::{stack, Chaos, RetryPolicy, StackConfig};
 use secretsync_core::memory::MemoryBackend;
+use secretsync_core::pace::RateLimits;
 use secretsync_core::{Capabilities, Op, PutOptions, SecretBackend, SecretValue};
 use std::sync::Arc;
 use std::time::Duration;

@@ -225,6 +225,15 @@ fn the_loop_serves_metrics_and_health_and_stops_on_sigterm() {
         health.starts_with("HTTP/1.1 200") && health.contains("\"last_round_ok\":true"),
         "{health}"
     );
+    // Its body has the README's shape.
+    let body: Value = serde_json::from_str(health.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let mut got = std::collections::BTreeSet::new();
+    crate::json_schemas::keys(&body, &mut got);
+    crate::json_schemas::check_shape(
+        &crate::json_schemas::documented(),
+        "reconcile /healthz",
+        &got,
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

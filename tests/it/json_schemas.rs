@@ -229,9 +229,9 @@ fn every_documented_json_shape_matches_the_output() {
     }
 }
 
-/// Shapes checked by tests that need an emulator: `policy --for open` needs a KMS recipient
-/// (tests/it/least_privilege.rs).
-const ELSEWHERE: [&str; 1] = ["policy --for open"];
+/// Shapes checked by other tests: `policy --for open` needs a KMS recipient
+/// (tests/it/least_privilege.rs), `/healthz` a running loop (tests/it/cli_reconcile.rs).
+const ELSEWHERE: [&str; 2] = ["policy --for open", "reconcile /healthz"];
 
 /// Fails when `got` (the keys `cmd --json` printed) has a key the README's shape for `cmd`
 /// lacks, or lacks one the shape requires.

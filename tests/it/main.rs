@@ -2,6 +2,7 @@
 //! end, against the emulators, the deploy files and the README's JSON shapes.
 
 mod action;
+mod architecture;
 mod bad_input;
 mod cli;
 mod cli_aws;
