@@ -9,10 +9,10 @@
 use secretsync::store::age_key::AgeIdentity;
 use secretsync::store::Store;
 use secretsync::sync::{apply, plan, Fingerprinter, PlanOptions, Status};
-use secretsync_core::layers::{
-    stack, CallCounter, Rate, RateLimit, RateLimits, RetryPolicy, StackConfig,
-};
+use secretsync_core::calls::CallCounter;
+use secretsync_core::layers::{stack, RetryPolicy, StackConfig};
 use secretsync_core::memory::MemoryBackend;
+use secretsync_core::pace::{Rate, RateLimit, RateLimits};
 use secretsync_core::request_log::{self, Emulator, Mark};
 use secretsync_core::{
     BackendError, BackendInfo, Capabilities, DeleteOptions, ErrorKind, Identity, Op, Page,
