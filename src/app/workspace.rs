@@ -4,8 +4,11 @@ use crate::config::Config;
 use crate::declare::{self, Declared};
 use crate::store::{Store, Unlocked, FORMAT, FORMAT_V1};
 use anyhow::{Context, Result};
-use secretsync_core::Identity;
+use async_trait::async_trait;
+use secretsync_core::{DataKey, Identity, KeyError};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The folder a command runs in and how it finds its config and identities.
 #[derive(Debug, Clone)]
@@ -16,6 +19,64 @@ pub struct Workspace {
     pub cwd: PathBuf,
     /// An identity file to use instead of the usual ones.
     pub identity_file: Option<PathBuf>,
+    /// For a long-running process (the dashboard): the scope keys its KMS identities
+    /// unwrapped, kept so that each is unwrapped once (one KMS call, not one per page).
+    pub key_cache: Option<Arc<KeyCache>>,
+}
+
+/// Scope keys unwrapped by KMS identities, by (recipient, wrapped key, store): a key rotated
+/// or re-wrapped is another entry, and a cache dropped (the dashboard stopped) zeroes them.
+#[derive(Default)]
+pub struct KeyCache(Mutex<HashMap<(String, String, String), DataKey>>);
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "KeyCache({n} keys)")
+    }
+}
+
+/// An identity whose unwrapped keys are kept in a [`KeyCache`].
+#[derive(Debug)]
+struct Cached {
+    inner: Box<dyn Identity>,
+    cache: Arc<KeyCache>,
+}
+
+#[async_trait]
+impl Identity for Cached {
+    fn matches(&self, recipient_id: &str) -> bool {
+        self.inner.matches(recipient_id)
+    }
+
+    fn public_id(&self) -> String {
+        self.inner.public_id()
+    }
+
+    async fn unwrap(
+        &self,
+        recipient_id: &str,
+        wrapped: &str,
+        store_id: &str,
+    ) -> Result<DataKey, KeyError> {
+        let k = (recipient_id.into(), wrapped.into(), store_id.into());
+        if let Some(key) = self
+            .cache
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&k)
+        {
+            return Ok(key.clone());
+        }
+        let key = self.inner.unwrap(recipient_id, wrapped, store_id).await?;
+        self.cache
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(k, key.clone());
+        Ok(key)
+    }
 }
 
 impl Workspace {
@@ -25,6 +86,7 @@ impl Workspace {
             config_arg,
             cwd,
             identity_file: None,
+            key_cache: None,
         }
     }
 
@@ -59,7 +121,25 @@ impl Workspace {
     /// The identities that may open `store`.
     pub async fn identities(&self, store: &Store) -> Result<Vec<Box<dyn Identity>>> {
         let recipients: Vec<String> = store.recipients().into_iter().map(|r| r.id).collect();
-        crate::registry::identities(self.identity_file.as_deref(), &recipients).await
+        let ids = crate::registry::identities(self.identity_file.as_deref(), &recipients).await?;
+        let Some(cache) = &self.key_cache else {
+            return Ok(ids);
+        };
+        // KMS calls cost a round trip (and money); age keys open locally.
+        Ok(ids
+            .into_iter()
+            .map(|i| -> Box<dyn Identity> {
+                let id = i.public_id();
+                if id.starts_with("aws-kms:") || id.starts_with("gcp-kms:") {
+                    Box::new(Cached {
+                        inner: i,
+                        cache: cache.clone(),
+                    })
+                } else {
+                    i
+                }
+            })
+            .collect())
     }
 
     /// Loads the store named by the config (no key needed), told the environments' types.
@@ -140,4 +220,59 @@ pub(super) async fn upgrade_in(w: &mut Unlocked, cfg: &Config) -> Result<Vec<Str
         recipients.insert(r.id, wrap);
     }
     Ok(w.relayout(&cfg.scopes, &recipients).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A KMS-like identity that counts its unwraps.
+    #[derive(Debug, Default)]
+    struct Counting(Arc<AtomicUsize>);
+
+    #[async_trait]
+    impl Identity for Counting {
+        fn matches(&self, _: &str) -> bool {
+            true
+        }
+        fn public_id(&self) -> String {
+            "aws-kms:alias/test".into()
+        }
+        async fn unwrap(&self, _: &str, wrapped: &str, _: &str) -> Result<DataKey, KeyError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(DataKey::from_bytes([wrapped.len() as u8; 32]))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cached_identity_unwraps_each_key_once() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cache = Arc::new(KeyCache::default());
+        let id = Cached {
+            inner: Box::new(Counting(calls.clone())),
+            cache: cache.clone(),
+        };
+        for _ in 0..3 {
+            id.unwrap("aws-kms:alias/test", "wrapped-1", "store")
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "one KMS call for three opens"
+        );
+        // Another wrapped key (a rotation) or another store is another call.
+        let k = id
+            .unwrap("aws-kms:alias/test", "wrapped-22", "store")
+            .await
+            .unwrap();
+        assert_eq!(k.expose()[0], 10);
+        id.unwrap("aws-kms:alias/test", "wrapped-1", "other")
+            .await
+            .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(format!("{cache:?}"), "KeyCache(3 keys)", "no key in Debug");
+    }
 }

@@ -22,8 +22,11 @@ pub struct UiArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: UiArgs) -> Result<Outcome> {
+    // A KMS recipient's scope key is unwrapped once for the dashboard's life, not per page.
+    let mut ws = ctx.ws.clone();
+    ws.key_cache = Some(Default::default());
     let server = ui::bind(
-        ctx.ws.clone(),
+        ws,
         &ui::Options {
             host: args.host,
             port: args.port,

@@ -1,6 +1,8 @@
 //! Who may talk to the dashboard: the loopback `Host` it was started with, the holder of the
-//! one-time token (then of its session cookie), and for a state-changing request the page's CSRF
-//! token. Every response carries the security headers.
+//! one-time token (then of its session cookie), and for every POST, whatever its route (routes
+//! added later too), the page's CSRF token in the form. Every response carries the security
+//! headers. The stylesheet alone is served before a session: the pages refusing a request use
+//! it too.
 
 use super::pages;
 use axum::extract::{Request, State};
@@ -135,17 +137,69 @@ fn refuse(status: StatusCode, title: &str, why: &str) -> Response {
 #[derive(Debug, Clone)]
 pub struct Csrf(pub String);
 
-/// Checks every request, then adds the security headers to every response.
-pub async fn guard(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> Response {
-    let mut resp = match check(&gate, &req) {
-        Ok(csrf) => {
-            req.extensions_mut().insert(csrf);
-            next.run(req).await
-        }
+/// The largest form the dashboard takes: a value of the largest size, twice (a textarea and a
+/// file), and the other fields.
+pub const MAX_FORM_BYTES: usize = secretsync_core::MAX_VALUE_BYTES * 2 + 16 * 1024;
+
+/// Checks every request (and every POST's CSRF token), then adds the security headers to every
+/// response.
+pub async fn guard(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+    let mut resp = match checked(&gate, req).await {
+        Ok(req) => next.run(req).await,
         Err(refused) => *refused,
     };
     secure(resp.headers_mut());
     resp
+}
+
+/// The request, let through with its session's CSRF token for the handler's forms, or the
+/// response that refuses it.
+async fn checked(gate: &Gate, mut req: Request) -> Result<Request, Box<Response>> {
+    let csrf = check(gate, &req)?;
+    if req.method() == Method::POST {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| {
+                Box::new(refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too large",
+                    "the form is larger than the dashboard takes (a value is at most 64 KiB)",
+                ))
+            })?;
+        let sent = form_token(&parts.headers, &bytes).await;
+        if !sent.is_some_and(|t| gate.csrf_ok(&t)) {
+            return Err(Box::new(refuse(
+                StatusCode::FORBIDDEN,
+                "Stale form",
+                "this form's CSRF token is missing or stale: reload the page and send it again",
+            )));
+        }
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    req.extensions_mut().insert(csrf);
+    Ok(req)
+}
+
+/// The `csrf` field of a posted form (URL-encoded or multipart).
+async fn form_token(headers: &HeaderMap, body: &axum::body::Bytes) -> Option<String> {
+    let ctype = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if ctype.starts_with("application/x-www-form-urlencoded") {
+        return url::form_urlencoded::parse(body)
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned());
+    }
+    let boundary = multer::parse_boundary(ctype).ok()?;
+    let stream = futures::stream::once(std::future::ready(Ok::<_, std::convert::Infallible>(
+        body.clone(),
+    )));
+    let mut form = multer::Multipart::new(stream, boundary);
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("csrf") {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 /// The session's CSRF token for the handler, or the response to send instead.
@@ -161,6 +215,10 @@ fn check(gate: &Gate, req: &Request) -> Result<Csrf, Box<Response>> {
             "Wrong host",
             &format!("this dashboard only answers requests for {}", gate.host),
         )));
+    }
+    // The stylesheet holds nothing of anyone's; the refusal pages below need it.
+    if req.uri().path() == "/style.css" && req.method() == Method::GET {
+        return Ok(Csrf(String::new()));
     }
     // The one-time token from the printed URL becomes the session cookie.
     let token = req.uri().query().and_then(|q| {

@@ -4,7 +4,7 @@
 use crate::app::overview::{CheckReport, EnvRow, Overview, SecretRow, Source};
 use crate::app::secrets::{DeleteOutcome, SecretDetails, SetOutcome, SetPreview};
 use crate::app::sync::{ApplyOutcome, PlanReport};
-use crate::model::EnvType;
+use crate::model::{EnvType, Selector};
 use crate::sync::{Action, Status};
 use maud::{html, Markup, DOCTYPE};
 use secretsync_core::SecretValue;
@@ -270,7 +270,7 @@ pub fn secret(p: &Page, d: &SecretDetails, envs: &[EnvRow], revealed: Option<&Re
                         }
                     }
                 }
-                (delete_forms(p, &d.name, &v.selector))
+                (delete_forms(&d.name, &v.selector))
             }
         }
         section {
@@ -287,7 +287,8 @@ pub fn secret(p: &Page, d: &SecretDetails, envs: &[EnvRow], revealed: Option<&Re
     layout(&d.name, Some(p), body)
 }
 
-fn delete_forms(p: &Page, name: &str, selector: &str) -> Markup {
+/// The delete buttons of a value: each leads to the confirmation, which deletes.
+fn delete_forms(name: &str, selector: &str) -> Markup {
     let types: Vec<&str> = if selector.starts_with("env:") {
         Vec::new()
     } else {
@@ -297,22 +298,61 @@ fn delete_forms(p: &Page, name: &str, selector: &str) -> Markup {
         div.deletes {
             @if types.len() > 1 {
                 @for t in &types {
-                    form method="post" action={ "/secrets/" (name) "/delete" } {
-                        (csrf(p))
+                    form method="get" action={ "/secrets/" (name) "/delete" } {
                         input type="hidden" name="selector" value=(t);
-                        button.danger type="submit" { "Delete for " (t) }
+                        button.danger type="submit" { "Delete for " (t) "…" }
                     }
                 }
             }
-            form method="post" action={ "/secrets/" (name) "/delete" } {
-                (csrf(p))
+            form method="get" action={ "/secrets/" (name) "/delete" } {
                 input type="hidden" name="selector" value=(selector);
                 button.danger type="submit" {
-                    @if selector.starts_with("env:") { "Delete this override" } @else { "Delete this value" }
+                    @if selector.starts_with("env:") { "Delete this override…" } @else { "Delete this value…" }
                 }
             }
         }
     }
+}
+
+/// Step two of a delete: which environments lose the value, and the form that deletes it.
+pub fn delete_confirm(p: &Page, d: &SecretDetails, envs: &[EnvRow], sel: &Selector) -> Markup {
+    // The environments reading this value now.
+    let readers: Vec<&str> = envs
+        .iter()
+        .filter(|e| {
+            let source = d
+                .environments
+                .iter()
+                .find(|(n, _)| *n == e.name)
+                .map(|(_, c)| c.source);
+            match sel {
+                Selector::Env(n) => n.as_str() == e.name,
+                Selector::Types(t) => {
+                    e.env_type.parse().is_ok_and(|et| t.contains(et))
+                        && matches!(source, Some(Source::Set | Source::Type))
+                }
+            }
+        })
+        .map(|e| e.name.as_str())
+        .collect();
+    let body = html! {
+        p { a href={ "/secrets/" (d.name) } { "← " (d.name) } }
+        h1 { "Delete " code { (sel) } " of " (d.name) "?" }
+        @if let Selector::Env(n) = sel {
+            p #after { (n) " reads its type's value afterwards, if there is one." }
+        } @else {
+            p { "These environments read this value now, and have no value for " (d.name) " afterwards (" code { "check" } " reports them missing):" }
+            ul #readers { @for r in &readers { li { (r) } } @if readers.is_empty() { li { "none" } } }
+        }
+        form method="post" action={ "/secrets/" (d.name) "/delete" } {
+            (csrf(p))
+            input type="hidden" name="selector" value=(sel);
+            button.danger type="submit" { "Delete" }
+            " "
+            a href={ "/secrets/" (d.name) } { "Cancel" }
+        }
+    };
+    layout(&format!("Delete {}", d.name), Some(p), body)
 }
 
 fn join_and(items: &[String]) -> String {

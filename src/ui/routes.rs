@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Extension, Router};
 use maud::Markup;
-use secretsync_core::{SecretValue, MAX_VALUE_BYTES};
+use secretsync_core::SecretValue;
 use serde::Deserialize;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -27,7 +27,7 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .route("/style.css", get(style))
         .route("/secrets/{name}", get(secret))
         .route("/secrets/{name}/reveal", post(reveal))
-        .route("/secrets/{name}/delete", post(delete))
+        .route("/secrets/{name}/delete", get(delete_confirm).post(delete))
         .route("/secrets/{name}/rollback", post(rollback))
         .route("/set", get(set_form).post(set_save))
         .route("/environments", get(environments))
@@ -35,7 +35,7 @@ pub fn router(ui: Arc<Ui>) -> Router {
         .route("/environments/{env}/apply", get(apply_confirm).post(apply))
         .fallback(not_found)
         // A value is at most 64 KiB; a form a little more.
-        .layer(DefaultBodyLimit::max(MAX_VALUE_BYTES * 2 + 16 * 1024))
+        .layer(DefaultBodyLimit::max(super::guard::MAX_FORM_BYTES))
         .layer(middleware::from_fn_with_state(gate, guard::guard))
         .with_state(ui)
 }
@@ -59,17 +59,6 @@ type Result<T, E = Failure> = std::result::Result<T, E>;
 
 fn forbidden(why: &str) -> Failure {
     Failure(StatusCode::FORBIDDEN, why.to_string())
-}
-
-/// Refuses a form without the session's CSRF token.
-fn check_csrf(ui: &Ui, token: &str) -> Result<()> {
-    if ui.gate.csrf_ok(token) {
-        Ok(())
-    } else {
-        Err(forbidden(
-            "this form's CSRF token is missing or stale: reload the page and send it again",
-        ))
-    }
 }
 
 impl Ui {
@@ -164,10 +153,9 @@ fn target_of(ui: &Ui, sel: &str) -> Result<Target> {
     })
 }
 
+/// A form about one value (its CSRF token is the guard's).
 #[derive(Deserialize)]
 struct ValueForm {
-    #[serde(default)]
-    csrf: String,
     selector: String,
     #[serde(default)]
     version: String,
@@ -179,7 +167,6 @@ async fn reveal(
     Path(name): Path<String>,
     Form(f): Form<ValueForm>,
 ) -> Result<Markup> {
-    check_csrf(&ui, &f.csrf)?;
     let name = name_of(&name)?;
     let target = target_of(&ui, &f.selector)?;
     let (selector, value) = secrets::get(&ui.ws, &name, &target).await?;
@@ -194,12 +181,32 @@ async fn reveal(
     )
 }
 
+/// The query of the delete confirmation: which value.
+#[derive(Deserialize)]
+struct Which {
+    selector: String,
+}
+
+/// Step one of a delete: what it removes, and the form that does it.
+async fn delete_confirm(
+    State(ui): Shared,
+    Extension(csrf): Extension<Csrf>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Which>,
+) -> Result<Markup> {
+    let name = name_of(&name)?;
+    let sel: Selector = q.selector.parse().map_err(anyhow::Error::from)?;
+    let details = secrets::details(&ui.ws, &name)?;
+    let envs = crate::app::overview::environments(&ui.ws)?;
+    Ok(pages::delete_confirm(&ui.page(csrf), &details, &envs, &sel))
+}
+
+/// Step two of a delete: done.
 async fn delete(
     State(ui): Shared,
     Path(name): Path<String>,
     Form(f): Form<ValueForm>,
 ) -> Result<Response> {
-    check_csrf(&ui, &f.csrf)?;
     let name = name_of(&name)?;
     let sel: Selector = f.selector.parse().map_err(anyhow::Error::from)?;
     let (types, env) = match &sel {
@@ -216,7 +223,6 @@ async fn rollback(
     Path(name): Path<String>,
     Form(f): Form<ValueForm>,
 ) -> Result<Response> {
-    check_csrf(&ui, &f.csrf)?;
     let name = name_of(&name)?;
     let target = target_of(&ui, &f.selector)?;
     let to: u64 = f.version.parse().map_err(|_| {
@@ -306,7 +312,6 @@ async fn set_save(State(ui): Shared, mut form: Multipart) -> Result<Response> {
         }
     }
     // The CSRF token comes first of all: nothing else in the form is looked at without it.
-    check_csrf(&ui, first(&fields, "csrf").unwrap_or_default())?;
     let name = name_of(first(&fields, "name").unwrap_or_default())?;
     let (types, env) = write_target(&fields)?;
     let value = match (file, text) {
@@ -409,19 +414,12 @@ fn apply_allowed(ui: &Ui) -> Result<()> {
     }
 }
 
-#[derive(Deserialize)]
-struct ApplyForm {
-    #[serde(default)]
-    csrf: String,
-}
-
+/// The apply confirmation holds nothing but its CSRF token, which the guard checks.
 async fn apply(
     State(ui): Shared,
     Extension(csrf): Extension<Csrf>,
     Path(env): Path<String>,
-    Form(f): Form<ApplyForm>,
 ) -> Result<Markup> {
-    check_csrf(&ui, &f.csrf)?;
     apply_allowed(&ui)?;
     let (ws, opts) = (ui.ws.clone(), sync_options(&env, &[]));
     let out =

@@ -175,7 +175,10 @@ fn no_two_files_of_a_crate_depend_on_each_other() {
                 .collect::<Vec<_>>()
         );
     }
-    assert!(edges > 100, "the check found only {edges} imports: it reads the sources wrong");
+    assert!(
+        edges > 100,
+        "the check found only {edges} imports: it reads the sources wrong"
+    );
 }
 
 #[test]

@@ -86,8 +86,13 @@ fn shots_dir() -> PathBuf {
 
 /// A headless Chromium session, or `None` (skipped loudly; a failure under CI=true).
 async fn browser(p: &Project) -> Option<Client> {
+    browser_in(p, "chromium-profile").await
+}
+
+/// [`browser`] with a profile of its own (another browser, with no cookie of the first's).
+async fn browser_in(p: &Project, profile: &str) -> Option<Client> {
     let wd = emulator_endpoint("SECRETSYNC_TEST_WEBDRIVER")?;
-    let profile = p.path("chromium-profile");
+    let profile = p.path(profile);
     let caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -327,6 +332,8 @@ fn the_split_preview_is_what_saving_stores_and_reveal_shows_exactly_one_value() 
 
         // Delete preview's part of the shared value: development keeps it.
         navigate(&c, Locator::Css("form[action$='/delete'] input[value='preview'] ~ button")).await;
+        // The confirmation, then the delete.
+        navigate(&c, Locator::XPath("//button[text()='Delete']")).await;
         assert!(text_of(&c, "p.flash").await.contains("development,preview now holds development"));
         let out = p.code(&["get", "ApiToken", "--type", "preview"], None, 1);
         assert!(!out.contains("shared-dev-token"));
@@ -491,8 +498,15 @@ mod guard {
         let p = project();
         let d = start(&p, &["--allow-apply"]);
         rt().block_on(async {
-            // No token, no cookie.
-            for path in ["/", "/environments", "/secrets/ApiToken", "/style.css"] {
+            // No token, no cookie: refused, but for the stylesheet (the refusals use it).
+            let r = client()
+                .get(format!("{}/style.css", d.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+            for path in ["/", "/environments", "/secrets/ApiToken"] {
                 let r = client()
                     .get(format!("{}{path}", d.base))
                     .send()
@@ -550,8 +564,9 @@ mod guard {
                 "no external asset"
             );
 
-            // Every state-changing form, without and with a wrong CSRF token.
-            let posts: [(&str, Vec<(&str, &str)>); 4] = [
+            // Every state-changing form, and any route (a route added later, one that is not
+            // there), without and with a wrong CSRF token: the guard refuses them all.
+            let posts: [(&str, Vec<(&str, &str)>); 6] = [
                 (
                     "/secrets/ApiToken/reveal",
                     vec![("selector", "development,preview,local")],
@@ -565,6 +580,8 @@ mod guard {
                     vec![("selector", "development,preview,local"), ("version", "1")],
                 ),
                 ("/environments/prod-eu/apply", vec![]),
+                ("/a/route/added/later", vec![("selector", "production")]),
+                ("/style.css", vec![]),
             ];
             for (path, form) in &posts {
                 for token in [None, Some("0123")] {
@@ -596,6 +613,15 @@ mod guard {
                     .header(COOKIE, &cookie)
                     .multipart(f)
             };
+            // With the token, an unknown route is the router's 404.
+            let r = client()
+                .post(format!("{}/a/route/added/later", d.base))
+                .header(COOKIE, &cookie)
+                .form(&[("csrf", csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404);
             assert_eq!(set(None).send().await.unwrap().status(), 403);
             assert_eq!(set(Some("0123")).send().await.unwrap().status(), 403);
             // A form from another site, even with the token (SameSite keeps the cookie away in a
@@ -696,6 +722,64 @@ fn the_environment_list_shows_a_template_and_an_instance_plans() {
             .unwrap();
         let page = html(&c).await;
         assert!(page.contains("web/pr-7/DatabaseURL"), "{page}");
+        c.close().await.unwrap();
+    });
+}
+
+/// Delete is two steps: the value's button shows what it removes (the environments that read
+/// it), and only the form there deletes; Cancel leaves the value.
+#[test]
+fn delete_asks_first_and_names_the_environments_that_lose_the_value() {
+    let p = project();
+    let d = start(&p, &[]);
+    rt().block_on(async {
+        let Some(c) = browser(&p).await else { return };
+        c.goto(&d.url).await.unwrap();
+        c.goto(&format!("{}/secrets/ApiToken", d.base))
+            .await
+            .unwrap();
+        navigate(&c, Locator::XPath("//button[text()='Delete this value…']")).await;
+        shot(&c, "delete-confirm").await;
+        assert_eq!(
+            text_of(&c, "h1").await,
+            "Delete development,preview,local of ApiToken?"
+        );
+        assert_eq!(text_of(&c, "#readers").await, "development\npreview\nlocal");
+        navigate(&c, Locator::LinkText("Cancel")).await;
+        assert_eq!(p.get("ApiToken", "--type", "local"), "shared-dev-token");
+        navigate(&c, Locator::XPath("//button[text()='Delete for local…']")).await;
+        assert_eq!(text_of(&c, "#readers").await, "local");
+        navigate(&c, Locator::XPath("//button[text()='Delete']")).await;
+        assert!(html(&c).await.contains("class=\"flash\""));
+        let out = p.run(&["get", "ApiToken", "--type", "local"], None);
+        assert_eq!(out.status.code(), Some(1), "local's value is gone");
+        assert_eq!(p.get("ApiToken", "--type", "dev"), "shared-dev-token");
+        c.close().await.unwrap();
+    });
+}
+
+/// The page a used link leads to is styled like every other: its stylesheet is served
+/// without a session.
+#[test]
+fn the_used_link_page_is_styled_like_the_rest() {
+    let p = project();
+    let d = start(&p, &[]);
+    rt().block_on(async {
+        let Some(first) = browser(&p).await else {
+            return;
+        };
+        first.goto(&d.url).await.unwrap();
+        first.close().await.unwrap();
+        let c = browser_in(&p, "second-profile").await.unwrap();
+        c.goto(&d.url).await.unwrap();
+        shot(&c, "link-used").await;
+        assert_eq!(text_of(&c, "h1").await, "This link was used already");
+        let header = c.find(Locator::Css("header")).await.unwrap();
+        assert_eq!(
+            header.css_value("background-color").await.unwrap(),
+            "rgba(29, 35, 48, 1)",
+            "the stylesheet applies"
+        );
         c.close().await.unwrap();
     });
 }
