@@ -44,19 +44,10 @@ pub struct JobPolicy {
     pub verify: bool,
     /// The environment's prefix, which the policy is scoped to.
     pub prefix: String,
-    /// The document's language (`iam-json`, `gcp-role`, `vault-hcl`); `none` for a backend
-    /// that needs no grant.
-    pub format: &'static str,
-    /// The document; `null` when there is nothing to grant.
-    pub document: serde_json::Value,
-    /// GCP: the condition to bind the role with.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub condition: Option<serde_json::Value>,
-    /// For people: where the document goes, what could not be narrowed.
-    pub notes: Vec<String>,
-    /// The document as text.
-    #[serde(skip)]
-    pub text: String,
+    /// The document, its language (`none` for a backend that needs no grant, with a `null`
+    /// document), GCP's condition and the notes for people.
+    #[serde(flatten)]
+    pub policy: Policy,
 }
 
 /// The policies that open a scope of the store.
@@ -164,28 +155,19 @@ fn job_policy(
         )),
         Some(_) => None,
     };
-    let Some(Policy {
-        format,
-        document,
-        condition,
-        notes,
-        text,
-        ..
-    }) = policy.filter(|_| note.is_none())
-    else {
-        let note = note.unwrap_or_default();
-        return Ok(JobPolicy {
-            env: name.to_string(),
-            backend: url.into(),
-            job,
-            verify,
-            prefix,
-            format: "none",
-            document: serde_json::Value::Null,
-            condition: None,
-            text: format!("{note}\n"),
-            notes: vec![note],
-        });
+    let policy = match (policy, note) {
+        (Some(p), None) => p,
+        (_, note) => {
+            let note = note.unwrap_or_default();
+            Policy {
+                format: "none",
+                document: serde_json::Value::Null,
+                condition: None,
+                text: format!("{note}\n"),
+                notes: vec![note],
+                granted: Vec::new(),
+            }
+        }
     };
     Ok(JobPolicy {
         env: name.to_string(),
@@ -193,11 +175,7 @@ fn job_policy(
         job,
         verify,
         prefix,
-        format,
-        document,
-        condition,
-        notes,
-        text,
+        policy,
     })
 }
 

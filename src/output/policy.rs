@@ -6,7 +6,7 @@ use crate::app::policy::PolicyReport;
 impl Human for PolicyReport {
     fn human(&self) -> String {
         match self {
-            PolicyReport::Job(p) => p.text.clone(),
+            PolicyReport::Job(p) => p.policy.text.clone(),
             PolicyReport::Open(o) => match o.recipients.first() {
                 Some(r) => r.policy.text.clone(),
                 None => o.notes.iter().map(|n| format!("{n}\n")).collect(),

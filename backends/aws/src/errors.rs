@@ -123,6 +123,35 @@ where
         .await
 }
 
+/// A backend that sends its requests through a wire and names a refusal's missing action from
+/// its permission table.
+pub(crate) trait Sends {
+    /// The requests the backend makes and the actions each needs.
+    const REQUESTS: &'static Table<Need>;
+
+    /// The wire its requests go through.
+    fn through(&self) -> &Wire;
+
+    /// Sends `request` (which does the same when sent twice) through the wire; a failure is a
+    /// backend error of `op` on `name`, a refusal naming the action it lacked.
+    async fn send<T, E, Fut>(
+        &self,
+        class: OpClass,
+        request: &'static str,
+        op: Op,
+        name: &str,
+        send: impl FnMut() -> Fut,
+    ) -> Result<T, BackendError>
+    where
+        Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        idempotent(self.through(), class, request, send)
+            .await
+            .map_err(|e| to_backend_for(Self::REQUESTS, request, op, name, e))
+    }
+}
+
 /// What to do when the standard chain found no credentials at all.
 const NO_CREDENTIALS: &str = "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where a role provides them (IRSA, an ECS task role, an EC2 instance profile); to try secretsync without a cloud, use a file:// environment";
 

@@ -23,13 +23,14 @@ pub mod permissions;
 
 pub use options::SmOptions;
 
-use crate::errors::{idempotent, to_backend_for};
+use crate::errors::Sends;
+use crate::iam::Need;
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, ReplicaRegionType, Tag};
 use aws_sdk_secretsmanager::Client;
 use secretsync_core::error::Result;
+use secretsync_core::permissions::Table;
 use secretsync_core::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -94,6 +95,14 @@ fn current_version(
         .map(|(v, _)| v.clone())
 }
 
+impl Sends for AwsSmBackend {
+    const REQUESTS: &'static Table<Need> = &permissions::REQUESTS;
+
+    fn through(&self) -> &wire::Wire {
+        &self.wire
+    }
+}
+
 impl AwsSmBackend {
     /// Opens the backend named by an `aws-sm://` URL.
     pub async fn from_url(url: &url::Url) -> Result<Self> {
@@ -134,25 +143,6 @@ impl AwsSmBackend {
             placement_in_list: opts.replicas.is_empty(),
             ..Capabilities::baseline()
         }
-    }
-
-    /// Sends `request` (which does the same when sent twice) through the wire; a failure is a
-    /// backend error of `op` on `name`, a refusal naming the action it lacked.
-    async fn send<T, E, Fut>(
-        &self,
-        class: OpClass,
-        request: &'static str,
-        op: Op,
-        name: &str,
-        send: impl FnMut() -> Fut,
-    ) -> Result<T>
-    where
-        Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        idempotent(&self.wire, class, request, send)
-            .await
-            .map_err(|e| to_backend_for(&permissions::REQUESTS, request, op, name, e))
     }
 
     /// `DescribeSecret` of `name`, for `op`.

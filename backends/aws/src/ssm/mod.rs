@@ -23,14 +23,15 @@
 pub mod permissions;
 
 use crate::config::AwsOptions;
-use crate::errors::{fault, idempotent, to_backend_for};
+use crate::errors::{fault, to_backend_for, Sends};
+use crate::iam::Need;
 use async_trait::async_trait;
-use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::{
     ParameterMetadata, ParameterStringFilter, ParameterTier, ParameterType, Tag,
 };
 use aws_sdk_ssm::Client;
 use secretsync_core::error::Result;
+use secretsync_core::permissions::Table;
 use secretsync_core::*;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -161,6 +162,14 @@ pub struct AwsSsmBackend {
     wire: wire::Wire,
 }
 
+impl Sends for AwsSsmBackend {
+    const REQUESTS: &'static Table<Need> = &permissions::REQUESTS;
+
+    fn through(&self) -> &wire::Wire {
+        &self.wire
+    }
+}
+
 impl AwsSsmBackend {
     /// Opens the backend named by an `aws-ssm://` URL.
     pub async fn from_url(url: &url::Url) -> Result<Self> {
@@ -218,25 +227,6 @@ impl AwsSsmBackend {
             soft_delete: false,
             ..Capabilities::baseline()
         }
-    }
-
-    /// Sends `request` (which does the same when sent twice) through the wire; a failure is a
-    /// backend error of `op` on `name`, a refusal naming the action it lacked.
-    async fn send<T, E, Fut>(
-        &self,
-        class: OpClass,
-        request: &'static str,
-        op: Op,
-        name: &str,
-        send: impl FnMut() -> Fut,
-    ) -> Result<T>
-    where
-        Fut: std::future::Future<Output = std::result::Result<T, SdkError<E>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        idempotent(&self.wire, class, request, send)
-            .await
-            .map_err(|e| to_backend_for(&permissions::REQUESTS, request, op, name, e))
     }
 
     /// The metadata of the parameters of these names that exist (one call for up to 50).
