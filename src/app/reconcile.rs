@@ -297,7 +297,7 @@ async fn collect(
     let hint = || super::policy_hint(template, Job::Teardown, false);
     match super::teardown::teardown(ws, &t).await {
         Ok(out) => {
-            let e = &out.environments[0];
+            let e = &out.outcome.environments[0];
             let calls = &out.calls;
             let seconds = started.elapsed().as_secs_f64();
             let result = metrics.record(template, &e.plan, &e.report, seconds, calls);

@@ -3,14 +3,14 @@
 //! template this store made and tears down those not kept.
 
 use super::backends::{self, EnvBackend};
-use super::sync::{EnvApply, EnvError};
+use super::sync::{ApplyOutcome, EnvApply};
 use super::Workspace;
 use crate::config::{Config, Environment};
 use crate::model::{EnvName, EnvRef};
 use crate::sync::fingerprint::{env_label, unix_now};
 use crate::sync::plan::age_text;
 use crate::sync::teardown::{deletion_plan, instances};
-use crate::sync::{self, Fingerprinter, Plan, PlanOptions, Status};
+use crate::sync::{self, Fingerprinter, Plan, PlanOptions};
 use anyhow::{bail, Context, Result};
 use secretsync_core::permissions::Job;
 use secretsync_core::DeleteMode;
@@ -62,37 +62,17 @@ impl Planned {
     }
 }
 
-/// What `teardown` did, in `apply`'s shape, with the instances a collection kept.
+/// What `teardown` did: `apply`'s outcome, with the instances a collection kept.
 #[derive(Debug, Serialize)]
 pub struct TeardownOutcome {
-    /// Every deletion done: nothing failed, nothing refused.
-    pub ok: bool,
     /// The instance (or, collecting, the template) and how each deletion ended.
-    pub environments: Vec<EnvApply>,
-    /// Could not be planned, and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<EnvError>,
+    #[serde(flatten)]
+    pub outcome: ApplyOutcome,
     /// The instances a collection kept (none for one instance).
     pub kept: Vec<Kept>,
     /// The backend calls made, for metrics.
     #[serde(skip)]
     pub calls: Vec<(secretsync_core::calls::CallKey, u64)>,
-}
-
-impl TeardownOutcome {
-    /// Some deletion failed.
-    pub fn failed(&self) -> bool {
-        self.environments
-            .iter()
-            .any(|e| e.report.count(Status::Failed) > 0)
-    }
-
-    /// Some deletion was refused (the cap).
-    pub fn needs_attention(&self) -> bool {
-        self.environments
-            .iter()
-            .any(|e| e.report.count(Status::Skipped) > 0)
-    }
 }
 
 /// The template `name`, with its declaration.
@@ -249,15 +229,17 @@ pub async fn apply(planned: Planned, concurrency: usize) -> TeardownOutcome {
         http_requests: backends::http_requests(&target.counter),
         warnings: Vec::new(),
     };
-    let mut out = TeardownOutcome {
+    let mut outcome = ApplyOutcome {
         ok: false,
         environments: vec![env],
         errors: Vec::new(),
+    };
+    outcome.ok = !outcome.failed() && !outcome.needs_attention();
+    TeardownOutcome {
+        outcome,
         kept,
         calls: target.counter.snapshot().into_iter().collect(),
-    };
-    out.ok = !out.failed() && !out.needs_attention();
-    out
+    }
 }
 
 /// Plans and does a teardown (no question asked): `reconcile`'s collections and the

@@ -75,9 +75,9 @@ pub async fn run(ctx: &Ctx, args: TeardownArgs) -> Result<Outcome> {
     }
     let report = teardown::apply(planned, opts.concurrency).await;
     ctx.out.report(&report)?;
-    Ok(if report.failed() {
+    Ok(if report.outcome.failed() {
         Outcome::Failed
-    } else if report.needs_attention() {
+    } else if report.outcome.needs_attention() {
         Outcome::Attention
     } else {
         Outcome::Ok

@@ -114,11 +114,7 @@ impl super::Human for crate::app::sync::ApplyOutcome {
 
 impl super::Human for crate::app::teardown::TeardownOutcome {
     fn human(&self) -> String {
-        let mut out: String = self
-            .environments
-            .iter()
-            .map(|e| render_apply(&e.report))
-            .collect();
+        let mut out = self.outcome.human();
         if !self.kept.is_empty() {
             let kept: Vec<String> = self
                 .kept
