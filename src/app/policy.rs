@@ -147,27 +147,13 @@ fn job_policy(
         .policy(url, &scope)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("the backend of {name}"))?;
-    let note = match &policy {
-        None => Some(format!("nothing to grant: {url} is a local file; secretsync needs to read and write it (0600) and its folder, as the user it runs as")),
-        Some(p) if p.granted.is_empty() => Some(format!(
+    let policy = match policy {
+        Some(p) if !p.granted.is_empty() => p,
+        Some(_) => Policy::nothing(format!(
             "nothing to grant: `{job}` sends {}:// no request",
             scheme.as_str()
         )),
-        Some(_) => None,
-    };
-    let policy = match (policy, note) {
-        (Some(p), None) => p,
-        (_, note) => {
-            let note = note.unwrap_or_default();
-            Policy {
-                format: "none",
-                document: serde_json::Value::Null,
-                condition: None,
-                text: format!("{note}\n"),
-                notes: vec![note],
-                granted: Vec::new(),
-            }
-        }
+        None => Policy::nothing(format!("nothing to grant: {url} is a local file; secretsync needs to read and write it (0600) and its folder, as the user it runs as")),
     };
     Ok(JobPolicy {
         env: name.to_string(),

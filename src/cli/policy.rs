@@ -66,7 +66,7 @@ pub async fn run(ctx: &Ctx, args: PolicyArgs) -> Result<Outcome> {
     let report = app::policy::policy(&ctx.ws, &args.what()?)?;
     if !ctx.out.json {
         let notes = match &report {
-            PolicyReport::Job(p) if p.policy.format != "none" => p.policy.notes.clone(),
+            PolicyReport::Job(p) if !p.policy.is_nothing() => p.policy.notes.clone(),
             PolicyReport::Job(_) => Vec::new(),
             PolicyReport::Open(o) => o
                 .recipients

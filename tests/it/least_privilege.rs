@@ -903,10 +903,19 @@ fn policy_arguments_are_checked() {
         let out = p.code(args, None, 1);
         assert!(out.contains(want), "{args:?}: {out}");
     }
-    let out = p.ok(&["policy", "--env", "f", "--for", "apply"], None);
+    let run = p.run(&["policy", "--env", "f", "--for", "apply"], None);
+    let (out, err) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert!(run.status.success(), "{err}");
     assert!(
         out.starts_with("nothing to grant: file://./replica"),
         "{out}"
+    );
+    assert!(
+        !err.contains("nothing to grant"),
+        "the note is the document, not also a note: {err}"
     );
     let out = p.ok(&["policy", "--for", "open", "production"], None);
     assert!(out.contains("opened by age keys only"), "{out}");

@@ -224,6 +224,28 @@ pub struct Policy {
     pub granted: Vec<String>,
 }
 
+impl Policy {
+    /// The format of a policy that grants nothing.
+    pub const NOTHING: &'static str = "none";
+
+    /// No document: `note` says why nothing is to be granted, and is the text too.
+    pub fn nothing(note: String) -> Policy {
+        Policy {
+            format: Self::NOTHING,
+            document: serde_json::Value::Null,
+            condition: None,
+            text: format!("{note}\n"),
+            notes: vec![note],
+            granted: Vec::new(),
+        }
+    }
+
+    /// Whether this grants nothing (its note is its text).
+    pub fn is_nothing(&self) -> bool {
+        self.format == Self::NOTHING
+    }
+}
+
 /// A scope's recipient key and the policy that lets a principal open it.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyPolicy {
