@@ -118,6 +118,17 @@ pub struct ApplyOutcome {
 }
 
 impl ApplyOutcome {
+    /// The outcome of these environments' applies, `ok` when nothing failed or waits.
+    pub fn new(environments: Vec<EnvApply>, errors: Vec<EnvError>) -> Self {
+        let mut out = ApplyOutcome {
+            ok: false,
+            environments,
+            errors,
+        };
+        out.ok = !out.failed() && !out.needs_attention();
+        out
+    }
+
     /// Some item or environment failed.
     pub fn failed(&self) -> bool {
         !self.errors.is_empty()
@@ -280,13 +291,7 @@ pub async fn apply(
             warnings,
         });
     }
-    let mut out = ApplyOutcome {
-        ok: false,
-        environments,
-        errors,
-    };
-    out.ok = !out.failed() && !out.needs_attention();
-    Ok(out)
+    Ok(ApplyOutcome::new(environments, errors))
 }
 
 /// `--on-drift adopt`: takes drifted backend values into the canonical store, as `env`'s

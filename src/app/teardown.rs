@@ -229,14 +229,8 @@ pub async fn apply(planned: Planned, concurrency: usize) -> TeardownOutcome {
         http_requests: backends::http_requests(&target.counter),
         warnings: Vec::new(),
     };
-    let mut outcome = ApplyOutcome {
-        ok: false,
-        environments: vec![env],
-        errors: Vec::new(),
-    };
-    outcome.ok = !outcome.failed() && !outcome.needs_attention();
     TeardownOutcome {
-        outcome,
+        outcome: ApplyOutcome::new(vec![env], Vec::new()),
         kept,
         calls: target.counter.snapshot().into_iter().collect(),
     }
